@@ -1,0 +1,344 @@
+//! CONNECT (3.1), its Will, and CONNACK (3.2).
+
+use super::error::{DecodeError, EncodeError};
+use super::primitives::{binary_slice, fail, put_binary, put_str, u16_, u8_, Frame, PResult, Sink};
+use super::properties::{put_properties, ConnAckProperties, ConnectProperties, WillProperties};
+use super::reason::{AckKind, ReasonCode};
+use super::string::MqttString;
+use super::{ProtocolVersion, QoS};
+use crate::topic::TopicName;
+use bytes::Bytes;
+
+/// CONNECT: the client's request to open a session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Connect {
+    /// The protocol level this CONNECT is written in; [`encode`](super::encode)
+    /// and [`decode`](super::decode) both follow it.
+    pub protocol_version: ProtocolVersion,
+    /// Clean Start (v5) or Clean Session (3.1.1).
+    pub clean_start: bool,
+    /// Keep Alive in seconds; 0 turns it off.
+    pub keep_alive: u16,
+    /// CONNECT properties (v5 only; empty in 3.1.1).
+    pub properties: ConnectProperties,
+    /// Client Identifier; may be empty.
+    pub client_id: MqttString,
+    /// The Will Message, if any.
+    pub will: Option<Will>,
+    /// User Name.
+    pub username: Option<MqttString>,
+    /// Password.
+    pub password: Option<Bytes>,
+}
+
+/// A Will Message, published by the server when the connection ends badly.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Will {
+    /// Will Topic.
+    pub topic: TopicName,
+    /// Will Payload.
+    pub payload: Bytes,
+    /// Will QoS.
+    pub qos: QoS,
+    /// Will Retain.
+    pub retain: bool,
+    /// Will Properties (v5 only).
+    pub properties: WillProperties,
+}
+
+const PROTOCOL_NAME: &[u8] = b"MQTT";
+
+mod flag {
+    pub const USERNAME: u8 = 0x80;
+    pub const PASSWORD: u8 = 0x40;
+    pub const WILL_RETAIN: u8 = 0x20;
+    pub const WILL_QOS_SHIFT: u8 = 3;
+    pub const WILL: u8 = 0x04;
+    pub const CLEAN_START: u8 = 0x02;
+    pub const RESERVED: u8 = 0x01;
+}
+
+pub(crate) fn read_connect<'a>(frame: &Frame<'_>, i: &'a [u8]) -> PResult<'a, Connect> {
+    let (i, name) = binary_slice(i)?;
+    if name != PROTOCOL_NAME {
+        // The protocol name MUST be the UTF-8 String "MQTT" [MQTT-3.1.2-1].
+        return fail(DecodeError::protocol(
+            "MQTT-3.1.2-1",
+            "protocol name is not \"MQTT\"",
+        ));
+    }
+    let (i, level) = u8_(i)?;
+    let version = match level {
+        4 => ProtocolVersion::V311,
+        5 => ProtocolVersion::V5,
+        other => return fail(DecodeError::UnsupportedProtocolLevel(other)),
+    };
+    let (i, flags) = u8_(i)?;
+    // The Server MUST validate that the reserved flag in the CONNECT packet
+    // is set to 0 [MQTT-3.1.2-3].
+    if flags & flag::RESERVED != 0 {
+        return fail(DecodeError::malformed(
+            "MQTT-3.1.2-3",
+            "CONNECT reserved flag is set",
+        ));
+    }
+    let will_flag = flags & flag::WILL != 0;
+    let will_qos_bits = (flags >> flag::WILL_QOS_SHIFT) & 0x03;
+    let will_retain = flags & flag::WILL_RETAIN != 0;
+    if !will_flag && (will_qos_bits != 0 || will_retain) {
+        // If the Will Flag is set to 0, then the Will QoS MUST be set to 0
+        // [MQTT-3.1.2-11] and Will Retain MUST be set to 0 [MQTT-3.1.2-13]
+        // (3.1.1: [MQTT-3.1.2-13], [MQTT-3.1.2-15]).
+        return fail(DecodeError::malformed(
+            "MQTT-3.1.2-11",
+            "will QoS or will retain set without the will flag",
+        ));
+    }
+    // The value of Will QoS can be 0, 1 or 2 [MQTT-3.1.2-12]; 3.1.1: it MUST NOT be 3 [MQTT-3.1.2-14].
+    let Some(will_qos) = QoS::from_u8(will_qos_bits) else {
+        return fail(DecodeError::malformed("MQTT-3.1.2-12", "will QoS 3"));
+    };
+    let has_username = flags & flag::USERNAME != 0;
+    let has_password = flags & flag::PASSWORD != 0;
+    if version == ProtocolVersion::V311 && has_password && !has_username {
+        // If the User Name Flag is set to 0, the Password Flag MUST be set to
+        // 0 [MQTT-3.1.2-22] (3.1.1 only; MQTT 5.0 allows a password alone).
+        return fail(DecodeError::malformed(
+            "MQTT-3.1.2-22",
+            "password flag set without the user name flag",
+        ));
+    }
+    let (i, keep_alive) = u16_(i)?;
+    let (i, properties) = match version {
+        ProtocolVersion::V5 => ConnectProperties::read(frame, i)?,
+        ProtocolVersion::V311 => (i, ConnectProperties::default()),
+    };
+    // These fields, if present, MUST appear in the order Client Identifier,
+    // Will Properties, Will Topic, Will Payload, User Name, Password
+    // [MQTT-3.1.3-1].
+    let (mut i, client_id) = frame.string(i)?;
+    let mut will = None;
+    if will_flag {
+        // If the Will Flag is set to 1, the Will Properties, Will Topic, and
+        // Will Payload fields MUST be present in the Payload [MQTT-3.1.2-9].
+        let (j, will_properties) = match version {
+            ProtocolVersion::V5 => WillProperties::read(frame, i)?,
+            ProtocolVersion::V311 => (i, WillProperties::default()),
+        };
+        let (j, topic) = frame.string(j)?;
+        let Ok(topic) = TopicName::from_mqtt_string(topic) else {
+            return fail(DecodeError::malformed(
+                "MQTT-3.1.3-11",
+                "will topic is not a topic name",
+            ));
+        };
+        let (j, payload) = frame.binary(j)?;
+        will = Some(Will {
+            topic,
+            payload,
+            qos: will_qos,
+            retain: will_retain,
+            properties: will_properties,
+        });
+        i = j;
+    }
+    let mut username = None;
+    if has_username {
+        // If the User Name Flag is set to 1, a User Name MUST be present in
+        // the Payload [MQTT-3.1.2-17].
+        let (j, u) = frame.string(i)?;
+        username = Some(u);
+        i = j;
+    }
+    let mut password = None;
+    if has_password {
+        // If the Password Flag is set to 1, a Password MUST be present in the
+        // Payload [MQTT-3.1.2-19].
+        let (j, p) = frame.binary(i)?;
+        password = Some(p);
+        i = j;
+    }
+    Ok((
+        i,
+        Connect {
+            protocol_version: version,
+            clean_start: flags & flag::CLEAN_START != 0,
+            keep_alive,
+            properties,
+            client_id,
+            will,
+            username,
+            password,
+        },
+    ))
+}
+
+impl Connect {
+    pub(crate) fn write<S: Sink>(&self, s: &mut S) -> Result<(), EncodeError> {
+        let v = self.protocol_version;
+        if v == ProtocolVersion::V311 {
+            if self.properties != ConnectProperties::default() {
+                return Err(EncodeError::NotInV311("CONNECT properties"));
+            }
+            if self
+                .will
+                .as_ref()
+                .is_some_and(|w| w.properties != WillProperties::default())
+            {
+                return Err(EncodeError::NotInV311("will properties"));
+            }
+            if self.password.is_some() && self.username.is_none() {
+                // If the User Name Flag is set to 0, the Password Flag MUST be set to 0 [MQTT-3.1.2-22].
+                return Err(EncodeError::invalid(
+                    "MQTT-3.1.2-22",
+                    "a 3.1.1 CONNECT cannot carry a password without a user name",
+                ));
+            }
+        }
+        let mut flags = 0u8;
+        if self.username.is_some() {
+            flags |= flag::USERNAME;
+        }
+        if self.password.is_some() {
+            flags |= flag::PASSWORD;
+        }
+        if let Some(w) = &self.will {
+            flags |= flag::WILL | ((w.qos as u8) << flag::WILL_QOS_SHIFT);
+            if w.retain {
+                flags |= flag::WILL_RETAIN;
+            }
+        }
+        if self.clean_start {
+            flags |= flag::CLEAN_START;
+        }
+        put_binary(s, "protocol name", PROTOCOL_NAME)?;
+        s.put_u8(v.level());
+        s.put_u8(flags);
+        s.put_u16(self.keep_alive);
+        if v == ProtocolVersion::V5 {
+            put_properties(s, &self.properties)?;
+        }
+        put_str(s, "client identifier", &self.client_id)?;
+        if let Some(w) = &self.will {
+            if v == ProtocolVersion::V5 {
+                put_properties(s, &w.properties)?;
+            }
+            put_str(s, "will topic", &w.topic)?;
+            put_binary(s, "will payload", &w.payload)?;
+        }
+        if let Some(u) = &self.username {
+            put_str(s, "user name", u)?;
+        }
+        if let Some(p) = &self.password {
+            put_binary(s, "password", p)?;
+        }
+        Ok(())
+    }
+}
+
+/// CONNACK: the server's answer to CONNECT.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnAck {
+    /// Whether the server resumed a stored session.
+    pub session_present: bool,
+    /// The v5 Connect Reason Code, or the 3.1.1 Connect Return Code (0..=5).
+    pub reason_code: ReasonCode,
+    /// CONNACK properties (v5 only).
+    pub properties: ConnAckProperties,
+}
+
+impl ConnAck {
+    pub(crate) fn read<'a>(
+        frame: &Frame<'_>,
+        i: &'a [u8],
+        v: ProtocolVersion,
+    ) -> PResult<'a, Self> {
+        let (i, ack_flags) = u8_(i)?;
+        // Byte 1 is the "Connect Acknowledge Flags". Bits 7-1 are reserved
+        // and MUST be set to 0 [MQTT-3.2.2-1].
+        if ack_flags & 0xFE != 0 {
+            return fail(DecodeError::malformed(
+                "MQTT-3.2.2-1",
+                "CONNACK reserved flags are set",
+            ));
+        }
+        let (i, code) = u8_(i)?;
+        let reason_code = ReasonCode(code);
+        let (i, properties) = match v {
+            ProtocolVersion::V5 => {
+                // The Server sending the CONNACK packet MUST use one of the
+                // Connect Reason Code values [MQTT-3.2.2-8].
+                if !reason_code.is_valid_for(AckKind::ConnAck) {
+                    return fail(DecodeError::protocol(
+                        "MQTT-3.2.2-8",
+                        "not a Connect Reason Code",
+                    ));
+                }
+                ConnAckProperties::read(frame, i)?
+            }
+            ProtocolVersion::V311 => {
+                // 3.1.1 Table 3.1: return codes 6-255 are reserved.
+                if code > 5 {
+                    return fail(DecodeError::protocol(
+                        "MQTT-3.2.2.3",
+                        "reserved CONNACK return code",
+                    ));
+                }
+                (i, ConnAckProperties::default())
+            }
+        };
+        let session_present = ack_flags & 0x01 != 0;
+        // If a Server sends a CONNACK packet containing a non-zero Reason Code
+        // it MUST set Session Present to 0 [MQTT-3.2.2-6] (3.1.1: [MQTT-3.2.2-4]).
+        if session_present && code != 0 {
+            return fail(DecodeError::protocol(
+                "MQTT-3.2.2-6",
+                "session present set on a refused connection",
+            ));
+        }
+        Ok((
+            i,
+            ConnAck {
+                session_present,
+                reason_code,
+                properties,
+            },
+        ))
+    }
+
+    pub(crate) fn write<S: Sink>(&self, s: &mut S, v: ProtocolVersion) -> Result<(), EncodeError> {
+        if self.session_present && self.reason_code.0 != 0 {
+            return Err(EncodeError::invalid(
+                "MQTT-3.2.2-6",
+                "session present on a refused connection",
+            ));
+        }
+        match v {
+            ProtocolVersion::V311 => {
+                if self.properties != ConnAckProperties::default() {
+                    return Err(EncodeError::NotInV311("CONNACK properties"));
+                }
+                if self.reason_code.0 > 5 {
+                    return Err(EncodeError::invalid(
+                        "MQTT-3.2.2.3",
+                        "3.1.1 CONNACK return code above 5",
+                    ));
+                }
+            }
+            ProtocolVersion::V5 => {
+                if !self.reason_code.is_valid_for(AckKind::ConnAck) {
+                    return Err(EncodeError::invalid(
+                        "MQTT-3.2.2-8",
+                        "not a Connect Reason Code",
+                    ));
+                }
+            }
+        }
+        s.put_u8(u8::from(self.session_present));
+        s.put_u8(self.reason_code.0);
+        if v == ProtocolVersion::V5 {
+            put_properties(s, &self.properties)?;
+        }
+        Ok(())
+    }
+}

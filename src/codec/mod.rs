@@ -1,0 +1,343 @@
+//! The packet codec: every control packet of MQTT 3.1.1 and MQTT 5.0, in one
+//! tree for both versions.
+//!
+//! [`decode`] and [`encode`] are pure functions over bytes. Decoding is
+//! written with nom over one whole packet at a time: the fixed header is read
+//! first, the size is judged before the body is buffered, and the body is
+//! then parsed inside exactly its remaining length, so no field can read
+//! past its packet and no byte may be left over. Strings, binary data and
+//! payloads are [`Bytes`] slices of the receive buffer, not copies.
+//!
+//! ```
+//! use bytes::BytesMut;
+//! use tern_mqtt::codec::{decode, encode, Packet, ProtocolVersion, PingReq};
+//!
+//! let mut wire = BytesMut::new();
+//! encode(&Packet::PingReq(PingReq), ProtocolVersion::V5, &mut wire).unwrap();
+//! assert_eq!(&wire[..], &[0xC0, 0x00]);
+//! let packet = decode(&mut wire, ProtocolVersion::V5, 1024).unwrap();
+//! assert_eq!(packet, Some(Packet::PingReq(PingReq)));
+//! assert!(wire.is_empty());
+//! ```
+
+mod connect;
+mod control;
+mod error;
+mod header;
+mod primitives;
+mod properties;
+mod pubacks;
+mod publish;
+mod reason;
+mod string;
+mod subscribe;
+
+pub use connect::{ConnAck, Connect, Will};
+pub use control::{Auth, Disconnect, PingReq, PingResp};
+pub use error::{DecodeError, EncodeError};
+pub use primitives::VBI_MAX;
+pub use properties::{
+    id as property_id, AckProperties, AuthProperties, ConnAckProperties, ConnectProperties,
+    DisconnectProperties, PublishProperties, SubscribeProperties, UnsubscribeProperties,
+    UserProperty, WillProperties,
+};
+pub use pubacks::{PubAck, PubComp, PubRec, PubRel, PublishAck};
+pub use publish::Publish;
+pub use reason::{AckKind, ReasonCode};
+pub use string::{MqttString, StringError};
+pub use subscribe::{
+    RetainHandling, SubAck, Subscribe, SubscriptionOptions, UnsubAck, Unsubscribe,
+};
+
+use bytes::{BufMut, Bytes, BytesMut};
+use header::{read_fixed_header, PacketType};
+use primitives::{put_vbi, vbi_len, Counter, Frame, Sink};
+use std::num::NonZeroU16;
+
+/// A packet identifier: never zero ([MQTT-2.2.1-3], 3.1.1 [MQTT-2.3.1-1]).
+pub type PacketId = NonZeroU16;
+
+/// The protocol version spoken on a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ProtocolVersion {
+    /// MQTT 3.1.1 (protocol level 4).
+    V311,
+    /// MQTT 5.0 (protocol level 5).
+    V5,
+}
+
+impl ProtocolVersion {
+    /// The Protocol Level byte of CONNECT.
+    pub fn level(self) -> u8 {
+        match self {
+            ProtocolVersion::V311 => 4,
+            ProtocolVersion::V5 => 5,
+        }
+    }
+}
+
+/// Quality of service of a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub enum QoS {
+    /// At most once (0).
+    #[default]
+    AtMostOnce = 0,
+    /// At least once (1).
+    AtLeastOnce = 1,
+    /// Exactly once (2).
+    ExactlyOnce = 2,
+}
+
+impl QoS {
+    /// The QoS for a two-bit value, or `None` for 3.
+    pub fn from_u8(v: u8) -> Option<QoS> {
+        match v {
+            0 => Some(QoS::AtMostOnce),
+            1 => Some(QoS::AtLeastOnce),
+            2 => Some(QoS::ExactlyOnce),
+            _ => None,
+        }
+    }
+}
+
+/// One MQTT control packet, of either protocol version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Packet {
+    /// CONNECT.
+    Connect(Connect),
+    /// CONNACK.
+    ConnAck(ConnAck),
+    /// PUBLISH.
+    Publish(Publish),
+    /// PUBACK.
+    PubAck(PubAck),
+    /// PUBREC.
+    PubRec(PubRec),
+    /// PUBREL.
+    PubRel(PubRel),
+    /// PUBCOMP.
+    PubComp(PubComp),
+    /// SUBSCRIBE.
+    Subscribe(Subscribe),
+    /// SUBACK.
+    SubAck(SubAck),
+    /// UNSUBSCRIBE.
+    Unsubscribe(Unsubscribe),
+    /// UNSUBACK.
+    UnsubAck(UnsubAck),
+    /// PINGREQ.
+    PingReq(PingReq),
+    /// PINGRESP.
+    PingResp(PingResp),
+    /// DISCONNECT.
+    Disconnect(Disconnect),
+    /// AUTH (MQTT 5.0 only).
+    Auth(Auth),
+}
+
+impl Packet {
+    fn packet_type(&self) -> PacketType {
+        match self {
+            Packet::Connect(_) => PacketType::Connect,
+            Packet::ConnAck(_) => PacketType::ConnAck,
+            Packet::Publish(_) => PacketType::Publish,
+            Packet::PubAck(_) => PacketType::PubAck,
+            Packet::PubRec(_) => PacketType::PubRec,
+            Packet::PubRel(_) => PacketType::PubRel,
+            Packet::PubComp(_) => PacketType::PubComp,
+            Packet::Subscribe(_) => PacketType::Subscribe,
+            Packet::SubAck(_) => PacketType::SubAck,
+            Packet::Unsubscribe(_) => PacketType::Unsubscribe,
+            Packet::UnsubAck(_) => PacketType::UnsubAck,
+            Packet::PingReq(_) => PacketType::PingReq,
+            Packet::PingResp(_) => PacketType::PingResp,
+            Packet::Disconnect(_) => PacketType::Disconnect,
+            Packet::Auth(_) => PacketType::Auth,
+        }
+    }
+
+    /// The packet's name as the spec writes it, e.g. `"PUBLISH"`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Packet::Connect(_) => "CONNECT",
+            Packet::ConnAck(_) => "CONNACK",
+            Packet::Publish(_) => "PUBLISH",
+            Packet::PubAck(_) => "PUBACK",
+            Packet::PubRec(_) => "PUBREC",
+            Packet::PubRel(_) => "PUBREL",
+            Packet::PubComp(_) => "PUBCOMP",
+            Packet::Subscribe(_) => "SUBSCRIBE",
+            Packet::SubAck(_) => "SUBACK",
+            Packet::Unsubscribe(_) => "UNSUBSCRIBE",
+            Packet::UnsubAck(_) => "UNSUBACK",
+            Packet::PingReq(_) => "PINGREQ",
+            Packet::PingResp(_) => "PINGRESP",
+            Packet::Disconnect(_) => "DISCONNECT",
+            Packet::Auth(_) => "AUTH",
+        }
+    }
+
+    /// Writes the variable header and payload. Run once against a
+    /// [`Counter`] for the remaining length, then against the buffer.
+    fn write_body<S: Sink>(&self, s: &mut S, v: ProtocolVersion) -> Result<(), EncodeError> {
+        match self {
+            Packet::Connect(p) => p.write(s),
+            Packet::ConnAck(p) => p.write(s, v),
+            Packet::Publish(p) => p.write(s, v),
+            Packet::PubAck(p) => p.write(s, v, AckKind::PubAck),
+            Packet::PubRec(p) => p.write(s, v, AckKind::PubRec),
+            Packet::PubRel(p) => p.write(s, v, AckKind::PubRel),
+            Packet::PubComp(p) => p.write(s, v, AckKind::PubComp),
+            Packet::Subscribe(p) => p.write(s, v),
+            Packet::SubAck(p) => p.write(s, v),
+            Packet::Unsubscribe(p) => p.write(s, v),
+            Packet::UnsubAck(p) => p.write(s, v),
+            Packet::PingReq(_) | Packet::PingResp(_) => Ok(()),
+            Packet::Disconnect(p) => p.write(s, v),
+            Packet::Auth(p) => p.write(s, v),
+        }
+    }
+
+    /// The size of this packet on the wire, fixed header included.
+    pub fn encoded_len(&self, version: ProtocolVersion) -> Result<usize, EncodeError> {
+        let mut c = Counter::default();
+        self.write_body(&mut c, version)?;
+        check_remaining(c.0)?;
+        Ok(1 + vbi_len(c.0) + c.0)
+    }
+}
+
+fn check_remaining(len: usize) -> Result<(), EncodeError> {
+    if len > primitives::VBI_MAX as usize {
+        return Err(EncodeError::PacketTooLarge(len));
+    }
+    Ok(())
+}
+
+/// Decodes one packet from the front of `buf`.
+///
+/// - `Ok(None)`: `buf` holds less than one whole packet; it is left untouched.
+/// - `Ok(Some(packet))`: exactly that packet's bytes were consumed.
+/// - `Err(_)`: malformed input, a protocol error, or a packet larger than
+///   `max_packet_size`. The size is judged from the fixed header alone, so a
+///   peer cannot make us buffer an oversized body.
+///
+/// A CONNECT is decoded by its own protocol level, whatever `version` says.
+pub fn decode(
+    buf: &mut BytesMut,
+    version: ProtocolVersion,
+    max_packet_size: u32,
+) -> Result<Option<Packet>, DecodeError> {
+    let Some(header) = read_fixed_header(buf, version)? else {
+        return Ok(None);
+    };
+    let size = header.packet_len();
+    if size > usize::try_from(max_packet_size).unwrap_or(usize::MAX) {
+        return Err(DecodeError::PacketTooLarge {
+            size,
+            max: max_packet_size,
+        });
+    }
+    if buf.len() < size {
+        return Ok(None);
+    }
+    // Split the packet off the receive buffer: the Bytes handed out for
+    // payloads and strings share this allocation instead of copying it.
+    let frame_bytes = buf.split_to(size).freeze();
+    decode_frame(&frame_bytes, header, version).map(Some)
+}
+
+fn decode_frame(
+    bytes: &Bytes,
+    header: header::FixedHeader,
+    version: ProtocolVersion,
+) -> Result<Packet, DecodeError> {
+    let frame = Frame { bytes };
+    let body = bytes.get(header.header_len..).unwrap_or_default();
+    let flags = header.flags;
+    let parsed = match header.packet_type {
+        PacketType::Connect => {
+            connect::read_connect(&frame, body).map(|(i, p)| (i, Packet::Connect(p)))
+        }
+        PacketType::ConnAck => {
+            ConnAck::read(&frame, body, version).map(|(i, p)| (i, Packet::ConnAck(p)))
+        }
+        PacketType::Publish => {
+            Publish::read(&frame, body, flags, version).map(|(i, p)| (i, Packet::Publish(p)))
+        }
+        PacketType::PubAck => PublishAck::read(&frame, body, version, AckKind::PubAck)
+            .map(|(i, p)| (i, Packet::PubAck(p))),
+        PacketType::PubRec => PublishAck::read(&frame, body, version, AckKind::PubRec)
+            .map(|(i, p)| (i, Packet::PubRec(p))),
+        PacketType::PubRel => PublishAck::read(&frame, body, version, AckKind::PubRel)
+            .map(|(i, p)| (i, Packet::PubRel(p))),
+        PacketType::PubComp => PublishAck::read(&frame, body, version, AckKind::PubComp)
+            .map(|(i, p)| (i, Packet::PubComp(p))),
+        PacketType::Subscribe => {
+            Subscribe::read(&frame, body, version).map(|(i, p)| (i, Packet::Subscribe(p)))
+        }
+        PacketType::SubAck => {
+            SubAck::read(&frame, body, version).map(|(i, p)| (i, Packet::SubAck(p)))
+        }
+        PacketType::Unsubscribe => {
+            Unsubscribe::read(&frame, body, version).map(|(i, p)| (i, Packet::Unsubscribe(p)))
+        }
+        PacketType::UnsubAck => {
+            UnsubAck::read(&frame, body, version).map(|(i, p)| (i, Packet::UnsubAck(p)))
+        }
+        PacketType::PingReq => Ok((body, Packet::PingReq(PingReq))),
+        PacketType::PingResp => Ok((body, Packet::PingResp(PingResp))),
+        PacketType::Disconnect => {
+            Disconnect::read(&frame, body, version).map(|(i, p)| (i, Packet::Disconnect(p)))
+        }
+        PacketType::Auth => Auth::read(&frame, body).map(|(i, p)| (i, Packet::Auth(p))),
+    };
+    match parsed {
+        Ok(([], packet)) => Ok(packet),
+        // Every field sits inside the Remaining Length; bytes left over
+        // after the last field mean the packet is malformed (1.5, 2.1.4).
+        Ok(_) => Err(DecodeError::malformed(
+            "MQTT-2.1.4",
+            "bytes left over after the last field of the packet",
+        )),
+        Err(nom::Err::Error(e) | nom::Err::Failure(e)) => Err(e),
+        // Parsers run over one complete packet only; running out of input
+        // inside it is malformed, never "incomplete".
+        Err(nom::Err::Incomplete(_)) => Err(DecodeError::malformed(
+            "MQTT-2.1.4",
+            "a field runs past the end of the packet",
+        )),
+    }
+}
+
+/// Encodes `packet` for `version` and appends it to `out`.
+///
+/// Fails, leaving `out` as it was, on anything that cannot go on the wire: a
+/// string over 65,535 bytes, a remaining length over 268,435,455, a packet or
+/// field that does not exist in 3.1.1, a value out of range.
+///
+/// A [`Connect`] is encoded at its own `protocol_version`, as [`decode`]
+/// reads it.
+pub fn encode(
+    packet: &Packet,
+    version: ProtocolVersion,
+    out: &mut BytesMut,
+) -> Result<(), EncodeError> {
+    // Pass one counts, and finds every error before a byte is written.
+    let mut c = Counter::default();
+    packet.write_body(&mut c, version)?;
+    let remaining = c.0;
+    check_remaining(remaining)?;
+    let publish_flags = match packet {
+        Packet::Publish(p) => p.flags(),
+        _ => 0,
+    };
+    out.reserve(1 + vbi_len(remaining) + remaining);
+    let start = out.len();
+    BufMut::put_u8(out, packet.packet_type().first_byte(publish_flags));
+    put_vbi(out, remaining)?;
+    // Pass two writes through the same code, so it cannot disagree with the count.
+    packet.write_body(out, version)?;
+    debug_assert_eq!(out.len() - start, 1 + vbi_len(remaining) + remaining);
+    Ok(())
+}

@@ -1,0 +1,279 @@
+//! The data representations of MQTT section 1.5: integers, the Variable Byte
+//! Integer, UTF-8 strings, binary data and string pairs; readers over nom and
+//! writers over a [`Sink`].
+//!
+//! Every packet is written through one generic function run against a
+//! [`Sink`]: first a [`Counter`], which yields the length, then the output
+//! buffer. The length and the bytes therefore come from the same code and
+//! cannot disagree (the habit of rustls's patched length prefix, without the
+//! patching).
+
+use super::error::{DecodeError, EncodeError};
+use super::string::{check_mqtt_str, MqttString, StringError};
+use bytes::{BufMut, Bytes, BytesMut};
+use nom::number::complete::{be_u16, be_u32, be_u8};
+use nom::Parser;
+
+/// Result of a parser over a packet body.
+pub(crate) type PResult<'a, T> = nom::IResult<&'a [u8], T, DecodeError>;
+
+/// The largest value a Variable Byte Integer can hold (four bytes).
+pub const VBI_MAX: u32 = 268_435_455;
+
+/// Where encoded bytes go: the output buffer, or a counter of them.
+pub(crate) trait Sink {
+    fn put_u8(&mut self, v: u8);
+    fn put_u16(&mut self, v: u16);
+    fn put_u32(&mut self, v: u32);
+    fn put_slice(&mut self, s: &[u8]);
+}
+
+impl Sink for BytesMut {
+    #[inline]
+    fn put_u8(&mut self, v: u8) {
+        BufMut::put_u8(self, v)
+    }
+    #[inline]
+    fn put_u16(&mut self, v: u16) {
+        BufMut::put_u16(self, v)
+    }
+    #[inline]
+    fn put_u32(&mut self, v: u32) {
+        BufMut::put_u32(self, v)
+    }
+    #[inline]
+    fn put_slice(&mut self, s: &[u8]) {
+        self.extend_from_slice(s)
+    }
+}
+
+/// A [`Sink`] that only counts.
+#[derive(Default)]
+pub(crate) struct Counter(pub usize);
+
+impl Sink for Counter {
+    #[inline]
+    fn put_u8(&mut self, _: u8) {
+        self.0 += 1
+    }
+    #[inline]
+    fn put_u16(&mut self, _: u16) {
+        self.0 += 2
+    }
+    #[inline]
+    fn put_u32(&mut self, _: u32) {
+        self.0 += 4
+    }
+    #[inline]
+    fn put_slice(&mut self, s: &[u8]) {
+        self.0 += s.len()
+    }
+}
+
+/// Writes a Variable Byte Integer.
+pub(crate) fn put_vbi<S: Sink>(s: &mut S, value: usize) -> Result<(), EncodeError> {
+    let mut v = u32::try_from(value)
+        .ok()
+        .filter(|v| *v <= VBI_MAX)
+        .ok_or(EncodeError::PacketTooLarge(value))?;
+    loop {
+        // Seven bits at a time, least significant first; the top bit says
+        // another byte follows. `v % 128` always fits a byte.
+        let mut byte = (v & 0x7F) as u8;
+        v >>= 7;
+        if v > 0 {
+            byte |= 0x80;
+        }
+        s.put_u8(byte);
+        if v == 0 {
+            return Ok(());
+        }
+    }
+}
+
+/// Number of bytes the Variable Byte Integer encoding of `value` takes.
+pub(crate) fn vbi_len(value: usize) -> usize {
+    match value {
+        0..=127 => 1,
+        128..=16_383 => 2,
+        16_384..=2_097_151 => 3,
+        _ => 4,
+    }
+}
+
+/// Writes a two-byte length followed by the bytes.
+pub(crate) fn put_binary<S: Sink>(
+    s: &mut S,
+    field: &'static str,
+    b: &[u8],
+) -> Result<(), EncodeError> {
+    let len = u16::try_from(b.len()).map_err(|_| EncodeError::FieldTooLong {
+        field,
+        len: b.len(),
+    })?;
+    s.put_u16(len);
+    s.put_slice(b);
+    Ok(())
+}
+
+/// Writes a UTF-8 Encoded String.
+pub(crate) fn put_str<S: Sink>(s: &mut S, field: &'static str, v: &str) -> Result<(), EncodeError> {
+    put_binary(s, field, v.as_bytes())
+}
+
+/// Outcome of reading the Variable Byte Integer at the start of `buf`.
+pub(crate) enum Vbi {
+    /// The value and how many bytes it took.
+    Value(u32, usize),
+    /// `buf` ends before the integer does.
+    Incomplete,
+}
+
+/// Reads a Variable Byte Integer from the start of `buf`.
+pub(crate) fn read_vbi(buf: &[u8]) -> Result<Vbi, DecodeError> {
+    let mut value: u32 = 0;
+    for (i, byte) in buf.iter().take(4).enumerate() {
+        value |= u32::from(byte & 0x7F) << (7 * i);
+        if byte & 0x80 == 0 {
+            return Ok(Vbi::Value(value, i + 1));
+        }
+    }
+    if buf.len() >= 4 {
+        // The Variable Byte Integer is encoded using an encoding scheme which
+        // uses a single byte for values up to 127 ... The maximum number of
+        // bytes in the Variable Byte Integer field is four [MQTT-1.5.5-1].
+        return Err(DecodeError::malformed(
+            "MQTT-1.5.5-1",
+            "variable byte integer longer than four bytes",
+        ));
+    }
+    Ok(Vbi::Incomplete)
+}
+
+/// nom parser for a Variable Byte Integer inside a packet.
+pub(crate) fn vbi(i: &[u8]) -> PResult<'_, u32> {
+    match read_vbi(i) {
+        Ok(Vbi::Value(v, n)) => Ok((i.get(n..).unwrap_or_default(), v)),
+        Ok(Vbi::Incomplete) => Err(nom::Err::Failure(DecodeError::malformed(
+            "MQTT-1.5.5",
+            "variable byte integer runs past the end of the packet",
+        ))),
+        Err(e) => Err(nom::Err::Failure(e)),
+    }
+}
+
+pub(crate) fn u8_(i: &[u8]) -> PResult<'_, u8> {
+    be_u8(i)
+}
+
+pub(crate) fn u16_(i: &[u8]) -> PResult<'_, u16> {
+    be_u16(i)
+}
+
+pub(crate) fn u32_(i: &[u8]) -> PResult<'_, u32> {
+    be_u32(i)
+}
+
+/// A two-byte length followed by that many bytes.
+pub(crate) fn binary_slice(i: &[u8]) -> PResult<'_, &[u8]> {
+    let (i, len) = be_u16(i)?;
+    nom::bytes::complete::take(len).parse(i)
+}
+
+/// Fails the parse with `e`; nom's `Failure` stops every alternative.
+pub(crate) fn fail<T>(e: DecodeError) -> Result<T, nom::Err<DecodeError>> {
+    Err(nom::Err::Failure(e))
+}
+
+/// Maps a string rule failure to the decode error that names its statement.
+pub(crate) fn string_error(e: StringError) -> DecodeError {
+    match e {
+        StringError::InvalidUtf8 => {
+            DecodeError::malformed("MQTT-1.5.4-1", "UTF-8 string is not well-formed")
+        }
+        StringError::NullCharacter => {
+            DecodeError::malformed("MQTT-1.5.4-2", "UTF-8 string contains U+0000")
+        }
+        StringError::TooLong => DecodeError::malformed("MQTT-1.5.4", "string too long"),
+    }
+}
+
+/// Reads fields out of one packet's body, handing out [`Bytes`] slices of
+/// the packet instead of copies.
+pub(crate) struct Frame<'f> {
+    /// The whole packet, shared with the receive buffer.
+    pub bytes: &'f Bytes,
+}
+
+impl<'f> Frame<'f> {
+    /// The `Bytes` that covers `sub`, which must lie inside this frame.
+    pub fn share(&self, sub: &[u8]) -> Bytes {
+        if sub.is_empty() {
+            return Bytes::new();
+        }
+        self.bytes.slice_ref(sub)
+    }
+
+    /// Binary Data: a two-byte length and that many bytes, without copying.
+    pub fn binary<'a>(&self, i: &'a [u8]) -> PResult<'a, Bytes> {
+        let (rest, b) = binary_slice(i)?;
+        Ok((rest, self.share(b)))
+    }
+
+    /// A UTF-8 Encoded String, checked, without copying.
+    pub fn string<'a>(&self, i: &'a [u8]) -> PResult<'a, MqttString> {
+        let (rest, b) = binary_slice(i)?;
+        if let Err(e) = check_mqtt_str(b) {
+            return fail(string_error(e));
+        }
+        match MqttString::from_bytes(self.share(b)) {
+            Ok(s) => Ok((rest, s)),
+            Err(e) => fail(string_error(e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn enc(v: usize) -> Vec<u8> {
+        let mut b = BytesMut::new();
+        put_vbi(&mut b, v).unwrap();
+        b.to_vec()
+    }
+
+    #[test]
+    fn vbi_spec_table_1_1_boundaries() {
+        // MQTT 5.0 Table 1-1 (3.1.1 Table 2.4): the edges of each size.
+        let cases: &[(usize, &[u8])] = &[
+            (0, &[0x00]),
+            (127, &[0x7F]),
+            (128, &[0x80, 0x01]),
+            (16_383, &[0xFF, 0x7F]),
+            (16_384, &[0x80, 0x80, 0x01]),
+            (2_097_151, &[0xFF, 0xFF, 0x7F]),
+            (2_097_152, &[0x80, 0x80, 0x80, 0x01]),
+            (268_435_455, &[0xFF, 0xFF, 0xFF, 0x7F]),
+        ];
+        for (v, bytes) in cases {
+            assert_eq!(enc(*v), *bytes, "encode {v}");
+            assert_eq!(vbi_len(*v), bytes.len());
+            match read_vbi(bytes).unwrap() {
+                Vbi::Value(d, n) => {
+                    assert_eq!(d as usize, *v);
+                    assert_eq!(n, bytes.len());
+                }
+                Vbi::Incomplete => panic!("incomplete"),
+            }
+        }
+        assert!(put_vbi(&mut BytesMut::new(), 268_435_456).is_err());
+    }
+
+    #[test]
+    fn vbi_of_five_bytes_is_malformed_mqtt_1_5_5_1() {
+        let e = read_vbi(&[0xFF, 0xFF, 0xFF, 0xFF, 0x01]).err().unwrap();
+        assert_eq!(e.spec_id(), Some("MQTT-1.5.5-1"));
+        assert!(matches!(read_vbi(&[0xFF, 0xFF]), Ok(Vbi::Incomplete)));
+    }
+}

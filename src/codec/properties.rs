@@ -1,0 +1,1069 @@
+//! MQTT 5.0 properties (section 2.2.2): the wire form, which packet allows
+//! which property, duplicates, and one typed struct per packet family.
+//!
+//! Decoding reads a Property Length, bounds the reader to it, and hands each
+//! property to the packet's struct. A bitmask per packet says which property
+//! identifiers it allows and another which ones may repeat, so a property in
+//! the wrong packet and a duplicate are both caught in one place.
+
+use super::error::{DecodeError, EncodeError};
+use super::primitives::{fail, put_binary, put_str, put_vbi, u16_, u32_, u8_, vbi, Counter};
+use super::primitives::{Frame, PResult, Sink};
+use super::string::MqttString;
+use super::QoS;
+use crate::topic::TopicName;
+use bytes::Bytes;
+use nom::Parser;
+use std::num::{NonZeroU16, NonZeroU32};
+
+/// A User Property: a UTF-8 string pair. Order and repeats are kept.
+pub type UserProperty = (MqttString, MqttString);
+
+/// Property identifiers of MQTT 5.0 Table 2-4.
+pub mod id {
+    /// Payload Format Indicator.
+    pub const PAYLOAD_FORMAT_INDICATOR: u8 = 0x01;
+    /// Message Expiry Interval.
+    pub const MESSAGE_EXPIRY_INTERVAL: u8 = 0x02;
+    /// Content Type.
+    pub const CONTENT_TYPE: u8 = 0x03;
+    /// Response Topic.
+    pub const RESPONSE_TOPIC: u8 = 0x08;
+    /// Correlation Data.
+    pub const CORRELATION_DATA: u8 = 0x09;
+    /// Subscription Identifier.
+    pub const SUBSCRIPTION_IDENTIFIER: u8 = 0x0B;
+    /// Session Expiry Interval.
+    pub const SESSION_EXPIRY_INTERVAL: u8 = 0x11;
+    /// Assigned Client Identifier.
+    pub const ASSIGNED_CLIENT_IDENTIFIER: u8 = 0x12;
+    /// Server Keep Alive.
+    pub const SERVER_KEEP_ALIVE: u8 = 0x13;
+    /// Authentication Method.
+    pub const AUTHENTICATION_METHOD: u8 = 0x15;
+    /// Authentication Data.
+    pub const AUTHENTICATION_DATA: u8 = 0x16;
+    /// Request Problem Information.
+    pub const REQUEST_PROBLEM_INFORMATION: u8 = 0x17;
+    /// Will Delay Interval.
+    pub const WILL_DELAY_INTERVAL: u8 = 0x18;
+    /// Request Response Information.
+    pub const REQUEST_RESPONSE_INFORMATION: u8 = 0x19;
+    /// Response Information.
+    pub const RESPONSE_INFORMATION: u8 = 0x1A;
+    /// Server Reference.
+    pub const SERVER_REFERENCE: u8 = 0x1C;
+    /// Reason String.
+    pub const REASON_STRING: u8 = 0x1F;
+    /// Receive Maximum.
+    pub const RECEIVE_MAXIMUM: u8 = 0x21;
+    /// Topic Alias Maximum.
+    pub const TOPIC_ALIAS_MAXIMUM: u8 = 0x22;
+    /// Topic Alias.
+    pub const TOPIC_ALIAS: u8 = 0x23;
+    /// Maximum QoS.
+    pub const MAXIMUM_QOS: u8 = 0x24;
+    /// Retain Available.
+    pub const RETAIN_AVAILABLE: u8 = 0x25;
+    /// User Property.
+    pub const USER_PROPERTY: u8 = 0x26;
+    /// Maximum Packet Size.
+    pub const MAXIMUM_PACKET_SIZE: u8 = 0x27;
+    /// Wildcard Subscription Available.
+    pub const WILDCARD_SUBSCRIPTION_AVAILABLE: u8 = 0x28;
+    /// Subscription Identifier Available.
+    pub const SUBSCRIPTION_IDENTIFIER_AVAILABLE: u8 = 0x29;
+    /// Shared Subscription Available.
+    pub const SHARED_SUBSCRIPTION_AVAILABLE: u8 = 0x2A;
+}
+
+// Runs at compile time only, over the constant lists below.
+#[allow(clippy::indexing_slicing)]
+const fn bits(ids: &[u8]) -> u64 {
+    let mut mask = 0u64;
+    let mut k = 0;
+    while k < ids.len() {
+        mask |= 1u64 << ids[k];
+        k += 1;
+    }
+    mask
+}
+
+/// One decoded property, before it is placed into its packet's struct.
+#[derive(Debug)]
+pub(crate) enum Property {
+    Byte(u8, u8),
+    Two(u8, u16),
+    Four(u8, u32),
+    Vbi(u8, u32),
+    Str(u8, MqttString),
+    Bin(u8, Bytes),
+    User(MqttString, MqttString),
+}
+
+/// Reads a Property Length and the properties it covers, handing each to `apply`.
+pub(crate) fn read_properties<'a>(
+    frame: &Frame<'_>,
+    i: &'a [u8],
+    allowed: u64,
+    repeatable: u64,
+    mut apply: impl FnMut(Property) -> Result<(), DecodeError>,
+) -> PResult<'a, ()> {
+    let (i, len) = vbi(i)?;
+    let Ok((rest, mut p)) = nom::bytes::complete::take::<u32, &[u8], DecodeError>(len).parse(i)
+    else {
+        // The property length must fit inside the packet (2.2.2.1).
+        return fail(DecodeError::malformed(
+            "MQTT-2.2.2.1",
+            "property length runs past the end of the packet",
+        ));
+    };
+    let mut seen = 0u64;
+    while !p.is_empty() {
+        let (after_id, raw_id) = vbi(p)?;
+        let id = u8::try_from(raw_id).ok().filter(|id| *id < 64);
+        let Some(id) = id.filter(|id| allowed & (1u64 << id) != 0) else {
+            // A Control Packet which contains an Identifier which is not
+            // valid for its packet type ... is a Malformed Packet (2.2.2.2).
+            return fail(DecodeError::malformed(
+                "MQTT-2.2.2.2",
+                "property not allowed in this packet",
+            ));
+        };
+        let bit = 1u64 << id;
+        if seen & bit != 0 && repeatable & bit == 0 {
+            // It is a Protocol Error to include [this property] more than once.
+            return fail(DecodeError::protocol(
+                "MQTT-2.2.2.2",
+                "property appears more than once",
+            ));
+        }
+        seen |= bit;
+        let (after, prop) = read_value(frame, after_id, id)?;
+        if let Err(e) = apply(prop) {
+            return fail(e);
+        }
+        p = after;
+    }
+    Ok((rest, ()))
+}
+
+fn read_value<'a>(frame: &Frame<'_>, i: &'a [u8], pid: u8) -> PResult<'a, Property> {
+    use id::*;
+    Ok(match pid {
+        PAYLOAD_FORMAT_INDICATOR
+        | REQUEST_PROBLEM_INFORMATION
+        | REQUEST_RESPONSE_INFORMATION
+        | MAXIMUM_QOS
+        | RETAIN_AVAILABLE
+        | WILDCARD_SUBSCRIPTION_AVAILABLE
+        | SUBSCRIPTION_IDENTIFIER_AVAILABLE
+        | SHARED_SUBSCRIPTION_AVAILABLE => {
+            let (i, v) = u8_(i)?;
+            if v > 1 {
+                // Each of these Byte properties takes only 0 or 1; any other
+                // value is a Protocol Error (3.1.2.11, 3.2.2.3, 3.3.2.3.2).
+                return fail(DecodeError::protocol(
+                    "MQTT-2.2.2.2",
+                    "a boolean property is neither 0 nor 1",
+                ));
+            }
+            (i, Property::Byte(pid, v))
+        }
+        SERVER_KEEP_ALIVE | RECEIVE_MAXIMUM | TOPIC_ALIAS_MAXIMUM | TOPIC_ALIAS => {
+            let (i, v) = u16_(i)?;
+            (i, Property::Two(pid, v))
+        }
+        MESSAGE_EXPIRY_INTERVAL
+        | SESSION_EXPIRY_INTERVAL
+        | WILL_DELAY_INTERVAL
+        | MAXIMUM_PACKET_SIZE => {
+            let (i, v) = u32_(i)?;
+            (i, Property::Four(pid, v))
+        }
+        SUBSCRIPTION_IDENTIFIER => {
+            let (i, v) = vbi(i)?;
+            (i, Property::Vbi(pid, v))
+        }
+        CORRELATION_DATA | AUTHENTICATION_DATA => {
+            let (i, v) = frame.binary(i)?;
+            (i, Property::Bin(pid, v))
+        }
+        USER_PROPERTY => {
+            let (i, k) = frame.string(i)?;
+            let (i, v) = frame.string(i)?;
+            (i, Property::User(k, v))
+        }
+        // Every other allowed identifier is a UTF-8 string.
+        _ => {
+            let (i, v) = frame.string(i)?;
+            (i, Property::Str(pid, v))
+        }
+    })
+}
+
+/// Writes a Property Length and then the properties, with the length taken
+/// from a counting pass over the same writer.
+pub(crate) fn put_properties<S: Sink, P: WriteProperties>(
+    s: &mut S,
+    props: &P,
+) -> Result<(), EncodeError> {
+    let mut c = Counter::default();
+    props.write(&mut c)?;
+    put_vbi(s, c.0)?;
+    props.write(s)
+}
+
+/// A packet's property set, written to a [`Sink`].
+pub(crate) trait WriteProperties {
+    fn write<S: Sink>(&self, s: &mut S) -> Result<(), EncodeError>;
+}
+
+fn w_u8<S: Sink>(s: &mut S, pid: u8, v: Option<u8>) {
+    if let Some(v) = v {
+        s.put_u8(pid);
+        s.put_u8(v);
+    }
+}
+fn w_bool<S: Sink>(s: &mut S, pid: u8, v: Option<bool>) {
+    w_u8(s, pid, v.map(u8::from))
+}
+fn w_u16<S: Sink>(s: &mut S, pid: u8, v: Option<u16>) {
+    if let Some(v) = v {
+        s.put_u8(pid);
+        s.put_u16(v);
+    }
+}
+fn w_u32<S: Sink>(s: &mut S, pid: u8, v: Option<u32>) {
+    if let Some(v) = v {
+        s.put_u8(pid);
+        s.put_u32(v);
+    }
+}
+fn w_vbi<S: Sink>(s: &mut S, pid: u8, v: u32) -> Result<(), EncodeError> {
+    s.put_u8(pid);
+    put_vbi(s, v as usize)
+}
+fn w_str<S: Sink>(
+    s: &mut S,
+    pid: u8,
+    field: &'static str,
+    v: Option<&str>,
+) -> Result<(), EncodeError> {
+    if let Some(v) = v {
+        s.put_u8(pid);
+        put_str(s, field, v)?;
+    }
+    Ok(())
+}
+fn w_bin<S: Sink>(
+    s: &mut S,
+    pid: u8,
+    field: &'static str,
+    v: Option<&Bytes>,
+) -> Result<(), EncodeError> {
+    if let Some(v) = v {
+        s.put_u8(pid);
+        put_binary(s, field, v)?;
+    }
+    Ok(())
+}
+fn w_user<S: Sink>(s: &mut S, user: &[UserProperty]) -> Result<(), EncodeError> {
+    for (k, v) in user {
+        s.put_u8(id::USER_PROPERTY);
+        put_str(s, "user property name", k)?;
+        put_str(s, "user property value", v)?;
+    }
+    Ok(())
+}
+
+fn unexpected() -> DecodeError {
+    DecodeError::malformed("MQTT-2.2.2.2", "property not allowed in this packet")
+}
+
+fn non_zero_u16(v: u16, spec: &'static str, what: &'static str) -> Result<NonZeroU16, DecodeError> {
+    NonZeroU16::new(v).ok_or(DecodeError::protocol(spec, what))
+}
+
+fn non_zero_u32(v: u32, spec: &'static str, what: &'static str) -> Result<NonZeroU32, DecodeError> {
+    NonZeroU32::new(v).ok_or(DecodeError::protocol(spec, what))
+}
+
+fn topic(v: MqttString) -> Result<TopicName, DecodeError> {
+    // It is a Protocol Error to include wildcards in a Response Topic [MQTT-3.3.2-14].
+    TopicName::from_mqtt_string(v).map_err(|_| {
+        DecodeError::protocol("MQTT-3.3.2-14", "response topic is not a valid topic name")
+    })
+}
+
+fn subscription_id(v: u32) -> Result<NonZeroU32, DecodeError> {
+    // The Subscription Identifier can have the value of 1 to 268,435,455. It
+    // is a Protocol Error if the Subscription Identifier has a value of 0.
+    non_zero_u32(v, "MQTT-3.8.2.1.2", "subscription identifier 0")
+}
+
+/// Properties of CONNECT (3.1.2.11).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ConnectProperties {
+    /// Session Expiry Interval in seconds; absent means 0.
+    pub session_expiry_interval: Option<u32>,
+    /// How many QoS 1/2 publishes we accept unacknowledged; absent means 65,535.
+    pub receive_maximum: Option<NonZeroU16>,
+    /// The largest packet we accept; absent means no limit beyond the protocol's.
+    pub maximum_packet_size: Option<NonZeroU32>,
+    /// The highest topic alias we accept from the server; absent means 0.
+    pub topic_alias_maximum: Option<u16>,
+    /// Ask the server for Response Information in the CONNACK.
+    pub request_response_information: Option<bool>,
+    /// Whether the server may send Reason Strings and User Properties on failures.
+    pub request_problem_information: Option<bool>,
+    /// Authentication Method for enhanced authentication.
+    pub authentication_method: Option<MqttString>,
+    /// Authentication Data for enhanced authentication.
+    pub authentication_data: Option<Bytes>,
+    /// User Properties.
+    pub user_properties: Vec<UserProperty>,
+}
+
+impl ConnectProperties {
+    pub(crate) const ALLOWED: u64 = bits(&[
+        id::SESSION_EXPIRY_INTERVAL,
+        id::RECEIVE_MAXIMUM,
+        id::MAXIMUM_PACKET_SIZE,
+        id::TOPIC_ALIAS_MAXIMUM,
+        id::REQUEST_RESPONSE_INFORMATION,
+        id::REQUEST_PROBLEM_INFORMATION,
+        id::USER_PROPERTY,
+        id::AUTHENTICATION_METHOD,
+        id::AUTHENTICATION_DATA,
+    ]);
+
+    pub(crate) fn read<'a>(frame: &Frame<'_>, i: &'a [u8]) -> PResult<'a, Self> {
+        let mut p = Self::default();
+        let (i, ()) = read_properties(
+            frame,
+            i,
+            Self::ALLOWED,
+            bits(&[id::USER_PROPERTY]),
+            |prop| {
+                match prop {
+                    Property::Four(id::SESSION_EXPIRY_INTERVAL, v) => {
+                        p.session_expiry_interval = Some(v)
+                    }
+                    Property::Two(id::RECEIVE_MAXIMUM, v) => {
+                        p.receive_maximum =
+                            Some(non_zero_u16(v, "MQTT-3.1.2.11.3", "receive maximum 0")?)
+                    }
+                    Property::Four(id::MAXIMUM_PACKET_SIZE, v) => {
+                        p.maximum_packet_size =
+                            Some(non_zero_u32(v, "MQTT-3.1.2.11.4", "maximum packet size 0")?)
+                    }
+                    Property::Two(id::TOPIC_ALIAS_MAXIMUM, v) => p.topic_alias_maximum = Some(v),
+                    Property::Byte(id::REQUEST_RESPONSE_INFORMATION, v) => {
+                        p.request_response_information = Some(v == 1)
+                    }
+                    Property::Byte(id::REQUEST_PROBLEM_INFORMATION, v) => {
+                        p.request_problem_information = Some(v == 1)
+                    }
+                    Property::Str(id::AUTHENTICATION_METHOD, v) => {
+                        p.authentication_method = Some(v)
+                    }
+                    Property::Bin(id::AUTHENTICATION_DATA, v) => p.authentication_data = Some(v),
+                    Property::User(k, v) => p.user_properties.push((k, v)),
+                    _ => return Err(unexpected()),
+                }
+                Ok(())
+            },
+        )?;
+        Ok((i, p))
+    }
+}
+
+impl WriteProperties for ConnectProperties {
+    fn write<S: Sink>(&self, s: &mut S) -> Result<(), EncodeError> {
+        w_u32(s, id::SESSION_EXPIRY_INTERVAL, self.session_expiry_interval);
+        w_u16(
+            s,
+            id::RECEIVE_MAXIMUM,
+            self.receive_maximum.map(NonZeroU16::get),
+        );
+        w_u32(
+            s,
+            id::MAXIMUM_PACKET_SIZE,
+            self.maximum_packet_size.map(NonZeroU32::get),
+        );
+        w_u16(s, id::TOPIC_ALIAS_MAXIMUM, self.topic_alias_maximum);
+        w_bool(
+            s,
+            id::REQUEST_RESPONSE_INFORMATION,
+            self.request_response_information,
+        );
+        w_bool(
+            s,
+            id::REQUEST_PROBLEM_INFORMATION,
+            self.request_problem_information,
+        );
+        w_str(
+            s,
+            id::AUTHENTICATION_METHOD,
+            "authentication method",
+            self.authentication_method.as_deref(),
+        )?;
+        w_bin(
+            s,
+            id::AUTHENTICATION_DATA,
+            "authentication data",
+            self.authentication_data.as_ref(),
+        )?;
+        w_user(s, &self.user_properties)
+    }
+}
+
+/// Will Properties (3.1.3.2).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct WillProperties {
+    /// Seconds the server waits before publishing the will.
+    pub will_delay_interval: Option<u32>,
+    /// True when the payload is UTF-8 text.
+    pub payload_format_indicator: Option<bool>,
+    /// Lifetime of the will message in seconds.
+    pub message_expiry_interval: Option<u32>,
+    /// MIME type of the payload.
+    pub content_type: Option<MqttString>,
+    /// Topic for a response.
+    pub response_topic: Option<TopicName>,
+    /// Correlation Data for a response.
+    pub correlation_data: Option<Bytes>,
+    /// User Properties.
+    pub user_properties: Vec<UserProperty>,
+}
+
+impl WillProperties {
+    pub(crate) const ALLOWED: u64 = bits(&[
+        id::WILL_DELAY_INTERVAL,
+        id::PAYLOAD_FORMAT_INDICATOR,
+        id::MESSAGE_EXPIRY_INTERVAL,
+        id::CONTENT_TYPE,
+        id::RESPONSE_TOPIC,
+        id::CORRELATION_DATA,
+        id::USER_PROPERTY,
+    ]);
+
+    pub(crate) fn read<'a>(frame: &Frame<'_>, i: &'a [u8]) -> PResult<'a, Self> {
+        let mut p = Self::default();
+        let (i, ()) = read_properties(
+            frame,
+            i,
+            Self::ALLOWED,
+            bits(&[id::USER_PROPERTY]),
+            |prop| {
+                match prop {
+                    Property::Four(id::WILL_DELAY_INTERVAL, v) => p.will_delay_interval = Some(v),
+                    Property::Byte(id::PAYLOAD_FORMAT_INDICATOR, v) => {
+                        p.payload_format_indicator = Some(v == 1)
+                    }
+                    Property::Four(id::MESSAGE_EXPIRY_INTERVAL, v) => {
+                        p.message_expiry_interval = Some(v)
+                    }
+                    Property::Str(id::CONTENT_TYPE, v) => p.content_type = Some(v),
+                    Property::Str(id::RESPONSE_TOPIC, v) => p.response_topic = Some(topic(v)?),
+                    Property::Bin(id::CORRELATION_DATA, v) => p.correlation_data = Some(v),
+                    Property::User(k, v) => p.user_properties.push((k, v)),
+                    _ => return Err(unexpected()),
+                }
+                Ok(())
+            },
+        )?;
+        Ok((i, p))
+    }
+}
+
+impl WriteProperties for WillProperties {
+    fn write<S: Sink>(&self, s: &mut S) -> Result<(), EncodeError> {
+        w_u32(s, id::WILL_DELAY_INTERVAL, self.will_delay_interval);
+        w_bool(
+            s,
+            id::PAYLOAD_FORMAT_INDICATOR,
+            self.payload_format_indicator,
+        );
+        w_u32(s, id::MESSAGE_EXPIRY_INTERVAL, self.message_expiry_interval);
+        w_str(
+            s,
+            id::CONTENT_TYPE,
+            "content type",
+            self.content_type.as_deref(),
+        )?;
+        w_str(
+            s,
+            id::RESPONSE_TOPIC,
+            "response topic",
+            self.response_topic.as_deref(),
+        )?;
+        w_bin(
+            s,
+            id::CORRELATION_DATA,
+            "correlation data",
+            self.correlation_data.as_ref(),
+        )?;
+        w_user(s, &self.user_properties)
+    }
+}
+
+/// Properties of CONNACK (3.2.2.3).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ConnAckProperties {
+    /// The session expiry the server will use, overriding ours.
+    pub session_expiry_interval: Option<u32>,
+    /// How many QoS 1/2 publishes the server accepts unacknowledged; absent means 65,535.
+    pub receive_maximum: Option<NonZeroU16>,
+    /// Highest QoS the server supports; absent means 2.
+    pub maximum_qos: Option<QoS>,
+    /// Whether the server supports retained messages; absent means yes.
+    pub retain_available: Option<bool>,
+    /// Largest packet the server accepts.
+    pub maximum_packet_size: Option<NonZeroU32>,
+    /// The client identifier the server assigned to us.
+    pub assigned_client_identifier: Option<MqttString>,
+    /// Highest topic alias the server accepts from us; absent means 0.
+    pub topic_alias_maximum: Option<u16>,
+    /// Human-readable diagnostics.
+    pub reason_string: Option<MqttString>,
+    /// User Properties.
+    pub user_properties: Vec<UserProperty>,
+    /// Whether wildcard subscriptions are supported; absent means yes.
+    pub wildcard_subscription_available: Option<bool>,
+    /// Whether subscription identifiers are supported; absent means yes.
+    pub subscription_identifiers_available: Option<bool>,
+    /// Whether shared subscriptions are supported; absent means yes.
+    pub shared_subscription_available: Option<bool>,
+    /// Keep alive the server wants us to use, replacing ours.
+    pub server_keep_alive: Option<u16>,
+    /// Basis for a response topic.
+    pub response_information: Option<MqttString>,
+    /// Another server to use.
+    pub server_reference: Option<MqttString>,
+    /// Authentication Method.
+    pub authentication_method: Option<MqttString>,
+    /// Authentication Data.
+    pub authentication_data: Option<Bytes>,
+}
+
+impl ConnAckProperties {
+    pub(crate) const ALLOWED: u64 = bits(&[
+        id::SESSION_EXPIRY_INTERVAL,
+        id::RECEIVE_MAXIMUM,
+        id::MAXIMUM_QOS,
+        id::RETAIN_AVAILABLE,
+        id::MAXIMUM_PACKET_SIZE,
+        id::ASSIGNED_CLIENT_IDENTIFIER,
+        id::TOPIC_ALIAS_MAXIMUM,
+        id::REASON_STRING,
+        id::USER_PROPERTY,
+        id::WILDCARD_SUBSCRIPTION_AVAILABLE,
+        id::SUBSCRIPTION_IDENTIFIER_AVAILABLE,
+        id::SHARED_SUBSCRIPTION_AVAILABLE,
+        id::SERVER_KEEP_ALIVE,
+        id::RESPONSE_INFORMATION,
+        id::SERVER_REFERENCE,
+        id::AUTHENTICATION_METHOD,
+        id::AUTHENTICATION_DATA,
+    ]);
+
+    pub(crate) fn read<'a>(frame: &Frame<'_>, i: &'a [u8]) -> PResult<'a, Self> {
+        let mut p = Self::default();
+        let (i, ()) = read_properties(
+            frame,
+            i,
+            Self::ALLOWED,
+            bits(&[id::USER_PROPERTY]),
+            |prop| {
+                match prop {
+                    Property::Four(id::SESSION_EXPIRY_INTERVAL, v) => {
+                        p.session_expiry_interval = Some(v)
+                    }
+                    Property::Two(id::RECEIVE_MAXIMUM, v) => {
+                        p.receive_maximum =
+                            Some(non_zero_u16(v, "MQTT-3.2.2.3.3", "receive maximum 0")?)
+                    }
+                    Property::Byte(id::MAXIMUM_QOS, v) => {
+                        p.maximum_qos = Some(if v == 0 {
+                            QoS::AtMostOnce
+                        } else {
+                            QoS::AtLeastOnce
+                        })
+                    }
+                    Property::Byte(id::RETAIN_AVAILABLE, v) => p.retain_available = Some(v == 1),
+                    Property::Four(id::MAXIMUM_PACKET_SIZE, v) => {
+                        p.maximum_packet_size =
+                            Some(non_zero_u32(v, "MQTT-3.2.2.3.6", "maximum packet size 0")?)
+                    }
+                    Property::Str(id::ASSIGNED_CLIENT_IDENTIFIER, v) => {
+                        p.assigned_client_identifier = Some(v)
+                    }
+                    Property::Two(id::TOPIC_ALIAS_MAXIMUM, v) => p.topic_alias_maximum = Some(v),
+                    Property::Str(id::REASON_STRING, v) => p.reason_string = Some(v),
+                    Property::User(k, v) => p.user_properties.push((k, v)),
+                    Property::Byte(id::WILDCARD_SUBSCRIPTION_AVAILABLE, v) => {
+                        p.wildcard_subscription_available = Some(v == 1)
+                    }
+                    Property::Byte(id::SUBSCRIPTION_IDENTIFIER_AVAILABLE, v) => {
+                        p.subscription_identifiers_available = Some(v == 1)
+                    }
+                    Property::Byte(id::SHARED_SUBSCRIPTION_AVAILABLE, v) => {
+                        p.shared_subscription_available = Some(v == 1)
+                    }
+                    Property::Two(id::SERVER_KEEP_ALIVE, v) => p.server_keep_alive = Some(v),
+                    Property::Str(id::RESPONSE_INFORMATION, v) => p.response_information = Some(v),
+                    Property::Str(id::SERVER_REFERENCE, v) => p.server_reference = Some(v),
+                    Property::Str(id::AUTHENTICATION_METHOD, v) => {
+                        p.authentication_method = Some(v)
+                    }
+                    Property::Bin(id::AUTHENTICATION_DATA, v) => p.authentication_data = Some(v),
+                    _ => return Err(unexpected()),
+                }
+                Ok(())
+            },
+        )?;
+        Ok((i, p))
+    }
+}
+
+impl WriteProperties for ConnAckProperties {
+    fn write<S: Sink>(&self, s: &mut S) -> Result<(), EncodeError> {
+        if self.maximum_qos == Some(QoS::ExactlyOnce) {
+            return Err(EncodeError::invalid(
+                "MQTT-3.2.2-9",
+                "maximum QoS property of 2",
+            ));
+        }
+        w_u32(s, id::SESSION_EXPIRY_INTERVAL, self.session_expiry_interval);
+        w_u16(
+            s,
+            id::RECEIVE_MAXIMUM,
+            self.receive_maximum.map(NonZeroU16::get),
+        );
+        w_u8(s, id::MAXIMUM_QOS, self.maximum_qos.map(|q| q as u8));
+        w_bool(s, id::RETAIN_AVAILABLE, self.retain_available);
+        w_u32(
+            s,
+            id::MAXIMUM_PACKET_SIZE,
+            self.maximum_packet_size.map(NonZeroU32::get),
+        );
+        w_str(
+            s,
+            id::ASSIGNED_CLIENT_IDENTIFIER,
+            "assigned client identifier",
+            self.assigned_client_identifier.as_deref(),
+        )?;
+        w_u16(s, id::TOPIC_ALIAS_MAXIMUM, self.topic_alias_maximum);
+        w_str(
+            s,
+            id::REASON_STRING,
+            "reason string",
+            self.reason_string.as_deref(),
+        )?;
+        w_user(s, &self.user_properties)?;
+        w_bool(
+            s,
+            id::WILDCARD_SUBSCRIPTION_AVAILABLE,
+            self.wildcard_subscription_available,
+        );
+        w_bool(
+            s,
+            id::SUBSCRIPTION_IDENTIFIER_AVAILABLE,
+            self.subscription_identifiers_available,
+        );
+        w_bool(
+            s,
+            id::SHARED_SUBSCRIPTION_AVAILABLE,
+            self.shared_subscription_available,
+        );
+        w_u16(s, id::SERVER_KEEP_ALIVE, self.server_keep_alive);
+        w_str(
+            s,
+            id::RESPONSE_INFORMATION,
+            "response information",
+            self.response_information.as_deref(),
+        )?;
+        w_str(
+            s,
+            id::SERVER_REFERENCE,
+            "server reference",
+            self.server_reference.as_deref(),
+        )?;
+        w_str(
+            s,
+            id::AUTHENTICATION_METHOD,
+            "authentication method",
+            self.authentication_method.as_deref(),
+        )?;
+        w_bin(
+            s,
+            id::AUTHENTICATION_DATA,
+            "authentication data",
+            self.authentication_data.as_ref(),
+        )
+    }
+}
+
+/// Properties of PUBLISH (3.3.2.3).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PublishProperties {
+    /// True when the payload is UTF-8 text.
+    pub payload_format_indicator: Option<bool>,
+    /// Lifetime of the message in seconds.
+    pub message_expiry_interval: Option<u32>,
+    /// Topic Alias standing for the topic name.
+    pub topic_alias: Option<NonZeroU16>,
+    /// Topic for a response.
+    pub response_topic: Option<TopicName>,
+    /// Correlation Data for a response.
+    pub correlation_data: Option<Bytes>,
+    /// User Properties.
+    pub user_properties: Vec<UserProperty>,
+    /// Identifiers of the subscriptions that matched (server to client only).
+    pub subscription_identifiers: Vec<NonZeroU32>,
+    /// MIME type of the payload.
+    pub content_type: Option<MqttString>,
+}
+
+impl PublishProperties {
+    pub(crate) const ALLOWED: u64 = bits(&[
+        id::PAYLOAD_FORMAT_INDICATOR,
+        id::MESSAGE_EXPIRY_INTERVAL,
+        id::TOPIC_ALIAS,
+        id::RESPONSE_TOPIC,
+        id::CORRELATION_DATA,
+        id::USER_PROPERTY,
+        id::SUBSCRIPTION_IDENTIFIER,
+        id::CONTENT_TYPE,
+    ]);
+
+    pub(crate) fn read<'a>(frame: &Frame<'_>, i: &'a [u8]) -> PResult<'a, Self> {
+        let mut p = Self::default();
+        let repeatable = bits(&[id::USER_PROPERTY, id::SUBSCRIPTION_IDENTIFIER]);
+        let (i, ()) = read_properties(frame, i, Self::ALLOWED, repeatable, |prop| {
+            match prop {
+                Property::Byte(id::PAYLOAD_FORMAT_INDICATOR, v) => {
+                    p.payload_format_indicator = Some(v == 1)
+                }
+                Property::Four(id::MESSAGE_EXPIRY_INTERVAL, v) => {
+                    p.message_expiry_interval = Some(v)
+                }
+                Property::Two(id::TOPIC_ALIAS, v) => {
+                    // A Topic Alias of 0 is not permitted [MQTT-3.3.2-8].
+                    p.topic_alias = Some(NonZeroU16::new(v).ok_or(DecodeError::TopicAliasZero)?)
+                }
+                Property::Str(id::RESPONSE_TOPIC, v) => p.response_topic = Some(topic(v)?),
+                Property::Bin(id::CORRELATION_DATA, v) => p.correlation_data = Some(v),
+                Property::User(k, v) => p.user_properties.push((k, v)),
+                Property::Vbi(id::SUBSCRIPTION_IDENTIFIER, v) => {
+                    p.subscription_identifiers.push(subscription_id(v)?)
+                }
+                Property::Str(id::CONTENT_TYPE, v) => p.content_type = Some(v),
+                _ => return Err(unexpected()),
+            }
+            Ok(())
+        })?;
+        Ok((i, p))
+    }
+}
+
+impl WriteProperties for PublishProperties {
+    fn write<S: Sink>(&self, s: &mut S) -> Result<(), EncodeError> {
+        w_bool(
+            s,
+            id::PAYLOAD_FORMAT_INDICATOR,
+            self.payload_format_indicator,
+        );
+        w_u32(s, id::MESSAGE_EXPIRY_INTERVAL, self.message_expiry_interval);
+        w_u16(s, id::TOPIC_ALIAS, self.topic_alias.map(NonZeroU16::get));
+        w_str(
+            s,
+            id::RESPONSE_TOPIC,
+            "response topic",
+            self.response_topic.as_deref(),
+        )?;
+        w_bin(
+            s,
+            id::CORRELATION_DATA,
+            "correlation data",
+            self.correlation_data.as_ref(),
+        )?;
+        w_user(s, &self.user_properties)?;
+        for sid in &self.subscription_identifiers {
+            w_vbi(s, id::SUBSCRIPTION_IDENTIFIER, sid.get())?;
+        }
+        w_str(
+            s,
+            id::CONTENT_TYPE,
+            "content type",
+            self.content_type.as_deref(),
+        )
+    }
+}
+
+/// Properties of PUBACK, PUBREC, PUBREL, PUBCOMP, SUBACK and UNSUBACK:
+/// a Reason String and User Properties.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AckProperties {
+    /// Human-readable diagnostics.
+    pub reason_string: Option<MqttString>,
+    /// User Properties.
+    pub user_properties: Vec<UserProperty>,
+}
+
+impl AckProperties {
+    pub(crate) const ALLOWED: u64 = bits(&[id::REASON_STRING, id::USER_PROPERTY]);
+
+    /// True when there is nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self.reason_string.is_none() && self.user_properties.is_empty()
+    }
+
+    pub(crate) fn read<'a>(frame: &Frame<'_>, i: &'a [u8]) -> PResult<'a, Self> {
+        let mut p = Self::default();
+        let (i, ()) = read_properties(
+            frame,
+            i,
+            Self::ALLOWED,
+            bits(&[id::USER_PROPERTY]),
+            |prop| {
+                match prop {
+                    Property::Str(id::REASON_STRING, v) => p.reason_string = Some(v),
+                    Property::User(k, v) => p.user_properties.push((k, v)),
+                    _ => return Err(unexpected()),
+                }
+                Ok(())
+            },
+        )?;
+        Ok((i, p))
+    }
+}
+
+impl WriteProperties for AckProperties {
+    fn write<S: Sink>(&self, s: &mut S) -> Result<(), EncodeError> {
+        w_str(
+            s,
+            id::REASON_STRING,
+            "reason string",
+            self.reason_string.as_deref(),
+        )?;
+        w_user(s, &self.user_properties)
+    }
+}
+
+/// Properties of SUBSCRIBE (3.8.2.1).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SubscribeProperties {
+    /// Identifier the server attaches to messages matching this subscription.
+    pub subscription_identifier: Option<NonZeroU32>,
+    /// User Properties.
+    pub user_properties: Vec<UserProperty>,
+}
+
+impl SubscribeProperties {
+    pub(crate) const ALLOWED: u64 = bits(&[id::SUBSCRIPTION_IDENTIFIER, id::USER_PROPERTY]);
+
+    pub(crate) fn read<'a>(frame: &Frame<'_>, i: &'a [u8]) -> PResult<'a, Self> {
+        let mut p = Self::default();
+        let (i, ()) = read_properties(
+            frame,
+            i,
+            Self::ALLOWED,
+            bits(&[id::USER_PROPERTY]),
+            |prop| {
+                match prop {
+                    Property::Vbi(id::SUBSCRIPTION_IDENTIFIER, v) => {
+                        p.subscription_identifier = Some(subscription_id(v)?)
+                    }
+                    Property::User(k, v) => p.user_properties.push((k, v)),
+                    _ => return Err(unexpected()),
+                }
+                Ok(())
+            },
+        )?;
+        Ok((i, p))
+    }
+}
+
+impl WriteProperties for SubscribeProperties {
+    fn write<S: Sink>(&self, s: &mut S) -> Result<(), EncodeError> {
+        if let Some(sid) = self.subscription_identifier {
+            w_vbi(s, id::SUBSCRIPTION_IDENTIFIER, sid.get())?;
+        }
+        w_user(s, &self.user_properties)
+    }
+}
+
+/// Properties of UNSUBSCRIBE (3.10.2.1): User Properties only.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct UnsubscribeProperties {
+    /// User Properties.
+    pub user_properties: Vec<UserProperty>,
+}
+
+impl UnsubscribeProperties {
+    pub(crate) const ALLOWED: u64 = bits(&[id::USER_PROPERTY]);
+
+    pub(crate) fn read<'a>(frame: &Frame<'_>, i: &'a [u8]) -> PResult<'a, Self> {
+        let mut p = Self::default();
+        let (i, ()) = read_properties(frame, i, Self::ALLOWED, Self::ALLOWED, |prop| {
+            match prop {
+                Property::User(k, v) => p.user_properties.push((k, v)),
+                _ => return Err(unexpected()),
+            }
+            Ok(())
+        })?;
+        Ok((i, p))
+    }
+}
+
+impl WriteProperties for UnsubscribeProperties {
+    fn write<S: Sink>(&self, s: &mut S) -> Result<(), EncodeError> {
+        w_user(s, &self.user_properties)
+    }
+}
+
+/// Properties of DISCONNECT (3.14.2.2).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DisconnectProperties {
+    /// New Session Expiry Interval (client to server only).
+    pub session_expiry_interval: Option<u32>,
+    /// Human-readable diagnostics.
+    pub reason_string: Option<MqttString>,
+    /// User Properties.
+    pub user_properties: Vec<UserProperty>,
+    /// Another server to use.
+    pub server_reference: Option<MqttString>,
+}
+
+impl DisconnectProperties {
+    pub(crate) const ALLOWED: u64 = bits(&[
+        id::SESSION_EXPIRY_INTERVAL,
+        id::REASON_STRING,
+        id::USER_PROPERTY,
+        id::SERVER_REFERENCE,
+    ]);
+
+    /// True when there is nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self == &Self::default()
+    }
+
+    pub(crate) fn read<'a>(frame: &Frame<'_>, i: &'a [u8]) -> PResult<'a, Self> {
+        let mut p = Self::default();
+        let (i, ()) = read_properties(
+            frame,
+            i,
+            Self::ALLOWED,
+            bits(&[id::USER_PROPERTY]),
+            |prop| {
+                match prop {
+                    Property::Four(id::SESSION_EXPIRY_INTERVAL, v) => {
+                        p.session_expiry_interval = Some(v)
+                    }
+                    Property::Str(id::REASON_STRING, v) => p.reason_string = Some(v),
+                    Property::User(k, v) => p.user_properties.push((k, v)),
+                    Property::Str(id::SERVER_REFERENCE, v) => p.server_reference = Some(v),
+                    _ => return Err(unexpected()),
+                }
+                Ok(())
+            },
+        )?;
+        Ok((i, p))
+    }
+}
+
+impl WriteProperties for DisconnectProperties {
+    fn write<S: Sink>(&self, s: &mut S) -> Result<(), EncodeError> {
+        w_u32(s, id::SESSION_EXPIRY_INTERVAL, self.session_expiry_interval);
+        w_str(
+            s,
+            id::REASON_STRING,
+            "reason string",
+            self.reason_string.as_deref(),
+        )?;
+        w_user(s, &self.user_properties)?;
+        w_str(
+            s,
+            id::SERVER_REFERENCE,
+            "server reference",
+            self.server_reference.as_deref(),
+        )
+    }
+}
+
+/// Properties of AUTH (3.15.2.2).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AuthProperties {
+    /// Authentication Method.
+    pub authentication_method: Option<MqttString>,
+    /// Authentication Data.
+    pub authentication_data: Option<Bytes>,
+    /// Human-readable diagnostics.
+    pub reason_string: Option<MqttString>,
+    /// User Properties.
+    pub user_properties: Vec<UserProperty>,
+}
+
+impl AuthProperties {
+    pub(crate) const ALLOWED: u64 = bits(&[
+        id::AUTHENTICATION_METHOD,
+        id::AUTHENTICATION_DATA,
+        id::REASON_STRING,
+        id::USER_PROPERTY,
+    ]);
+
+    /// True when there is nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self == &Self::default()
+    }
+
+    pub(crate) fn read<'a>(frame: &Frame<'_>, i: &'a [u8]) -> PResult<'a, Self> {
+        let mut p = Self::default();
+        let (i, ()) = read_properties(
+            frame,
+            i,
+            Self::ALLOWED,
+            bits(&[id::USER_PROPERTY]),
+            |prop| {
+                match prop {
+                    Property::Str(id::AUTHENTICATION_METHOD, v) => {
+                        p.authentication_method = Some(v)
+                    }
+                    Property::Bin(id::AUTHENTICATION_DATA, v) => p.authentication_data = Some(v),
+                    Property::Str(id::REASON_STRING, v) => p.reason_string = Some(v),
+                    Property::User(k, v) => p.user_properties.push((k, v)),
+                    _ => return Err(unexpected()),
+                }
+                Ok(())
+            },
+        )?;
+        Ok((i, p))
+    }
+}
+
+impl WriteProperties for AuthProperties {
+    fn write<S: Sink>(&self, s: &mut S) -> Result<(), EncodeError> {
+        w_str(
+            s,
+            id::AUTHENTICATION_METHOD,
+            "authentication method",
+            self.authentication_method.as_deref(),
+        )?;
+        w_bin(
+            s,
+            id::AUTHENTICATION_DATA,
+            "authentication data",
+            self.authentication_data.as_ref(),
+        )?;
+        w_str(
+            s,
+            id::REASON_STRING,
+            "reason string",
+            self.reason_string.as_deref(),
+        )?;
+        w_user(s, &self.user_properties)
+    }
+}

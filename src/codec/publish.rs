@@ -1,0 +1,158 @@
+//! PUBLISH (3.3). The payload is a `Bytes` slice of the receive buffer.
+
+use super::error::{DecodeError, EncodeError};
+use super::primitives::{fail, put_str, u16_, Frame, PResult, Sink};
+use super::properties::{put_properties, PublishProperties};
+use super::{PacketId, ProtocolVersion, QoS};
+use crate::topic::{TopicError, TopicName};
+use bytes::Bytes;
+
+/// PUBLISH: an application message, in either direction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Publish {
+    /// DUP: this is a re-delivery.
+    pub dup: bool,
+    /// Quality of service.
+    pub qos: QoS,
+    /// RETAIN.
+    pub retain: bool,
+    /// Topic Name. `None` is the zero-length topic of a v5 PUBLISH that names
+    /// its topic by a Topic Alias alone.
+    pub topic: Option<TopicName>,
+    /// Packet Identifier: present exactly when `qos` is 1 or 2.
+    pub packet_id: Option<PacketId>,
+    /// PUBLISH properties (v5 only).
+    pub properties: PublishProperties,
+    /// Payload.
+    pub payload: Bytes,
+}
+
+impl Publish {
+    /// The low four bits of the fixed header: DUP, QoS and RETAIN.
+    pub(crate) fn flags(&self) -> u8 {
+        (u8::from(self.dup) << 3) | ((self.qos as u8) << 1) | u8::from(self.retain)
+    }
+
+    pub(crate) fn read<'a>(
+        frame: &Frame<'_>,
+        i: &'a [u8],
+        flags: u8,
+        v: ProtocolVersion,
+    ) -> PResult<'a, Self> {
+        let dup = flags & 0b1000 != 0;
+        let retain = flags & 0b0001 != 0;
+        // The fixed header check already refused QoS 3 [MQTT-3.3.1-4].
+        let Some(qos) = QoS::from_u8((flags >> 1) & 0b11) else {
+            return fail(DecodeError::malformed("MQTT-3.3.1-4", "PUBLISH with QoS 3"));
+        };
+        // The DUP flag MUST be set to 0 for all QoS 0 messages [MQTT-3.3.1-2].
+        if dup && qos == QoS::AtMostOnce {
+            return fail(DecodeError::malformed(
+                "MQTT-3.3.1-2",
+                "DUP set on a QoS 0 PUBLISH",
+            ));
+        }
+        // The Topic Name MUST be present as the first field in the PUBLISH
+        // packet Variable Header. It MUST be a UTF-8 Encoded String [MQTT-3.3.2-1].
+        let (i, topic) = frame.string(i)?;
+        let topic = match TopicName::from_mqtt_string(topic) {
+            Ok(t) => Some(t),
+            Err(TopicError::Empty) => None,
+            // The Topic Name in the PUBLISH packet MUST NOT contain wildcard
+            // characters [MQTT-3.3.2-2].
+            Err(_) => {
+                return fail(DecodeError::protocol(
+                    "MQTT-3.3.2-2",
+                    "PUBLISH topic name holds a wildcard",
+                ))
+            }
+        };
+        let (i, packet_id) = match qos {
+            QoS::AtMostOnce => (i, None),
+            _ => {
+                let (i, id) = u16_(i)?;
+                // PUBLISH (where QoS > 0) MUST carry a non-zero Packet
+                // Identifier [MQTT-2.2.1-3] (3.1.1: [MQTT-2.3.1-1]).
+                let Some(id) = PacketId::new(id) else {
+                    return fail(DecodeError::protocol(
+                        "MQTT-2.2.1-3",
+                        "PUBLISH packet identifier 0",
+                    ));
+                };
+                (i, Some(id))
+            }
+        };
+        let (i, properties) = match v {
+            ProtocolVersion::V5 => PublishProperties::read(frame, i)?,
+            ProtocolVersion::V311 => (i, PublishProperties::default()),
+        };
+        if topic.is_none() && properties.topic_alias.is_none() {
+            // All Topic Names MUST be at least one character long
+            // [MQTT-4.7.3-1]; in v5 a zero-length Topic Name is allowed only
+            // with a Topic Alias (3.3.2.1).
+            return fail(DecodeError::protocol(
+                "MQTT-4.7.3-1",
+                "zero-length topic name without a topic alias",
+            ));
+        }
+        // The payload is everything that remains: zero-copy.
+        let payload = frame.share(i);
+        Ok((
+            &[],
+            Publish {
+                dup,
+                qos,
+                retain,
+                topic,
+                packet_id,
+                properties,
+                payload,
+            },
+        ))
+    }
+
+    pub(crate) fn write<S: Sink>(&self, s: &mut S, v: ProtocolVersion) -> Result<(), EncodeError> {
+        if v == ProtocolVersion::V311 && self.properties != PublishProperties::default() {
+            return Err(EncodeError::NotInV311("PUBLISH properties"));
+        }
+        if self.dup && self.qos == QoS::AtMostOnce {
+            return Err(EncodeError::invalid(
+                "MQTT-3.3.1-2",
+                "DUP set on a QoS 0 PUBLISH",
+            ));
+        }
+        match &self.topic {
+            Some(t) => put_str(s, "topic name", t)?,
+            None if self.properties.topic_alias.is_some() => put_str(s, "topic name", "")?,
+            None => {
+                return Err(EncodeError::invalid(
+                    "MQTT-4.7.3-1",
+                    "PUBLISH without a topic name needs a topic alias",
+                ))
+            }
+        }
+        match (self.qos, self.packet_id) {
+            (QoS::AtMostOnce, None) => {}
+            (QoS::AtMostOnce, Some(_)) => {
+                // A PUBLISH packet MUST NOT contain a Packet Identifier if its
+                // QoS value is set to 0 [MQTT-2.2.1-2].
+                return Err(EncodeError::invalid(
+                    "MQTT-2.2.1-2",
+                    "packet identifier on QoS 0",
+                ));
+            }
+            (_, Some(id)) => s.put_u16(id.get()),
+            (_, None) => {
+                return Err(EncodeError::invalid(
+                    "MQTT-2.2.1-3",
+                    "QoS 1/2 PUBLISH without packet identifier",
+                ))
+            }
+        }
+        if v == ProtocolVersion::V5 {
+            put_properties(s, &self.properties)?;
+        }
+        s.put_slice(&self.payload);
+        Ok(())
+    }
+}

@@ -1,0 +1,25 @@
+//! # tern-mqtt
+//!
+//! An MQTT 3.1.1 and 5.0 client library.
+//!
+//! The crate is layered, and dependencies point one way:
+//!
+//! - [`codec`]: every control packet of both versions, decoded with nom and
+//!   encoded through one writer; pure functions over bytes.
+//! - [`topic`]: validated topic names and filters, and wildcard matching.
+#![deny(missing_docs)]
+// Network input reaches the library: no unwrap, expect, panic, indexing or
+// truncating casts in it. Its own unit tests may use them.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::cast_possible_truncation
+    )
+)]
+
+pub mod codec;
+pub mod topic;
