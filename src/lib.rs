@@ -6,6 +6,10 @@
 //!
 //! - [`codec`]: every control packet of both versions, decoded with nom and
 //!   encoded through one writer; pure functions over bytes.
+//! - [`session`]: the sans-IO protocol engine: QoS flows, packet ids, flow
+//!   control, keep alive, topic aliases, session resumption, enhanced
+//!   authentication. It takes bytes, commands and `now`; it gives bytes,
+//!   events and its next deadline. It never reads the clock or does I/O.
 //! - [`topic`]: validated topic names and filters, and wildcard matching.
 #![deny(missing_docs)]
 // Network input reaches the library: no unwrap, expect, panic, indexing or
@@ -22,4 +26,5 @@
 )]
 
 pub mod codec;
+pub mod session;
 pub mod topic;

@@ -203,7 +203,7 @@ impl Packet {
         let mut c = Counter::default();
         self.write_body(&mut c, version)?;
         check_remaining(c.0)?;
-        Ok(1 + vbi_len(c.0) + c.0)
+        Ok(frame_len(c.0))
     }
 }
 
@@ -323,21 +323,68 @@ pub fn encode(
     version: ProtocolVersion,
     out: &mut BytesMut,
 ) -> Result<(), EncodeError> {
+    encode_body(packet, version, out)
+}
+
+/// Encodes a PUBLISH without wrapping it in a [`Packet`], for senders that
+/// keep their publishes by reference.
+pub fn encode_publish(
+    publish: &Publish,
+    version: ProtocolVersion,
+    out: &mut BytesMut,
+) -> Result<(), EncodeError> {
+    encode_body(publish, version, out)
+}
+
+/// Something with a fixed header and a body written through a [`Sink`].
+trait Body {
+    fn first_byte(&self) -> u8;
+    fn write_body<S: Sink>(&self, s: &mut S, v: ProtocolVersion) -> Result<(), EncodeError>;
+}
+
+impl Body for Packet {
+    fn first_byte(&self) -> u8 {
+        let publish_flags = match self {
+            Packet::Publish(p) => p.flags(),
+            _ => 0,
+        };
+        self.packet_type().first_byte(publish_flags)
+    }
+    fn write_body<S: Sink>(&self, s: &mut S, v: ProtocolVersion) -> Result<(), EncodeError> {
+        Packet::write_body(self, s, v)
+    }
+}
+
+impl Body for Publish {
+    fn first_byte(&self) -> u8 {
+        PacketType::Publish.first_byte(self.flags())
+    }
+    fn write_body<S: Sink>(&self, s: &mut S, v: ProtocolVersion) -> Result<(), EncodeError> {
+        self.write(s, v)
+    }
+}
+
+/// Total packet size for a remaining length.
+fn frame_len(remaining: usize) -> usize {
+    1 + vbi_len(remaining) + remaining
+}
+
+fn encode_body<B: Body>(
+    body: &B,
+    version: ProtocolVersion,
+    out: &mut BytesMut,
+) -> Result<(), EncodeError> {
     // Pass one counts, and finds every error before a byte is written.
     let mut c = Counter::default();
-    packet.write_body(&mut c, version)?;
+    body.write_body(&mut c, version)?;
     let remaining = c.0;
     check_remaining(remaining)?;
-    let publish_flags = match packet {
-        Packet::Publish(p) => p.flags(),
-        _ => 0,
-    };
-    out.reserve(1 + vbi_len(remaining) + remaining);
+    out.reserve(frame_len(remaining));
     let start = out.len();
-    BufMut::put_u8(out, packet.packet_type().first_byte(publish_flags));
+    BufMut::put_u8(out, body.first_byte());
     put_vbi(out, remaining)?;
     // Pass two writes through the same code, so it cannot disagree with the count.
-    packet.write_body(out, version)?;
-    debug_assert_eq!(out.len() - start, 1 + vbi_len(remaining) + remaining);
+    body.write_body(out, version)?;
+    debug_assert_eq!(out.len() - start, frame_len(remaining));
     Ok(())
 }

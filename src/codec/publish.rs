@@ -1,7 +1,7 @@
 //! PUBLISH (3.3). The payload is a `Bytes` slice of the receive buffer.
 
 use super::error::{DecodeError, EncodeError};
-use super::primitives::{fail, put_str, u16_, Frame, PResult, Sink};
+use super::primitives::{fail, put_str, u16_, Counter, Frame, PResult, Sink};
 use super::properties::{put_properties, PublishProperties};
 use super::{PacketId, ProtocolVersion, QoS};
 use crate::topic::{TopicError, TopicName};
@@ -111,7 +111,30 @@ impl Publish {
         ))
     }
 
+    /// The size of this PUBLISH on the wire, fixed header included. For QoS
+    /// 1/2 without a packet identifier yet, the two bytes one will take are
+    /// counted, so a sender can check a size limit before assigning one.
+    pub fn encoded_len(&self, v: ProtocolVersion) -> Result<usize, EncodeError> {
+        let id = match (self.qos, self.packet_id) {
+            (QoS::AtMostOnce, id) => id,
+            (_, Some(id)) => Some(id),
+            (_, None) => Some(PacketId::MAX),
+        };
+        let mut c = Counter::default();
+        self.write_with_id(&mut c, v, id)?;
+        Ok(super::frame_len(c.0))
+    }
+
     pub(crate) fn write<S: Sink>(&self, s: &mut S, v: ProtocolVersion) -> Result<(), EncodeError> {
+        self.write_with_id(s, v, self.packet_id)
+    }
+
+    fn write_with_id<S: Sink>(
+        &self,
+        s: &mut S,
+        v: ProtocolVersion,
+        packet_id: Option<PacketId>,
+    ) -> Result<(), EncodeError> {
         if v == ProtocolVersion::V311 && self.properties != PublishProperties::default() {
             return Err(EncodeError::NotInV311("PUBLISH properties"));
         }
@@ -131,7 +154,7 @@ impl Publish {
                 ))
             }
         }
-        match (self.qos, self.packet_id) {
+        match (self.qos, packet_id) {
             (QoS::AtMostOnce, None) => {}
             (QoS::AtMostOnce, Some(_)) => {
                 // A PUBLISH packet MUST NOT contain a Packet Identifier if its

@@ -132,6 +132,20 @@ impl ReasonCode {
     /// The 3.1.1 SUBACK failure return code (0x80).
     pub const V311_SUBACK_FAILURE: ReasonCode = ReasonCode(0x80);
 
+    /// The v5 reason code that means what a 3.1.1 CONNACK return code means
+    /// (3.1.1 Table 3.1), so that both versions report refusals alike.
+    pub fn from_v311_connack(return_code: u8) -> ReasonCode {
+        match return_code {
+            0 => ReasonCode::SUCCESS,
+            1 => ReasonCode::UNSUPPORTED_PROTOCOL_VERSION,
+            2 => ReasonCode::CLIENT_IDENTIFIER_NOT_VALID,
+            3 => ReasonCode::SERVER_UNAVAILABLE,
+            4 => ReasonCode::BAD_USER_NAME_OR_PASSWORD,
+            5 => ReasonCode::NOT_AUTHORIZED,
+            _ => ReasonCode::UNSPECIFIED_ERROR,
+        }
+    }
+
     /// True for values below 0x80, which the spec calls success.
     pub fn is_success(self) -> bool {
         self.0 < 0x80

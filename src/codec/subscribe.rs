@@ -231,9 +231,13 @@ fn read_options(o: u8, v: ProtocolVersion) -> Result<SubscriptionOptions, nom::E
             "reserved subscription option bits set",
         ));
     }
-    // It is a Protocol Error if the Maximum QoS field has the value 3 (3.8.3.1).
+    // It is a Protocol Error if the Maximum QoS field has the value 3 (3.8.3.1);
+    // 3.1.1 treats QoS 3 as malformed, with the reserved bits [MQTT-3-8.3-4].
     let Some(qos) = QoS::from_u8(o & 0b11) else {
-        return fail(DecodeError::malformed("MQTT-3.8.3.1", "requested QoS 3"));
+        return fail(match v {
+            ProtocolVersion::V311 => DecodeError::malformed("MQTT-3.8.3.1", "requested QoS 3"),
+            ProtocolVersion::V5 => DecodeError::protocol("MQTT-3.8.3.1", "maximum QoS 3"),
+        });
     };
     let retain_handling = match (o >> 4) & 0b11 {
         0 => RetainHandling::SendAtSubscribe,

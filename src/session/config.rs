@@ -1,0 +1,130 @@
+//! How the engine connects: everything that goes into CONNECT, plus the
+//! engine's own policies and limits.
+
+use super::auth::Authenticator;
+use crate::codec::{MqttString, ProtocolVersion, UserProperty, Will};
+use bytes::Bytes;
+use std::fmt;
+use std::time::Duration;
+
+/// What to do with QoS 1/2 publishes in flight when the server did not keep
+/// our session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SessionLostPolicy {
+    /// Send them again as new messages (DUP=0) on the new session. QoS 1
+    /// stays at-least-once; a QoS 2 message the old session had already
+    /// received may be delivered twice, which the server can no longer
+    /// prevent once it has lost the session.
+    #[default]
+    Resend,
+    /// Fail them with [`CommandError::SessionLost`](super::CommandError::SessionLost)
+    /// or [`CommandError::SessionExpired`](super::CommandError::SessionExpired).
+    Fail,
+}
+
+/// The engine's configuration.
+pub struct SessionConfig {
+    /// Protocol version.
+    pub version: ProtocolVersion,
+    /// Client Identifier; empty asks the server to assign one.
+    pub client_id: MqttString,
+    /// Clean Start (v5) / Clean Session (3.1.1) for the first connection.
+    /// Later connections resume the session whenever it is kept.
+    pub clean_start: bool,
+    /// Keep Alive in seconds; 0 turns it off.
+    pub keep_alive: u16,
+    /// How long to wait for any packet after a PINGREQ; `None` means the
+    /// keep-alive interval itself.
+    pub ping_timeout: Option<Duration>,
+    /// How long to wait for CONNACK after the CONNECT is sent.
+    pub connect_timeout: Duration,
+    /// Session Expiry Interval in seconds (v5). In 3.1.1 a session is kept
+    /// exactly when `clean_start` is false.
+    pub session_expiry_interval: u32,
+    /// The Will Message.
+    pub will: Option<Will>,
+    /// User Name.
+    pub username: Option<MqttString>,
+    /// Password.
+    pub password: Option<Bytes>,
+    /// How many QoS 1/2 publishes we accept unacknowledged from the server.
+    pub receive_maximum: u16,
+    /// Largest packet we accept.
+    pub maximum_packet_size: u32,
+    /// Highest topic alias we accept from the server (0: none).
+    pub topic_alias_maximum: u16,
+    /// Whether to use topic aliases on what we publish, when the server allows them.
+    pub outgoing_topic_aliases: bool,
+    /// Ask the server for Response Information.
+    pub request_response_information: bool,
+    /// Allow reason strings and user properties on failures.
+    pub request_problem_information: bool,
+    /// User Properties of the CONNECT.
+    pub user_properties: Vec<UserProperty>,
+    /// Enhanced authentication.
+    pub authenticator: Option<Box<dyn Authenticator>>,
+    /// Whether the application acknowledges each QoS 1/2 message itself.
+    pub manual_acks: bool,
+    /// What to do with in-flight publishes when the server lost the session.
+    pub session_lost_policy: SessionLostPolicy,
+}
+
+impl SessionConfig {
+    /// A configuration with the defaults: MQTT 5.0, clean start, keep alive
+    /// 60 s, connect timeout 30 s, no session expiry, receive maximum 65,535,
+    /// maximum packet size 1 MiB, topic alias maximum 16 both ways.
+    pub fn new(client_id: MqttString) -> Self {
+        SessionConfig {
+            version: ProtocolVersion::V5,
+            client_id,
+            clean_start: true,
+            keep_alive: 60,
+            ping_timeout: None,
+            connect_timeout: Duration::from_secs(30),
+            session_expiry_interval: 0,
+            will: None,
+            username: None,
+            password: None,
+            receive_maximum: u16::MAX,
+            maximum_packet_size: 1024 * 1024,
+            topic_alias_maximum: 16,
+            outgoing_topic_aliases: true,
+            request_response_information: false,
+            request_problem_information: true,
+            user_properties: Vec::new(),
+            authenticator: None,
+            manual_acks: false,
+            session_lost_policy: SessionLostPolicy::Resend,
+        }
+    }
+
+    /// Whether the server keeps the session after the connection closes.
+    pub(crate) fn session_kept(&self) -> bool {
+        match self.version {
+            ProtocolVersion::V311 => !self.clean_start,
+            ProtocolVersion::V5 => self.session_expiry_interval > 0,
+        }
+    }
+}
+
+impl fmt::Debug for SessionConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionConfig")
+            .field("version", &self.version)
+            .field("client_id", &self.client_id)
+            .field("clean_start", &self.clean_start)
+            .field("keep_alive", &self.keep_alive)
+            .field("session_expiry_interval", &self.session_expiry_interval)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("receive_maximum", &self.receive_maximum)
+            .field("maximum_packet_size", &self.maximum_packet_size)
+            .field("topic_alias_maximum", &self.topic_alias_maximum)
+            .field(
+                "authenticator",
+                &self.authenticator.as_ref().map(|a| a.method().to_owned()),
+            )
+            .field("manual_acks", &self.manual_acks)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,225 @@
+//! QoS 1/2 publishes we receive: exactly-once for QoS 2, acknowledgements
+//! in the order the spec requires, and our Receive Maximum.
+
+use super::event::AckToken;
+use crate::codec::{PacketId, QoS, ReasonCode};
+use std::collections::{HashMap, VecDeque};
+
+/// Where an incoming QoS 2 exchange stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Qos2 {
+    /// Delivered to the application; its ack (and so our PUBREC) awaited.
+    AwaitAppAck,
+    /// PUBREC sent; PUBREL awaited.
+    AwaitPubRel,
+}
+
+/// A delivered message whose acknowledgement the application owes.
+#[derive(Debug)]
+struct Pending {
+    seq: u64,
+    packet_id: PacketId,
+    qos: QoS,
+    acked: Option<ReasonCode>,
+}
+
+/// What to do with an incoming QoS 1/2 PUBLISH.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Arrival {
+    /// A new message: deliver it (with a token under manual acks).
+    Deliver(Option<AckToken>),
+    /// A QoS 2 message already delivered, sent again before its PUBREL:
+    /// do not deliver; answer PUBREC again if it was already sent.
+    Duplicate { resend_pubrec: bool },
+    /// More unacknowledged publishes than our Receive Maximum.
+    ReceiveMaximumExceeded,
+}
+
+/// An acknowledgement to send now.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct AckOut {
+    pub packet_id: PacketId,
+    pub qos: QoS,
+    pub reason_code: ReasonCode,
+}
+
+/// Incoming publishes.
+#[derive(Debug, Default)]
+pub(crate) struct Incoming {
+    qos2: HashMap<u16, Qos2>,
+    pending: VecDeque<Pending>,
+    next_seq: u64,
+}
+
+impl Incoming {
+    /// Unacknowledged incoming QoS 1/2 publishes: QoS 1 until our PUBACK,
+    /// QoS 2 until our PUBCOMP.
+    pub fn unacknowledged(&self) -> usize {
+        self.qos2.len()
+            + self
+                .pending
+                .iter()
+                .filter(|p| p.qos == QoS::AtLeastOnce)
+                .count()
+    }
+
+    /// Handles the arrival of a QoS 1/2 PUBLISH with `packet_id`.
+    pub fn arrive(
+        &mut self,
+        packet_id: PacketId,
+        qos: QoS,
+        manual: bool,
+        receive_maximum: u16,
+    ) -> Arrival {
+        if qos == QoS::ExactlyOnce {
+            if let Some(state) = self.qos2.get(&packet_id.get()) {
+                // Until it has received the corresponding PUBREL packet, the
+                // receiver MUST acknowledge any subsequent PUBLISH packet with
+                // the same Packet Identifier by sending a PUBREC. It MUST NOT
+                // cause duplicate messages to be delivered [MQTT-4.3.3-10].
+                return Arrival::Duplicate {
+                    resend_pubrec: *state == Qos2::AwaitPubRel,
+                };
+            }
+        }
+        if self.unacknowledged() >= usize::from(receive_maximum) {
+            return Arrival::ReceiveMaximumExceeded;
+        }
+        if qos == QoS::ExactlyOnce {
+            let state = if manual {
+                Qos2::AwaitAppAck
+            } else {
+                Qos2::AwaitPubRel
+            };
+            self.qos2.insert(packet_id.get(), state);
+        }
+        if !manual {
+            return Arrival::Deliver(None);
+        }
+        self.next_seq += 1;
+        let seq = self.next_seq;
+        self.pending.push_back(Pending {
+            seq,
+            packet_id,
+            qos,
+            acked: None,
+        });
+        Arrival::Deliver(Some(AckToken { seq }))
+    }
+
+    /// The application acknowledged `token`. Returns the acks that may go
+    /// out now: the spec wants PUBACKs and PUBRECs in the order the
+    /// PUBLISHes arrived [MQTT-4.6.0-2], [MQTT-4.6.0-3], so an ack waits
+    /// for every earlier one.
+    pub fn app_ack(&mut self, token: AckToken, reason_code: ReasonCode) -> Vec<AckOut> {
+        if let Ok(k) = self.pending.binary_search_by_key(&token.seq, |p| p.seq) {
+            if let Some(p) = self.pending.get_mut(k) {
+                p.acked.get_or_insert(reason_code);
+            }
+        }
+        let mut out = Vec::new();
+        while let Some(front) = self.pending.front() {
+            let Some(reason_code) = front.acked else {
+                break;
+            };
+            let packet_id = front.packet_id;
+            let qos = front.qos;
+            self.pending.pop_front();
+            if qos == QoS::ExactlyOnce {
+                if reason_code.is_success() {
+                    self.qos2.insert(packet_id.get(), Qos2::AwaitPubRel);
+                } else {
+                    // If it has sent a PUBREC with a Reason Code of 0x80 or
+                    // greater, the receiver MUST treat any subsequent PUBLISH
+                    // packet that contains that Packet Identifier as being a
+                    // new Application Message [MQTT-4.3.3-9].
+                    self.qos2.remove(&packet_id.get());
+                }
+            }
+            out.push(AckOut {
+                packet_id,
+                qos,
+                reason_code,
+            });
+        }
+        out
+    }
+
+    /// A PUBREL arrived. True if it completes an exchange we know; either
+    /// way the answer is a PUBCOMP (with 0x92 when unknown).
+    pub fn release(&mut self, packet_id: PacketId) -> bool {
+        match self.qos2.get(&packet_id.get()) {
+            Some(Qos2::AwaitPubRel) => {
+                self.qos2.remove(&packet_id.get());
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The connection is gone but the session is kept: the server will send
+    /// unacknowledged QoS 1 messages again, so their pending acks are void.
+    /// QoS 2 state stays, so a resent QoS 2 message is not delivered twice.
+    pub fn connection_lost(&mut self) {
+        self.pending.retain(|p| p.qos == QoS::ExactlyOnce);
+    }
+
+    /// The session is gone: forget everything.
+    pub fn clear(&mut self) {
+        self.qos2.clear();
+        self.pending.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(n: u16) -> PacketId {
+        PacketId::new(n).unwrap()
+    }
+
+    #[test]
+    fn out_of_order_app_acks_go_out_in_arrival_order() {
+        let mut inc = Incoming::default();
+        let t1 = match inc.arrive(id(1), QoS::AtLeastOnce, true, 10) {
+            Arrival::Deliver(Some(t)) => t,
+            other => panic!("{other:?}"),
+        };
+        let t2 = match inc.arrive(id(2), QoS::ExactlyOnce, true, 10) {
+            Arrival::Deliver(Some(t)) => t,
+            other => panic!("{other:?}"),
+        };
+        assert!(
+            inc.app_ack(t2, ReasonCode::SUCCESS).is_empty(),
+            "waits for #1"
+        );
+        let out = inc.app_ack(t1, ReasonCode::SUCCESS);
+        assert_eq!(
+            out.iter().map(|a| a.packet_id.get()).collect::<Vec<_>>(),
+            vec![1, 2]
+        );
+        // QoS 2 id 2 now awaits PUBREL: a resend is a duplicate answered with PUBREC.
+        assert_eq!(
+            inc.arrive(id(2), QoS::ExactlyOnce, true, 10),
+            Arrival::Duplicate {
+                resend_pubrec: true
+            }
+        );
+        assert!(inc.release(id(2)));
+        assert!(!inc.release(id(2)), "unknown now: PUBCOMP 0x92");
+    }
+
+    #[test]
+    fn receive_maximum_counts_unacknowledged() {
+        let mut inc = Incoming::default();
+        assert!(matches!(
+            inc.arrive(id(1), QoS::ExactlyOnce, false, 1),
+            Arrival::Deliver(None)
+        ));
+        assert_eq!(
+            inc.arrive(id(2), QoS::ExactlyOnce, false, 1),
+            Arrival::ReceiveMaximumExceeded
+        );
+    }
+}

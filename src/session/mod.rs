@@ -1,0 +1,521 @@
+//! The sans-IO session engine: all protocol state of one MQTT client, and
+//! no I/O.
+//!
+//! [`Session`] never reads the clock (every input takes `now`), never
+//! touches a socket and never spawns anything; it does not depend on any
+//! async runtime. A driver feeds it bytes, commands and time, and carries
+//! out what it asks for. The tokio client in this crate is one such driver;
+//! the tests drive it on virtual time.
+
+mod alias;
+mod auth;
+mod command;
+mod config;
+mod connection;
+mod event;
+mod incoming;
+mod outgoing;
+mod packet_id;
+mod receive;
+mod send;
+mod subscriptions;
+mod timers;
+
+pub use auth::Authenticator;
+pub use command::PublishCommand;
+pub use config::{SessionConfig, SessionLostPolicy};
+pub use event::{
+    AckToken, CommandError, DisconnectInfo, Event, Initiator, Message, ProtocolError, RequestId,
+    ServerLimits, SubscribeResult,
+};
+pub use subscriptions::ActiveSubscription;
+
+use crate::codec::{
+    Disconnect, DisconnectProperties, MqttString, Packet, ProtocolVersion, ReasonCode,
+    SubscribeProperties, SubscriptionOptions, UnsubscribeProperties,
+};
+use crate::topic::TopicFilter;
+use bytes::{Bytes, BytesMut};
+use incoming::Incoming;
+use outgoing::{Outgoing, Queued};
+use packet_id::PacketIds;
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Instant;
+use subscriptions::{Request, Subscriptions};
+use timers::Timers;
+
+/// Where the connection stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionState {
+    /// No transport.
+    Idle,
+    /// CONNECT sent; CONNACK (or an AUTH exchange) awaited.
+    Connecting,
+    /// CONNACK accepted.
+    Connected,
+    /// The connection is over: the driver sends what [`Session::poll_transmit`]
+    /// still holds, then closes the transport and calls
+    /// [`Session::handle_transport_closed`].
+    Closing,
+}
+
+/// The protocol state of one MQTT client session, driven from outside.
+///
+/// # The contract
+///
+/// The methods fall into four groups, in the manner of quinn-proto's
+/// `Connection`:
+///
+/// - **Inputs from the transport:** [`handle_transport_open`](Self::handle_transport_open)
+///   when a connection is up (the engine writes CONNECT),
+///   [`handle_data`](Self::handle_data) (or [`recv_buffer`](Self::recv_buffer)
+///   then [`handle_received`](Self::handle_received)) with received bytes,
+///   [`handle_transport_closed`](Self::handle_transport_closed) when it is
+///   gone, and [`handle_timeout`](Self::handle_timeout) when the deadline
+///   from [`poll_timeout`](Self::poll_timeout) has passed.
+/// - **Commands from the application:** [`publish`](Self::publish),
+///   [`subscribe`](Self::subscribe), [`unsubscribe`](Self::unsubscribe),
+///   [`ack`](Self::ack), [`reauthenticate`](Self::reauthenticate),
+///   [`disconnect`](Self::disconnect). A command that returns `Ok(id)` gets
+///   exactly one completion event carrying `id`; one that returns `Err`
+///   gets none.
+/// - **Outputs:** [`poll_transmit`](Self::poll_transmit) (bytes to write),
+///   [`poll_event`](Self::poll_event) (application events),
+///   [`poll_timeout`](Self::poll_timeout) (the next deadline) and
+///   [`wants_close`](Self::wants_close).
+/// - **Getters:** [`state`](Self::state), [`limits`](Self::limits),
+///   [`subscriptions`](Self::subscriptions), [`is_idle`](Self::is_idle).
+///
+/// After any input or command, a driver drains the outputs in this order:
+/// `poll_transmit` until `None` (and writes the bytes), then `poll_event`
+/// until `None`, then `wants_close` (close the transport once the bytes are
+/// written), then `poll_timeout` to re-arm its single timer.
+///
+/// Time only moves forward: every input takes `now`, and a `now` earlier
+/// than one already seen is treated as the latest one seen.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use tern_mqtt::codec::{decode, MqttString, Packet, ProtocolVersion};
+/// use tern_mqtt::session::{Session, SessionConfig};
+///
+/// let mut session = Session::new(SessionConfig::new(MqttString::try_from("demo").unwrap()));
+/// let now = Instant::now();
+/// session.handle_transport_open(now).unwrap();
+/// let mut wire = bytes::BytesMut::from(&session.poll_transmit().unwrap()[..]);
+/// let connect = decode(&mut wire, ProtocolVersion::V5, 1 << 20).unwrap();
+/// assert!(matches!(connect, Some(Packet::Connect(_))));
+/// // The CONNACK must arrive within the connect timeout.
+/// assert_eq!(session.poll_timeout(), Some(now + Duration::from_secs(30)));
+/// ```
+pub struct Session {
+    config: SessionConfig,
+    state: ConnectionState,
+    /// Set by [`disconnect`](Self::disconnect): no connection is made again.
+    closed: bool,
+    now: Option<Instant>,
+    recv: BytesMut,
+    send: BytesMut,
+    events: VecDeque<Event>,
+    timers: Timers,
+    last_sent: Option<Instant>,
+    limits: ServerLimits,
+    ids: PacketIds,
+    outgoing: Outgoing,
+    incoming: Incoming,
+    in_aliases: alias::IncomingAliases,
+    out_aliases: alias::OutgoingAliases,
+    subs: Subscriptions,
+    next_request: u64,
+    /// Connections made so far.
+    connections: u64,
+    /// Whether we hold session state the server should also hold.
+    has_session_state: bool,
+    clean_start_sent: bool,
+    client_id: MqttString,
+    reauth: Option<RequestId>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("state", &self.state)
+            .field("client_id", &self.client_id)
+            .field("inflight", &self.outgoing.inflight_len())
+            .field("queued", &self.outgoing.queue.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Session {
+    /// A session that has not connected yet.
+    pub fn new(config: SessionConfig) -> Self {
+        let client_id = config.client_id.clone();
+        Session {
+            config,
+            state: ConnectionState::Idle,
+            closed: false,
+            now: None,
+            recv: BytesMut::new(),
+            send: BytesMut::new(),
+            events: VecDeque::new(),
+            timers: Timers::default(),
+            last_sent: None,
+            limits: ServerLimits::default(),
+            ids: PacketIds::default(),
+            outgoing: Outgoing::default(),
+            incoming: Incoming::default(),
+            in_aliases: alias::IncomingAliases::default(),
+            out_aliases: alias::OutgoingAliases::default(),
+            subs: Subscriptions::default(),
+            next_request: 0,
+            connections: 0,
+            has_session_state: false,
+            clean_start_sent: false,
+            client_id,
+            reauth: None,
+        }
+    }
+
+    // ----- getters -----
+
+    /// Where the connection stands.
+    pub fn state(&self) -> ConnectionState {
+        self.state
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &SessionConfig {
+        &self.config
+    }
+
+    /// The protocol version.
+    pub fn version(&self) -> ProtocolVersion {
+        self.config.version
+    }
+
+    /// The server's limits from the last CONNACK (permissive defaults before one).
+    pub fn limits(&self) -> &ServerLimits {
+        &self.limits
+    }
+
+    /// The client identifier in force (the server's, if it assigned one).
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
+    /// The subscriptions the server granted.
+    pub fn subscriptions(&self) -> &BTreeMap<TopicFilter, ActiveSubscription> {
+        &self.subs.active
+    }
+
+    /// QoS 1/2 publishes sent and not yet acknowledged.
+    pub fn inflight(&self) -> usize {
+        self.outgoing.inflight_len()
+    }
+
+    /// Packet identifiers held by outgoing exchanges.
+    pub fn packet_ids_in_use(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Whether an outgoing exchange holds `id`.
+    pub fn is_packet_id_in_use(&self, id: crate::codec::PacketId) -> bool {
+        self.ids.is_in_use(id)
+    }
+
+    /// Incoming QoS 1/2 publishes not yet fully acknowledged (what counts
+    /// against our Receive Maximum).
+    pub fn incoming_unacknowledged(&self) -> usize {
+        self.incoming.unacknowledged()
+    }
+
+    /// Publishes waiting to be sent.
+    pub fn queued(&self) -> usize {
+        self.outgoing.queue.len()
+    }
+
+    /// True when no command is pending and no exchange is in flight.
+    pub fn is_idle(&self) -> bool {
+        self.outgoing.is_idle() && self.subs.is_idle() && self.reauth.is_none()
+    }
+
+    /// True once [`disconnect`](Self::disconnect) was called.
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    // ----- outputs -----
+
+    /// Bytes to write to the transport, in order.
+    pub fn poll_transmit(&mut self) -> Option<Bytes> {
+        if self.send.is_empty() {
+            return None;
+        }
+        Some(self.send.split().freeze())
+    }
+
+    /// The next application event.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) should next be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let keep_alive = self.keep_alive_deadline();
+        match (self.timers.next(), keep_alive) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// True when the driver should close the transport (after writing what
+    /// [`poll_transmit`](Self::poll_transmit) holds).
+    pub fn wants_close(&self) -> bool {
+        self.state == ConnectionState::Closing
+    }
+
+    // ----- inputs -----
+
+    /// The buffer received bytes go into; follow a read into it with
+    /// [`handle_received`](Self::handle_received). Reading straight into it
+    /// saves a copy.
+    pub fn recv_buffer(&mut self) -> &mut BytesMut {
+        &mut self.recv
+    }
+
+    /// Received bytes.
+    pub fn handle_data(&mut self, now: Instant, data: &[u8]) {
+        self.recv.extend_from_slice(data);
+        self.handle_received(now);
+    }
+
+    /// Time has reached a deadline from [`poll_timeout`](Self::poll_timeout).
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let now = self.tick(now);
+        for timer in self.timers.expire(now) {
+            match timer {
+                timers::Timer::ConnAck => self.fail_connection(now, ProtocolError::ConnAckTimeout),
+                timers::Timer::PingResp => {
+                    self.fail_connection(now, ProtocolError::KeepAliveTimeout)
+                }
+            }
+        }
+        if self.keep_alive_deadline().is_some_and(|at| at <= now) {
+            // If Keep Alive is non-zero and in the absence of sending any
+            // other MQTT Control Packets, the Client MUST send a PINGREQ
+            // packet [MQTT-3.1.2-20].
+            self.send_packet(now, &Packet::PingReq(crate::codec::PingReq));
+            self.timers
+                .set(timers::Timer::PingResp, now + self.ping_timeout());
+        }
+    }
+
+    // ----- commands -----
+
+    fn next_request(&mut self) -> RequestId {
+        self.next_request += 1;
+        RequestId(self.next_request)
+    }
+
+    /// Publishes a message. Completes with [`Event::PublishDone`]: QoS 0 once
+    /// encoded for the transport, QoS 1 on PUBACK, QoS 2 on PUBCOMP.
+    ///
+    /// While not connected, or while the server's Receive Maximum is
+    /// reached, the message waits, in order.
+    pub fn publish(
+        &mut self,
+        now: Instant,
+        cmd: PublishCommand,
+    ) -> Result<RequestId, CommandError> {
+        let now = self.tick(now);
+        if self.closed {
+            return Err(CommandError::Closed);
+        }
+        let publish = self.check_publish(cmd)?;
+        let req = self.next_request();
+        self.outgoing.queue.push_back(Queued {
+            req,
+            publish,
+            queued_at: now,
+        });
+        self.pump(now);
+        Ok(req)
+    }
+
+    /// Subscribes to `filters`. Completes with [`Event::SubscribeDone`].
+    pub fn subscribe(
+        &mut self,
+        now: Instant,
+        filters: Vec<(TopicFilter, SubscriptionOptions)>,
+        properties: SubscribeProperties,
+    ) -> Result<RequestId, CommandError> {
+        let now = self.tick(now);
+        if self.closed {
+            return Err(CommandError::Closed);
+        }
+        self.check_subscribe(&filters, &properties)?;
+        let req = self.next_request();
+        self.subs.queue.push_back(Request::Subscribe {
+            req,
+            properties,
+            filters,
+        });
+        self.pump(now);
+        Ok(req)
+    }
+
+    /// Unsubscribes from `filters`. Completes with [`Event::UnsubscribeDone`].
+    pub fn unsubscribe(
+        &mut self,
+        now: Instant,
+        filters: Vec<TopicFilter>,
+        properties: UnsubscribeProperties,
+    ) -> Result<RequestId, CommandError> {
+        let now = self.tick(now);
+        if self.closed {
+            return Err(CommandError::Closed);
+        }
+        if filters.is_empty() {
+            return Err(CommandError::Invalid(
+                "UNSUBSCRIBE needs at least one filter [MQTT-3.10.3-2]",
+            ));
+        }
+        if self.version() == ProtocolVersion::V311 && !properties.user_properties.is_empty() {
+            return Err(CommandError::NeedsV5("user properties"));
+        }
+        let req = self.next_request();
+        self.subs.queue.push_back(Request::Unsubscribe {
+            req,
+            properties,
+            filters,
+        });
+        self.pump(now);
+        Ok(req)
+    }
+
+    /// Acknowledges a message delivered with an [`AckToken`] (manual acks).
+    pub fn ack(&mut self, now: Instant, token: AckToken) {
+        self.ack_with(now, token, ReasonCode::SUCCESS)
+    }
+
+    /// Acknowledges with a v5 reason code; 0x80 or above refuses the message.
+    pub fn ack_with(&mut self, now: Instant, token: AckToken, reason_code: ReasonCode) {
+        let now = self.tick(now);
+        let reason_code = match self.version() {
+            ProtocolVersion::V311 => ReasonCode::SUCCESS,
+            ProtocolVersion::V5 => reason_code,
+        };
+        for ack in self.incoming.app_ack(token, reason_code) {
+            if self.state == ConnectionState::Connected {
+                self.send_ack(now, ack);
+            }
+        }
+    }
+
+    /// Ends the session: sends DISCONNECT with `reason_code` (0x00, or 0x04
+    /// to have the server publish the will) when connected, fails every
+    /// pending command with [`CommandError::Closed`], and refuses new ones.
+    ///
+    /// To let in-flight publishes finish first, wait until
+    /// [`is_idle`](Self::is_idle) before calling this.
+    pub fn disconnect(
+        &mut self,
+        now: Instant,
+        reason_code: ReasonCode,
+        mut properties: DisconnectProperties,
+    ) -> Result<(), CommandError> {
+        let now = self.tick(now);
+        if self.closed {
+            return Err(CommandError::Closed);
+        }
+        self.closed = true;
+        if self.state == ConnectionState::Connected || self.state == ConnectionState::Connecting {
+            let (reason_code, properties) = match self.version() {
+                ProtocolVersion::V311 => (ReasonCode::SUCCESS, DisconnectProperties::default()),
+                ProtocolVersion::V5 => {
+                    // The sender MUST NOT send this Property [Reason String,
+                    // User Property] if it would increase the size of the
+                    // DISCONNECT packet beyond the Maximum Packet Size
+                    // specified by the receiver [MQTT-3.14.2-3], [MQTT-3.14.2-4].
+                    let mut d = Packet::Disconnect(Disconnect {
+                        reason_code,
+                        properties: properties.clone(),
+                    });
+                    if d.encoded_len(ProtocolVersion::V5)
+                        .map_or(true, |n| n > self.max_send())
+                    {
+                        properties.reason_string = None;
+                        properties.user_properties.clear();
+                        d = Packet::Disconnect(Disconnect {
+                            reason_code,
+                            properties: properties.clone(),
+                        });
+                    }
+                    drop(d);
+                    (reason_code, properties)
+                }
+            };
+            if let Err(e) = self.try_send_packet(
+                now,
+                &Packet::Disconnect(Disconnect {
+                    reason_code,
+                    properties,
+                }),
+            ) {
+                return Err(CommandError::Encode(e));
+            }
+            self.end_connection(DisconnectInfo {
+                initiator: Initiator::Local,
+                reason_code: Some(reason_code),
+                properties: DisconnectProperties::default(),
+                error: None,
+                session_kept: self.config.session_kept(),
+            });
+        }
+        self.fail_all(CommandError::Closed);
+        Ok(())
+    }
+
+    /// Starts a re-authentication (v5, with an authenticator configured).
+    /// Completes with [`Event::ReauthDone`].
+    pub fn reauthenticate(&mut self, now: Instant) -> Result<RequestId, CommandError> {
+        let now = self.tick(now);
+        if self.closed {
+            return Err(CommandError::Closed);
+        }
+        if self.version() == ProtocolVersion::V311 {
+            return Err(CommandError::NeedsV5("re-authentication"));
+        }
+        if self.reauth.is_some() {
+            return Err(CommandError::AuthInProgress);
+        }
+        let Some(auth) = self.config.authenticator.as_mut() else {
+            return Err(CommandError::NoAuthMethod);
+        };
+        if self.state != ConnectionState::Connected {
+            return Err(CommandError::Invalid(
+                "re-authentication needs a connection",
+            ));
+        }
+        let data = auth.initial_data();
+        let req = self.next_request();
+        self.reauth = Some(req);
+        // If the Client supplied an Authentication Method in the CONNECT
+        // packet it can initiate a re-authentication at any time after
+        // receiving a CONNACK. It does this by sending an AUTH packet with a
+        // Reason Code of 0x19 (Re-authentication) [MQTT-4.12.1-1].
+        self.send_auth(now, ReasonCode::REAUTHENTICATE, data);
+        Ok(req)
+    }
+
+    /// Records `now`, never letting time run backwards.
+    fn tick(&mut self, now: Instant) -> Instant {
+        let now = match self.now {
+            Some(seen) if seen > now => seen,
+            _ => now,
+        };
+        self.now = Some(now);
+        now
+    }
+}

@@ -1,0 +1,403 @@
+//! What the engine does with each packet from the server.
+
+use super::alias::AliasError;
+use super::event::{CommandError, DisconnectInfo, Event, Initiator, Message, ProtocolError};
+use super::incoming::{AckOut, Arrival};
+use super::outgoing::Stage;
+use super::subscriptions::{ActiveSubscription, Request};
+use super::timers::Timer;
+use super::{ConnectionState, Session};
+use crate::codec::{
+    decode, Disconnect, Packet, PacketId, ProtocolVersion, Publish, PublishAck, QoS, ReasonCode,
+    SubAck, UnsubAck,
+};
+use std::time::Instant;
+
+impl Session {
+    /// Processes what [`recv_buffer`](Self::recv_buffer) holds: every whole
+    /// packet in it; a partial one stays for the next read.
+    pub fn handle_received(&mut self, now: Instant) {
+        let now = self.tick(now);
+        let max = self.config.maximum_packet_size;
+        while matches!(
+            self.state,
+            ConnectionState::Connecting | ConnectionState::Connected
+        ) {
+            match decode(&mut self.recv, self.config.version, max) {
+                Ok(Some(packet)) => {
+                    tracing::trace!(packet = packet.name(), "received");
+                    // Any packet from the server answers our PINGREQ.
+                    self.timers.stop(Timer::PingResp);
+                    self.on_packet(now, packet);
+                }
+                Ok(None) => return,
+                Err(e) => {
+                    self.fail_connection(now, ProtocolError::Decode(e));
+                    return;
+                }
+            }
+        }
+        // Not connected: bytes after the end of a connection are dropped.
+        self.recv.clear();
+    }
+
+    fn violation(
+        &mut self,
+        now: Instant,
+        spec: &'static str,
+        what: &'static str,
+        reason_code: ReasonCode,
+    ) {
+        self.fail_connection(now, ProtocolError::violation(spec, what, reason_code));
+    }
+
+    fn on_packet(&mut self, now: Instant, packet: Packet) {
+        if self.state == ConnectionState::Connecting
+            && !matches!(
+                packet,
+                Packet::ConnAck(_) | Packet::Auth(_) | Packet::Disconnect(_)
+            )
+        {
+            // The first packet sent from the Server to the Client MUST be a
+            // CONNACK Packet [MQTT-3.2.0-1] (3.1.1); in v5 AUTH may precede it.
+            self.violation(
+                now,
+                "MQTT-3.2.0-1",
+                "a packet before CONNACK",
+                ReasonCode::PROTOCOL_ERROR,
+            );
+            return;
+        }
+        match packet {
+            Packet::ConnAck(ack) => self.on_connack(now, ack),
+            Packet::Publish(p) => self.on_publish(now, p),
+            Packet::PubAck(ack) => self.on_puback(now, ack),
+            Packet::PubRec(ack) => self.on_pubrec(now, ack),
+            Packet::PubRel(ack) => self.on_pubrel(now, ack),
+            Packet::PubComp(ack) => self.on_pubcomp(now, ack),
+            Packet::SubAck(ack) => self.on_suback(now, ack),
+            Packet::UnsubAck(ack) => self.on_unsuback(now, ack),
+            Packet::PingResp(_) => {}
+            Packet::Disconnect(d) => self.on_disconnect(d),
+            Packet::Auth(a) => self.on_auth(now, a),
+            Packet::Connect(_)
+            | Packet::Subscribe(_)
+            | Packet::Unsubscribe(_)
+            | Packet::PingReq(_) => {
+                // Packets only a client sends (Table 2-1): a protocol error from a server.
+                self.violation(
+                    now,
+                    "MQTT-2.1.2",
+                    "a client-to-server packet from the server",
+                    ReasonCode::PROTOCOL_ERROR,
+                );
+            }
+        }
+    }
+
+    fn on_publish(&mut self, now: Instant, mut p: Publish) {
+        let topic = match self.in_aliases.resolve(
+            p.topic.take(),
+            p.properties.topic_alias,
+            self.config.topic_alias_maximum,
+        ) {
+            Ok(Some(t)) => t,
+            // A Topic Alias above our maximum, or unknown: Topic Alias invalid
+            // (0x94) [MQTT-3.3.2-10], 3.3.2.3.4.
+            Ok(None) | Err(AliasError::AboveMaximum) | Err(AliasError::Unknown) => {
+                self.violation(
+                    now,
+                    "MQTT-3.3.2-10",
+                    "topic alias invalid",
+                    ReasonCode::TOPIC_ALIAS_INVALID,
+                );
+                return;
+            }
+        };
+        p.properties.topic_alias = None;
+        let ack = match (p.qos, p.packet_id) {
+            (QoS::AtMostOnce, _) => None,
+            (qos, Some(id)) => {
+                match self.incoming.arrive(
+                    id,
+                    qos,
+                    self.config.manual_acks,
+                    self.config.receive_maximum,
+                ) {
+                    Arrival::Deliver(token) => Some((id, qos, token)),
+                    Arrival::Duplicate { resend_pubrec } => {
+                        if resend_pubrec {
+                            self.send_packet(now, &Packet::PubRec(PublishAck::new(id)));
+                        }
+                        return;
+                    }
+                    Arrival::ReceiveMaximumExceeded => {
+                        // If it receives more than Receive Maximum QoS 1 and QoS 2
+                        // PUBLISH packets where it has not sent a PUBACK or
+                        // PUBCOMP in response, the Client uses DISCONNECT with
+                        // Reason Code 0x93 (Receive Maximum exceeded) (3.1.2.11.3).
+                        self.violation(
+                            now,
+                            "MQTT-3.3.4-9",
+                            "receive maximum exceeded",
+                            ReasonCode::RECEIVE_MAXIMUM_EXCEEDED,
+                        );
+                        return;
+                    }
+                }
+            }
+            // The decoder refuses QoS 1/2 without a packet id.
+            (_, None) => return,
+        };
+        let token = ack.and_then(|(_, _, t)| t);
+        self.events.push_back(Event::Message(Message {
+            topic,
+            payload: p.payload,
+            qos: p.qos,
+            retain: p.retain,
+            dup: p.dup,
+            properties: p.properties,
+            ack: token,
+        }));
+        if let Some((packet_id, qos, None)) = ack {
+            // Automatic acks go out at once, so in arrival order [MQTT-4.6.0-2].
+            self.send_ack(
+                now,
+                AckOut {
+                    packet_id,
+                    qos,
+                    reason_code: ReasonCode::SUCCESS,
+                },
+            );
+        }
+    }
+
+    fn complete_publish(&mut self, id: PacketId, ack: PublishAck) {
+        if let Some(entry) = self.outgoing.remove(id) {
+            self.ids.release(id);
+            let result = if ack.reason_code.is_success() {
+                Ok((ack.reason_code, ack.properties))
+            } else {
+                Err(CommandError::Refused {
+                    reason_code: ack.reason_code,
+                    properties: ack.properties,
+                })
+            };
+            self.events.push_back(Event::PublishDone {
+                id: entry.req,
+                result,
+            });
+        }
+    }
+
+    fn on_puback(&mut self, now: Instant, ack: PublishAck) {
+        let id = ack.packet_id;
+        match self.outgoing.get_mut(id).map(|e| e.stage) {
+            Some(Stage::AwaitPubAck) => {
+                self.complete_publish(id, ack);
+                self.pump(now);
+            }
+            Some(_) => self.violation(
+                now,
+                "MQTT-4.3.2",
+                "PUBACK for a QoS 2 exchange",
+                ReasonCode::PROTOCOL_ERROR,
+            ),
+            // A PUBACK for an id we never used: nothing to complete.
+            None => tracing::debug!(id = id.get(), "PUBACK for an unknown packet id ignored"),
+        }
+    }
+
+    fn on_pubrec(&mut self, now: Instant, ack: PublishAck) {
+        let id = ack.packet_id;
+        match self.outgoing.get_mut(id) {
+            Some(entry) if entry.stage == Stage::AwaitPubRec => {
+                if ack.reason_code.is_success() {
+                    // The sender MUST send a PUBREL packet when it receives a
+                    // PUBREC packet from the receiver with a Reason Code value
+                    // less than 0x80 [MQTT-4.3.3-4].
+                    entry.stage = Stage::AwaitPubComp;
+                    self.send_packet(now, &Packet::PubRel(PublishAck::new(id)));
+                } else {
+                    // If PUBACK or PUBREC is received containing a Reason Code
+                    // of 0x80 or greater the corresponding PUBLISH packet is
+                    // treated as acknowledged, and MUST NOT be retransmitted
+                    // [MQTT-4.4.0-2].
+                    self.complete_publish(id, ack);
+                    self.pump(now);
+                }
+            }
+            // A PUBREC again (after a resend): answer with PUBREL again.
+            Some(entry) if entry.stage == Stage::AwaitPubComp => {
+                self.send_packet(now, &Packet::PubRel(PublishAck::new(id)));
+            }
+            Some(_) => self.violation(
+                now,
+                "MQTT-4.3.3",
+                "PUBREC for a QoS 1 exchange",
+                ReasonCode::PROTOCOL_ERROR,
+            ),
+            None => {
+                // Unknown: answer PUBREL with 0x92 (Packet Identifier not
+                // found) so the server can end its side (3.6.2.1).
+                let mut rel = PublishAck::new(id);
+                if self.version() == ProtocolVersion::V5 {
+                    rel.reason_code = ReasonCode::PACKET_IDENTIFIER_NOT_FOUND;
+                }
+                self.send_packet(now, &Packet::PubRel(rel));
+            }
+        }
+    }
+
+    fn on_pubrel(&mut self, now: Instant, ack: PublishAck) {
+        let id = ack.packet_id;
+        let mut comp = PublishAck::new(id);
+        // The receiver MUST respond to a PUBREL packet by sending a PUBCOMP
+        // packet containing the same Packet Identifier as the PUBREL
+        // [MQTT-4.3.3-11]; for an id it does not know, with 0x92 (3.7.2.1).
+        if !self.incoming.release(id) && self.version() == ProtocolVersion::V5 {
+            comp.reason_code = ReasonCode::PACKET_IDENTIFIER_NOT_FOUND;
+        }
+        self.send_packet(now, &Packet::PubComp(comp));
+    }
+
+    fn on_pubcomp(&mut self, now: Instant, ack: PublishAck) {
+        let id = ack.packet_id;
+        match self.outgoing.get_mut(id).map(|e| e.stage) {
+            Some(Stage::AwaitPubComp) => {
+                self.complete_publish(id, ack);
+                self.pump(now);
+            }
+            Some(_) => self.violation(
+                now,
+                "MQTT-4.3.3",
+                "PUBCOMP before PUBREL",
+                ReasonCode::PROTOCOL_ERROR,
+            ),
+            None => tracing::debug!(id = id.get(), "PUBCOMP for an unknown packet id ignored"),
+        }
+    }
+
+    fn on_suback(&mut self, now: Instant, ack: SubAck) {
+        let id = ack.packet_id;
+        let Some(request) = self.subs.sent.remove(&id.get()) else {
+            tracing::debug!(id = id.get(), "SUBACK for an unknown packet id ignored");
+            return;
+        };
+        self.ids.release(id);
+        let Request::Subscribe {
+            req,
+            properties,
+            filters,
+        } = request
+        else {
+            self.violation(
+                now,
+                "MQTT-2.2.1-6",
+                "SUBACK for an UNSUBSCRIBE",
+                ReasonCode::PROTOCOL_ERROR,
+            );
+            return;
+        };
+        if ack.reason_codes.len() != filters.len() {
+            // The SUBACK packet sent by the Server to the Client MUST contain
+            // a Reason Code for each Topic Filter/Subscription Option pair
+            // [MQTT-3.8.4-6], in order [MQTT-3.9.3-1].
+            self.events.push_back(Event::SubscribeDone {
+                id: req,
+                result: Err(CommandError::Invalid(
+                    "SUBACK with the wrong number of reason codes",
+                )),
+            });
+            self.violation(
+                now,
+                "MQTT-3.8.4-6",
+                "SUBACK with the wrong number of reason codes",
+                ReasonCode::PROTOCOL_ERROR,
+            );
+            return;
+        }
+        let mut results = Vec::with_capacity(filters.len());
+        for ((filter, options), code) in filters.into_iter().zip(ack.reason_codes) {
+            match QoS::from_u8(code.0) {
+                Some(granted) => {
+                    let mut options = options;
+                    options.qos = granted;
+                    self.subs.active.insert(
+                        filter,
+                        ActiveSubscription {
+                            options,
+                            subscription_id: properties.subscription_identifier,
+                        },
+                    );
+                    results.push(Ok(granted));
+                }
+                None => results.push(Err(code)),
+            }
+        }
+        self.events.push_back(Event::SubscribeDone {
+            id: req,
+            result: Ok(results),
+        });
+        self.pump(now);
+    }
+
+    fn on_unsuback(&mut self, now: Instant, ack: UnsubAck) {
+        let id = ack.packet_id;
+        let Some(request) = self.subs.sent.remove(&id.get()) else {
+            tracing::debug!(id = id.get(), "UNSUBACK for an unknown packet id ignored");
+            return;
+        };
+        self.ids.release(id);
+        let Request::Unsubscribe { req, filters, .. } = request else {
+            self.violation(
+                now,
+                "MQTT-2.2.1-6",
+                "UNSUBACK for a SUBSCRIBE",
+                ReasonCode::PROTOCOL_ERROR,
+            );
+            return;
+        };
+        let codes = match self.version() {
+            ProtocolVersion::V311 => vec![ReasonCode::SUCCESS; filters.len()],
+            ProtocolVersion::V5 => ack.reason_codes,
+        };
+        if codes.len() != filters.len() {
+            // The UNSUBACK packet MUST contain a Reason Code for each Topic
+            // Filter, in order [MQTT-3.11.3-1].
+            self.events.push_back(Event::UnsubscribeDone {
+                id: req,
+                result: Err(CommandError::Invalid(
+                    "UNSUBACK with the wrong number of reason codes",
+                )),
+            });
+            self.violation(
+                now,
+                "MQTT-3.11.3-1",
+                "UNSUBACK with the wrong number of reason codes",
+                ReasonCode::PROTOCOL_ERROR,
+            );
+            return;
+        }
+        for (filter, code) in filters.iter().zip(&codes) {
+            if code.is_success() {
+                self.subs.active.remove(filter);
+            }
+        }
+        self.events.push_back(Event::UnsubscribeDone {
+            id: req,
+            result: Ok(codes),
+        });
+        self.pump(now);
+    }
+
+    fn on_disconnect(&mut self, d: Disconnect) {
+        self.end_connection(DisconnectInfo {
+            initiator: Initiator::Remote,
+            reason_code: Some(d.reason_code),
+            properties: d.properties,
+            error: None,
+            session_kept: self.config.session_kept(),
+        });
+    }
+}

@@ -1,0 +1,352 @@
+//! What the engine sends: encoding into the transmit buffer, the publish
+//! and subscribe queues, acknowledgements, and the checks made before a
+//! command is accepted.
+
+use super::alias::AliasUse;
+use super::event::{CommandError, Event};
+use super::incoming::AckOut;
+use super::outgoing::{Inflight, Stage};
+use super::subscriptions::Request;
+use super::{ConnectionState, PublishCommand, Session};
+use crate::codec::{
+    encode, encode_publish, EncodeError, Packet, ProtocolVersion, Publish, PublishAck, QoS,
+    ReasonCode, Subscribe, SubscribeProperties, SubscriptionOptions, Unsubscribe,
+};
+use crate::topic::TopicFilter;
+use std::time::Instant;
+
+impl Session {
+    /// Encodes `packet` into the transmit buffer.
+    fn try_send_publish(&mut self, now: Instant, publish: &Publish) -> Result<(), EncodeError> {
+        encode_publish(publish, self.config.version, &mut self.send)?;
+        self.last_sent = Some(now);
+        Ok(())
+    }
+
+    pub(crate) fn try_send_packet(
+        &mut self,
+        now: Instant,
+        packet: &Packet,
+    ) -> Result<(), EncodeError> {
+        encode(packet, self.config.version, &mut self.send)?;
+        self.last_sent = Some(now);
+        tracing::trace!(packet = packet.name(), "send");
+        Ok(())
+    }
+
+    /// Encodes a packet the engine built itself, which always encodes.
+    pub(crate) fn send_packet(&mut self, now: Instant, packet: &Packet) {
+        if let Err(e) = self.try_send_packet(now, packet) {
+            tracing::error!(error = %e, packet = packet.name(), "cannot encode a packet the engine built");
+        }
+    }
+
+    pub(crate) fn send_ack(&mut self, now: Instant, ack: AckOut) {
+        let mut p = PublishAck::new(ack.packet_id);
+        p.reason_code = ack.reason_code;
+        let packet = match ack.qos {
+            QoS::ExactlyOnce => Packet::PubRec(p),
+            _ => Packet::PubAck(p),
+        };
+        self.send_packet(now, &packet);
+    }
+
+    /// Checks a publish command against the protocol and the server's limits.
+    pub(crate) fn check_publish(&self, cmd: PublishCommand) -> Result<Publish, CommandError> {
+        let v5_only = cmd.properties != Default::default();
+        if self.version() == ProtocolVersion::V311 && v5_only {
+            return Err(CommandError::NeedsV5("publish properties"));
+        }
+        if cmd.properties.topic_alias.is_some() {
+            return Err(CommandError::Invalid(
+                "topic aliases are assigned by the engine",
+            ));
+        }
+        if !cmd.properties.subscription_identifiers.is_empty() {
+            // A PUBLISH packet sent from a Client to a Server MUST NOT contain
+            // a Subscription Identifier [MQTT-3.3.4-6].
+            return Err(CommandError::Invalid(
+                "a client PUBLISH cannot carry subscription identifiers [MQTT-3.3.4-6]",
+            ));
+        }
+        let publish = Publish {
+            dup: false,
+            qos: cmd.qos,
+            retain: cmd.retain,
+            topic: Some(cmd.topic),
+            packet_id: None,
+            properties: cmd.properties,
+            payload: cmd.payload,
+        };
+        self.check_publish_limits(&publish)?;
+        Ok(publish)
+    }
+
+    /// The checks that depend on the server's limits, which may change on
+    /// every connection.
+    fn check_publish_limits(&self, p: &Publish) -> Result<(), CommandError> {
+        // If a Client receives a Maximum QoS from a Server, it MUST NOT send
+        // PUBLISH packets at a QoS level exceeding the Maximum QoS level
+        // specified [MQTT-3.2.2-11].
+        if p.qos > self.limits.maximum_qos {
+            return Err(CommandError::QoSNotSupported {
+                requested: p.qos,
+                maximum: self.limits.maximum_qos,
+            });
+        }
+        // A Client receiving Retain Available set to 0 from the Server MUST
+        // NOT send a PUBLISH packet with the RETAIN flag set to 1 [MQTT-3.2.2-14].
+        if p.retain && !self.limits.retain_available {
+            return Err(CommandError::RetainNotSupported);
+        }
+        // The Client MUST NOT send packets exceeding Maximum Packet Size to
+        // the Server [MQTT-3.2.2-15]. (A packet id adds two bytes for QoS > 0.)
+        let size = p.encoded_len(self.version())?;
+        if size > self.max_send() {
+            return Err(CommandError::PacketTooLarge {
+                size,
+                max: self.limits.maximum_packet_size,
+            });
+        }
+        Ok(())
+    }
+
+    pub(crate) fn check_subscribe(
+        &self,
+        filters: &[(TopicFilter, SubscriptionOptions)],
+        properties: &SubscribeProperties,
+    ) -> Result<(), CommandError> {
+        if filters.is_empty() {
+            return Err(CommandError::Invalid(
+                "SUBSCRIBE needs at least one filter [MQTT-3.8.3-2]",
+            ));
+        }
+        if self.version() == ProtocolVersion::V311 {
+            if properties != &SubscribeProperties::default() {
+                return Err(CommandError::NeedsV5("subscribe properties"));
+            }
+            if filters
+                .iter()
+                .any(|(_, o)| *o != SubscriptionOptions::qos(o.qos))
+            {
+                return Err(CommandError::NeedsV5("subscription options other than QoS"));
+            }
+        }
+        for (f, o) in filters {
+            if o.no_local && f.share().is_some() {
+                // It is a Protocol Error to set the No Local bit to 1 on a
+                // Shared Subscription [MQTT-3.8.3-4].
+                return Err(CommandError::Invalid(
+                    "no local on a shared subscription [MQTT-3.8.3-4]",
+                ));
+            }
+            if f.has_wildcards() && !self.limits.wildcard_subscription_available {
+                return Err(CommandError::WildcardsNotSupported);
+            }
+            if f.share().is_some() && !self.limits.shared_subscription_available {
+                return Err(CommandError::SharedNotSupported);
+            }
+        }
+        if properties.subscription_identifier.is_some()
+            && !self.limits.subscription_identifiers_available
+        {
+            return Err(CommandError::SubscriptionIdsNotSupported);
+        }
+        Ok(())
+    }
+
+    /// Sends what waits, while connected: subscription requests, then
+    /// publishes in order, as far as packet ids and the server's Receive
+    /// Maximum allow.
+    pub(crate) fn pump(&mut self, now: Instant) {
+        if self.state != ConnectionState::Connected {
+            return;
+        }
+        self.pump_subscriptions(now);
+        self.pump_publishes(now);
+    }
+
+    fn pump_subscriptions(&mut self, now: Instant) {
+        while let Some(front) = self.subs.queue.front() {
+            if let Request::Subscribe {
+                filters,
+                properties,
+                ..
+            } = front
+            {
+                if let Err(e) = self.check_subscribe(filters, properties) {
+                    if let Some(Request::Subscribe { req, .. }) = self.subs.queue.pop_front() {
+                        self.events.push_back(Event::SubscribeDone {
+                            id: req,
+                            result: Err(e),
+                        });
+                    }
+                    continue;
+                }
+            }
+            let Some(id) = self.ids.allocate() else {
+                return;
+            };
+            let Some(request) = self.subs.queue.pop_front() else {
+                return;
+            };
+            let packet = match &request {
+                Request::Subscribe {
+                    properties,
+                    filters,
+                    ..
+                } => Packet::Subscribe(Subscribe {
+                    packet_id: id,
+                    properties: properties.clone(),
+                    filters: filters.clone(),
+                }),
+                Request::Unsubscribe {
+                    properties,
+                    filters,
+                    ..
+                } => Packet::Unsubscribe(Unsubscribe {
+                    packet_id: id,
+                    properties: properties.clone(),
+                    filters: filters.clone(),
+                }),
+            };
+            let too_large = packet
+                .encoded_len(self.version())
+                .map(|n| n > self.max_send());
+            let failure = match too_large {
+                Ok(false) => match self.try_send_packet(now, &packet) {
+                    Ok(()) => None,
+                    Err(e) => Some(CommandError::Encode(e)),
+                },
+                Ok(true) => Some(CommandError::PacketTooLarge {
+                    size: packet.encoded_len(self.version()).unwrap_or(usize::MAX),
+                    max: self.limits.maximum_packet_size,
+                }),
+                Err(e) => Some(CommandError::Encode(e)),
+            };
+            match failure {
+                None => {
+                    self.subs.sent.insert(id.get(), request);
+                }
+                Some(e) => {
+                    self.ids.release(id);
+                    self.events.push_back(match request {
+                        Request::Subscribe { req, .. } => Event::SubscribeDone {
+                            id: req,
+                            result: Err(e),
+                        },
+                        Request::Unsubscribe { req, .. } => Event::UnsubscribeDone {
+                            id: req,
+                            result: Err(e),
+                        },
+                    });
+                }
+            }
+        }
+    }
+
+    fn pump_publishes(&mut self, now: Instant) {
+        while let Some(front) = self.outgoing.queue.front() {
+            let qos = front.publish.qos;
+            // Each time the Client sends a PUBLISH packet at QoS > 0, it
+            // decrements the send quota. If the send quota reaches zero, the
+            // Client MUST NOT send any more PUBLISH packets with QoS > 0
+            // [MQTT-4.9.0-2]. Later messages wait too, to keep their order.
+            if qos != QoS::AtMostOnce
+                && self.outgoing.inflight_len() >= usize::from(self.limits.receive_maximum)
+            {
+                return;
+            }
+            let Some(mut queued) = self.outgoing.queue.pop_front() else {
+                return;
+            };
+            if let Some(expiry) = queued.publish.properties.message_expiry_interval {
+                let waited = now.saturating_duration_since(queued.queued_at).as_secs();
+                let waited = u32::try_from(waited).unwrap_or(u32::MAX);
+                if waited >= expiry {
+                    self.events.push_back(Event::PublishDone {
+                        id: queued.req,
+                        result: Err(CommandError::MessageExpired),
+                    });
+                    continue;
+                }
+                // The interval left is what the receiver should see.
+                queued.publish.properties.message_expiry_interval = Some(expiry - waited);
+            }
+            if let Err(e) = self.check_publish_limits(&queued.publish) {
+                self.events.push_back(Event::PublishDone {
+                    id: queued.req,
+                    result: Err(e),
+                });
+                continue;
+            }
+            if qos == QoS::AtMostOnce {
+                let result = self
+                    .transmit_publish(now, &mut queued.publish)
+                    .map(|()| (ReasonCode::SUCCESS, Default::default()));
+                self.events.push_back(Event::PublishDone {
+                    id: queued.req,
+                    result: result.map_err(CommandError::Encode),
+                });
+                continue;
+            }
+            let Some(id) = self.ids.allocate() else {
+                // Every id is in use: wait for one to be freed.
+                self.outgoing.queue.push_front(queued);
+                return;
+            };
+            queued.publish.packet_id = Some(id);
+            if let Err(e) = self.transmit_publish(now, &mut queued.publish) {
+                self.ids.release(id);
+                self.events.push_back(Event::PublishDone {
+                    id: queued.req,
+                    result: Err(CommandError::Encode(e)),
+                });
+                continue;
+            }
+            let stage = if qos == QoS::AtLeastOnce {
+                Stage::AwaitPubAck
+            } else {
+                Stage::AwaitPubRec
+            };
+            self.outgoing.insert(
+                id,
+                Inflight {
+                    req: queued.req,
+                    publish: queued.publish,
+                    stage,
+                },
+            );
+        }
+    }
+
+    /// Sends a PUBLISH, with a topic alias when the server allows them. The
+    /// PUBLISH is left as it was (no alias), for a resend on another
+    /// connection, where aliases start afresh.
+    fn transmit_publish(&mut self, now: Instant, p: &mut Publish) -> Result<(), EncodeError> {
+        let max = self.limits.topic_alias_maximum;
+        let alias = match (&p.topic, self.version()) {
+            (Some(topic), ProtocolVersion::V5) if self.config.outgoing_topic_aliases => {
+                self.out_aliases.assign(topic, max)
+            }
+            _ => AliasUse::None,
+        };
+        match alias {
+            AliasUse::None => self.try_send_publish(now, p),
+            AliasUse::Set(a) => {
+                p.properties.topic_alias = Some(a);
+                let r = self.try_send_publish(now, p);
+                p.properties.topic_alias = None;
+                r
+            }
+            AliasUse::Reuse(a) => {
+                let topic = p.topic.take();
+                p.properties.topic_alias = Some(a);
+                let r = self.try_send_publish(now, p);
+                p.properties.topic_alias = None;
+                p.topic = topic;
+                r
+            }
+        }
+    }
+}
