@@ -11,6 +11,9 @@
 //!   authentication. It takes bytes, commands and `now`; it gives bytes,
 //!   events and its next deadline. It never reads the clock or does I/O.
 //! - [`topic`]: validated topic names and filters, and wildcard matching.
+//! - [`client`] and [`transport`]: the only async code: one tokio task per
+//!   connection drives the engine over TCP or rustls TLS, with automatic
+//!   reconnect and per-subscription streams.
 #![deny(missing_docs)]
 // Network input reaches the library: no unwrap, expect, panic, indexing or
 // truncating casts in it. Its own unit tests may use them.
@@ -25,6 +28,12 @@
     )
 )]
 
+pub mod client;
 pub mod codec;
+mod error;
 pub mod session;
 pub mod topic;
+pub mod transport;
+
+pub use client::{Client, ConnectOptions};
+pub use error::Error;

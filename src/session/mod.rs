@@ -189,6 +189,12 @@ impl Session {
         &self.config
     }
 
+    /// The configuration, to change what the next CONNECT carries (for
+    /// example fresh credentials before a reconnect).
+    pub fn config_mut(&mut self) -> &mut SessionConfig {
+        &mut self.config
+    }
+
     /// The protocol version.
     pub fn version(&self) -> ProtocolVersion {
         self.config.version

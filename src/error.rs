@@ -1,0 +1,71 @@
+//! The public error type of the async client.
+
+use crate::codec::ReasonCode;
+use crate::session::{CommandError, ProtocolError};
+use crate::topic::TopicError;
+use std::io;
+
+/// Everything the client can fail with.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The broker URL is not `mqtt://host[:port]` or `mqtts://host[:port]`.
+    #[error("invalid broker URL {url:?}: {why}")]
+    InvalidUrl {
+        /// The URL given.
+        url: String,
+        /// What is wrong with it.
+        why: &'static str,
+    },
+    /// A topic name or filter is invalid.
+    #[error(transparent)]
+    Topic(#[from] TopicError),
+    /// The network failed.
+    #[error("I/O error: {0}")]
+    Io(#[from] io::Error),
+    /// TLS failed; the variant says how.
+    #[cfg(feature = "tls")]
+    #[error(transparent)]
+    Tls(#[from] crate::transport::TlsError),
+    /// `mqtts://` without the `tls` feature.
+    #[error("mqtts:// needs the `tls` feature")]
+    TlsNotEnabled,
+    /// The broker refused the connection.
+    #[error("the broker refused the connection: {reason_code}{}", reason_string.as_ref().map(|s| format!(" ({s})")).unwrap_or_default())]
+    ConnectionRefused {
+        /// The CONNACK reason code (3.1.1 return codes mapped to their v5 equivalents).
+        reason_code: ReasonCode,
+        /// The broker's reason string, if any.
+        reason_string: Option<String>,
+    },
+    /// The broker or the connection broke the protocol.
+    #[error(transparent)]
+    Protocol(#[from] ProtocolError),
+    /// A command failed (refused by the broker, lost with the session, ...).
+    #[error(transparent)]
+    Command(#[from] CommandError),
+    /// Connecting took longer than the connect timeout.
+    #[error("timed out connecting to the broker")]
+    ConnectTimeout,
+    /// The connection ended before the operation completed.
+    #[error("the connection was closed{}", reason_code.map(|r| format!(": {r}")).unwrap_or_default())]
+    ConnectionClosed {
+        /// The v5 reason code of the DISCONNECT, if there was one.
+        reason_code: Option<ReasonCode>,
+    },
+    /// The client was disconnected, or its driver has stopped.
+    #[error("the client is closed")]
+    Closed,
+    /// The publish queue is full (from `try_publish`).
+    #[error("the publish queue is full")]
+    QueueFull,
+    /// Not connected, and the offline queue is at its bound.
+    #[error("not connected, and the offline queue holds {0} messages already")]
+    OfflineQueueFull(usize),
+    /// Every reconnect attempt failed.
+    #[error("gave up reconnecting after {attempts} attempts")]
+    ReconnectGaveUp {
+        /// How many attempts were made.
+        attempts: u32,
+    },
+}
