@@ -6,15 +6,19 @@ use super::options::{ConnectOptions, ReconnectOptions};
 use super::reconnect::Jitter;
 use super::router::{Route, Router};
 use super::{AckHandle, ConnectionEvent, Message, PublishOutcome};
-use crate::codec::{MqttString, ReasonCode, SubscribeProperties, SubscriptionOptions, UnsubscribeProperties};
+use crate::codec::{
+    MqttString, ProtocolVersion, ReasonCode, SubscribeProperties, SubscriptionOptions,
+    UnsubscribeProperties,
+};
 use crate::session::{
     AckToken, CommandError, DisconnectInfo, Event, Initiator, PublishCommand, RequestId, Session,
     SubscribeResult,
 };
-use crate::transport::{connect_tcp, Stream};
 use crate::topic::TopicFilter;
+use crate::transport::{connect_tcp, Stream};
 use crate::Error;
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::num::NonZeroU32;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{broadcast, mpsc, oneshot, OwnedSemaphorePermit};
@@ -82,6 +86,9 @@ fn now() -> Instant {
     tokio::time::Instant::now().into_std()
 }
 
+/// Commands taken per wake-up before writing.
+const COMMAND_BATCH: usize = 256;
+
 /// Read buffer headroom: enough for many small packets per read, small
 /// enough to keep an idle connection cheap.
 const READ_RESERVE: usize = 16 * 1024;
@@ -101,7 +108,13 @@ pub(crate) struct Driver {
     events: broadcast::Sender<ConnectionEvent>,
     router: Router,
     next_route: u64,
-    publishes: HashMap<RequestId, (oneshot::Sender<Result<PublishOutcome, Error>>, OwnedSemaphorePermit)>,
+    publishes: HashMap<
+        RequestId,
+        (
+            oneshot::Sender<Result<PublishOutcome, Error>>,
+            OwnedSemaphorePermit,
+        ),
+    >,
     subscribes: HashMap<RequestId, PendingSub>,
     internal: HashSet<RequestId>,
     unsubscribes: HashMap<RequestId, oneshot::Sender<Result<Vec<ReasonCode>, Error>>>,
@@ -197,10 +210,14 @@ impl Driver {
             }
             attempt = attempt.saturating_add(1);
             if self.reconnect.max_attempts > 0 && attempt > self.reconnect.max_attempts {
-                self.emit(ConnectionEvent::GaveUp { attempts: attempt - 1 });
+                self.emit(ConnectionEvent::GaveUp {
+                    attempts: attempt - 1,
+                });
                 break;
             }
-            let delay = self.jitter.delay(attempt, self.reconnect.base_delay, self.reconnect.max_delay);
+            let delay =
+                self.jitter
+                    .delay(attempt, self.reconnect.base_delay, self.reconnect.max_delay);
             self.emit(ConnectionEvent::Reconnecting { attempt, delay });
             if !self.wait_offline(delay).await {
                 break;
@@ -219,7 +236,11 @@ impl Driver {
     /// Ends for good: fails what is pending and answers a disconnect.
     fn shut_down(&mut self) {
         if !self.session.is_closed() {
-            let _ = self.session.disconnect(now(), ReasonCode::NORMAL_DISCONNECTION, Default::default());
+            let _ = self.session.disconnect(
+                now(),
+                ReasonCode::NORMAL_DISCONNECTION,
+                Default::default(),
+            );
         }
         self.dispatch_events();
         self.emit(ConnectionEvent::Closed);
@@ -254,7 +275,9 @@ impl Driver {
                 Err(Error::TlsNotEnabled)
             }
         };
-        tokio::time::timeout(timeout, connect).await.map_err(|_| Error::ConnectTimeout)?
+        tokio::time::timeout(timeout, connect)
+            .await
+            .map_err(|_| Error::ConnectTimeout)?
     }
 
     /// Waits out a reconnect delay while still taking commands. False when
@@ -271,7 +294,9 @@ impl Driver {
             }
             if let Some(d) = self.disconnecting.take() {
                 self.disconnect_reply = Some(d.reply);
-                let _ = self.session.disconnect(now(), d.reason_code, Default::default());
+                let _ = self
+                    .session
+                    .disconnect(now(), d.reason_code, Default::default());
             }
             self.dispatch_events();
             if self.session.is_closed() {
@@ -313,13 +338,19 @@ impl Driver {
                 let _ = stream.shutdown().await;
                 self.session.handle_transport_closed(now());
                 self.dispatch_events();
-                return if self.session.is_closed() { Ended::Closed } else { Ended::Lost };
+                return if self.session.is_closed() {
+                    Ended::Closed
+                } else {
+                    Ended::Lost
+                };
             }
             if let Some(d) = &self.disconnecting {
                 if self.session.is_idle() || now() >= d.deadline {
                     if let Some(d) = self.disconnecting.take() {
                         self.disconnect_reply = Some(d.reply);
-                        let _ = self.session.disconnect(now(), d.reason_code, Default::default());
+                        let _ = self
+                            .session
+                            .disconnect(now(), d.reason_code, Default::default());
                     }
                     continue;
                 }
@@ -335,9 +366,17 @@ impl Driver {
                 recv.reserve(READ_RESERVE);
             }
             tokio::select! {
-                biased;
                 cmd = self.rx.recv() => match cmd {
-                    Some(c) => self.handle_command(c),
+                    Some(c) => {
+                        self.handle_command(c);
+                        // Take what else is waiting, so one write carries it all.
+                        for _ in 0..COMMAND_BATCH {
+                            match self.rx.try_recv() {
+                                Ok(c) => self.handle_command(c),
+                                Err(_) => break,
+                            }
+                        }
+                    }
                     // Every handle is gone: leave politely.
                     None => {
                         let (reply, _) = oneshot::channel();
@@ -395,12 +434,33 @@ impl Driver {
                     }
                 }
             }
-            Command::Subscribe { filters, properties, messages, reply } => {
+            Command::Subscribe {
+                filters,
+                mut properties,
+                messages,
+                reply,
+            } => {
+                self.next_route += 1;
+                let route = self.next_route;
+                // Tag the subscription with an identifier of our own, so
+                // that messages route exactly even when filters overlap.
+                if self.session.version() == ProtocolVersion::V5
+                    && self.session.limits().subscription_identifiers_available
+                    && properties.subscription_identifier.is_none()
+                {
+                    properties.subscription_identifier =
+                        u32::try_from(route).ok().and_then(NonZeroU32::new);
+                }
+                let subscription_id = properties.subscription_identifier;
                 match self.session.subscribe(now, filters.clone(), properties) {
                     Ok(id) => {
-                        self.next_route += 1;
-                        let route = self.next_route;
-                        self.router.add(Route { id: route, filters, tx: messages, confirmed: false });
+                        self.router.add(Route {
+                            id: route,
+                            filters,
+                            tx: messages,
+                            subscription_id,
+                            confirmed: false,
+                        });
                         self.subscribes.insert(id, PendingSub { route, reply });
                     }
                     Err(e) => {
@@ -409,7 +469,10 @@ impl Driver {
                 }
             }
             Command::Unsubscribe { filters, reply } => {
-                match self.session.unsubscribe(now, filters, UnsubscribeProperties::default()) {
+                match self
+                    .session
+                    .unsubscribe(now, filters, UnsubscribeProperties::default())
+                {
                     Ok(id) => {
                         self.unsubscribes.insert(id, reply);
                     }
@@ -422,7 +485,10 @@ impl Driver {
             Command::DropSubscription { id } => {
                 let unused = self.router.remove(id);
                 if !unused.is_empty() && !self.session.is_closed() {
-                    if let Ok(req) = self.session.unsubscribe(now, unused, UnsubscribeProperties::default()) {
+                    if let Ok(req) =
+                        self.session
+                            .unsubscribe(now, unused, UnsubscribeProperties::default())
+                    {
                         self.internal.insert(req);
                     }
                 }
@@ -442,7 +508,11 @@ impl Driver {
                     let _ = reply.send(Ok(()));
                     return;
                 }
-                self.disconnecting = Some(Disconnecting { deadline: now + self.disconnect_timeout, reason_code, reply });
+                self.disconnecting = Some(Disconnecting {
+                    deadline: now + self.disconnect_timeout,
+                    reason_code,
+                    reply,
+                });
             }
             Command::Abort { reply } => self.abort_reply = Some(reply),
         }
@@ -463,24 +533,33 @@ impl Driver {
     }
 
     fn resubscribe(&mut self) {
-        let filters = self.router.confirmed_filters();
-        if filters.is_empty() {
+        let routes = self.router.confirmed();
+        if routes.is_empty() {
             return;
         }
-        let n = filters.len();
-        match self.session.subscribe(now(), filters, SubscribeProperties::default()) {
-            Ok(id) => {
-                self.internal.insert(id);
-                self.emit(ConnectionEvent::Resubscribed { filters: n });
+        let mut n = 0;
+        for (filters, subscription_identifier) in routes {
+            n += filters.len();
+            let properties = SubscribeProperties {
+                subscription_identifier,
+                ..Default::default()
+            };
+            match self.session.subscribe(now(), filters, properties) {
+                Ok(id) => {
+                    self.internal.insert(id);
+                }
+                Err(e) => tracing::warn!(error = %e, "resubscribing failed"),
             }
-            Err(e) => tracing::warn!(error = %e, "resubscribing failed"),
         }
+        self.emit(ConnectionEvent::Resubscribed { filters: n });
     }
 
     fn dispatch_events(&mut self) {
         while let Some(event) = self.session.poll_event() {
             match event {
-                Event::Connected { session_present, .. } => {
+                Event::Connected {
+                    session_present, ..
+                } => {
                     if self.connected_once {
                         self.emit(ConnectionEvent::Reconnected { session_present });
                     } else {
@@ -500,7 +579,10 @@ impl Driver {
                     if let Some((reply, _permit)) = self.publishes.remove(&id) {
                         let _ = reply.send(
                             result
-                                .map(|(reason_code, properties)| PublishOutcome { reason_code, properties })
+                                .map(|(reason_code, properties)| PublishOutcome {
+                                    reason_code,
+                                    properties,
+                                })
                                 .map_err(Error::Command),
                         );
                     }
@@ -522,23 +604,34 @@ impl Driver {
         }
     }
 
-    fn subscribe_done(&mut self, id: RequestId, result: Result<Vec<SubscribeResult>, CommandError>) {
+    fn subscribe_done(
+        &mut self,
+        id: RequestId,
+        result: Result<Vec<SubscribeResult>, CommandError>,
+    ) {
         if self.internal.remove(&id) {
             if let Err(e) = result {
                 tracing::warn!(error = %e, "resubscribing failed");
             }
             return;
         }
-        let Some(pending) = self.subscribes.remove(&id) else { return };
+        let Some(pending) = self.subscribes.remove(&id) else {
+            return;
+        };
         match result {
             Ok(results) => {
                 if results.iter().all(Result::is_err) {
                     self.router.remove(pending.route);
-                    let reason_code = results.iter().find_map(|r| r.err()).unwrap_or(ReasonCode::UNSPECIFIED_ERROR);
-                    let _ = pending.reply.send(Err(Error::Command(CommandError::Refused {
-                        reason_code,
-                        properties: Default::default(),
-                    })));
+                    let reason_code = results
+                        .iter()
+                        .find_map(|r| r.err())
+                        .unwrap_or(ReasonCode::UNSPECIFIED_ERROR);
+                    let _ = pending
+                        .reply
+                        .send(Err(Error::Command(CommandError::Refused {
+                            reason_code,
+                            properties: Default::default(),
+                        })));
                     return;
                 }
                 self.router.confirm(pending.route, &results);
@@ -556,20 +649,36 @@ impl Driver {
             let error = match (&info.initiator, info.reason_code, &info.error) {
                 (Initiator::Remote, Some(reason_code), _) => Error::ConnectionRefused {
                     reason_code,
-                    reason_string: info.properties.reason_string.as_ref().map(|s| s.to_string()),
+                    reason_string: info
+                        .properties
+                        .reason_string
+                        .as_ref()
+                        .map(|s| s.to_string()),
                 },
                 (_, _, Some(e)) => Error::Protocol(e.clone()),
-                _ => self.last_error.take().unwrap_or(Error::ConnectionClosed { reason_code: info.reason_code }),
+                _ => self.last_error.take().unwrap_or(Error::ConnectionClosed {
+                    reason_code: info.reason_code,
+                }),
             };
             self.last_error = Some(error);
             return;
         }
         match (info.initiator, info.reason_code) {
-            (Initiator::Remote, Some(reason_code)) => self.emit(ConnectionEvent::DisconnectedByServer {
-                reason_code,
-                reason_string: info.properties.reason_string.as_ref().map(|s| s.to_string()),
-                server_reference: info.properties.server_reference.as_ref().map(|s| s.to_string()),
-            }),
+            (Initiator::Remote, Some(reason_code)) => {
+                self.emit(ConnectionEvent::DisconnectedByServer {
+                    reason_code,
+                    reason_string: info
+                        .properties
+                        .reason_string
+                        .as_ref()
+                        .map(|s| s.to_string()),
+                    server_reference: info
+                        .properties
+                        .server_reference
+                        .as_ref()
+                        .map(|s| s.to_string()),
+                })
+            }
             (Initiator::Local, _) => {}
             _ => {
                 let reason = match (&info.error, &self.last_error) {
@@ -583,8 +692,13 @@ impl Driver {
     }
 
     fn route(&mut self, m: crate::session::Message) {
-        let ack = m.ack.map(|token| AckHandle { token, tx: self.self_tx.clone() });
-        let targets = self.router.targets(&m.topic);
+        let ack = m.ack.map(|token| AckHandle {
+            token,
+            tx: self.self_tx.clone(),
+        });
+        let targets = self
+            .router
+            .targets(&m.topic, m.properties.subscription_identifiers.as_slice());
         if targets.is_empty() {
             // Nobody wants it: acknowledge it so it does not hold a slot of
             // our Receive Maximum for ever.

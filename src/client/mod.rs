@@ -25,7 +25,9 @@ mod subscription;
 pub use options::{ConnectOptions, Credentials, ReconnectHook, ReconnectOptions};
 pub use subscription::Subscription;
 
-use crate::codec::{AckProperties, PublishProperties, QoS, ReasonCode, SubscribeProperties, SubscriptionOptions};
+use crate::codec::{
+    AckProperties, PublishProperties, QoS, ReasonCode, SubscribeProperties, SubscriptionOptions,
+};
 use crate::session::{AckToken, PublishCommand, SubscribeResult};
 use crate::topic::{TopicFilter, TopicName};
 use crate::Error;
@@ -67,7 +69,10 @@ impl Message {
     /// in the order the spec requires). Does nothing otherwise.
     pub fn ack(&self) {
         if let Some(h) = &self.ack {
-            let _ = h.tx.send(Command::Ack { token: h.token, reason_code: ReasonCode::SUCCESS });
+            let _ = h.tx.send(Command::Ack {
+                token: h.token,
+                reason_code: ReasonCode::SUCCESS,
+            });
         }
     }
 
@@ -75,7 +80,10 @@ impl Message {
     /// 0x80 or above.
     pub fn reject(&self, reason_code: ReasonCode) {
         if let Some(h) = &self.ack {
-            let _ = h.tx.send(Command::Ack { token: h.token, reason_code });
+            let _ = h.tx.send(Command::Ack {
+                token: h.token,
+                reason_code,
+            });
         }
     }
 
@@ -166,7 +174,12 @@ impl Client {
         let driver = driver::Driver::new(options, rx, tx.clone(), events.clone());
         tokio::spawn(driver.run(ready_tx));
         ready_rx.await.map_err(closed)??;
-        Ok(Client { tx, publish_slots, events, buffer })
+        Ok(Client {
+            tx,
+            publish_slots,
+            events,
+            buffer,
+        })
     }
 
     /// Connection events: lost, reconnecting, reconnected, disconnected by
@@ -192,7 +205,12 @@ impl Client {
 
     /// Publishes a message built with every v5 property.
     pub async fn publish_command(&self, cmd: PublishCommand) -> Result<PublishOutcome, Error> {
-        let permit = self.publish_slots.clone().acquire_owned().await.map_err(closed)?;
+        let permit = self
+            .publish_slots
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(closed)?;
         self.send_publish(cmd, permit)?.await
     }
 
@@ -202,8 +220,15 @@ impl Client {
     pub fn try_publish(
         &self,
         cmd: PublishCommand,
-    ) -> Result<impl std::future::Future<Output = Result<PublishOutcome, Error>> + Send + 'static, Error> {
-        let permit = self.publish_slots.clone().try_acquire_owned().map_err(|_| Error::QueueFull)?;
+    ) -> Result<
+        impl std::future::Future<Output = Result<PublishOutcome, Error>> + Send + 'static,
+        Error,
+    > {
+        let permit = self
+            .publish_slots
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| Error::QueueFull)?;
         self.send_publish(cmd, permit)
     }
 
@@ -211,16 +236,24 @@ impl Client {
         &self,
         cmd: PublishCommand,
         permit: OwnedSemaphorePermit,
-    ) -> Result<impl std::future::Future<Output = Result<PublishOutcome, Error>> + Send + 'static, Error> {
+    ) -> Result<
+        impl std::future::Future<Output = Result<PublishOutcome, Error>> + Send + 'static,
+        Error,
+    > {
         let (reply, rx) = oneshot::channel();
-        self.tx.send(Command::Publish { cmd, reply, permit }).map_err(closed)?;
+        self.tx
+            .send(Command::Publish { cmd, reply, permit })
+            .map_err(closed)?;
         Ok(async move { rx.await.map_err(closed)? })
     }
 
     /// Subscribes to one filter.
     pub async fn subscribe(&self, filter: &str, qos: QoS) -> Result<Subscription, Error> {
-        self.subscribe_many(vec![(TopicFilter::new(filter)?, SubscriptionOptions::qos(qos))], SubscribeProperties::default())
-            .await
+        self.subscribe_many(
+            vec![(TopicFilter::new(filter)?, SubscriptionOptions::qos(qos))],
+            SubscribeProperties::default(),
+        )
+        .await
     }
 
     /// Subscribes to several filters with full options; resolves on SUBACK.
@@ -235,10 +268,21 @@ impl Client {
         let (msg_tx, msg_rx) = mpsc::channel(self.buffer);
         let (reply, rx) = oneshot::channel();
         self.tx
-            .send(Command::Subscribe { filters: filters.clone(), properties, messages: msg_tx, reply })
+            .send(Command::Subscribe {
+                filters: filters.clone(),
+                properties,
+                messages: msg_tx,
+                reply,
+            })
             .map_err(closed)?;
         let (id, results): (u64, Vec<SubscribeResult>) = rx.await.map_err(closed)??;
-        Ok(Subscription::new(id, filters, results, msg_rx, self.tx.clone()))
+        Ok(Subscription::new(
+            id,
+            filters,
+            results,
+            msg_rx,
+            self.tx.clone(),
+        ))
     }
 
     /// A stream of the messages that match no subscription (for example
@@ -246,16 +290,29 @@ impl Client {
     /// process). Only the latest call's stream receives them.
     pub async fn unmatched(&self) -> Result<Subscription, Error> {
         let (msg_tx, msg_rx) = mpsc::channel(self.buffer);
-        self.tx.send(Command::CatchAll { messages: msg_tx }).map_err(closed)?;
-        Ok(Subscription::new(0, Vec::new(), Vec::new(), msg_rx, self.tx.clone()))
+        self.tx
+            .send(Command::CatchAll { messages: msg_tx })
+            .map_err(closed)?;
+        Ok(Subscription::new(
+            0,
+            Vec::new(),
+            Vec::new(),
+            msg_rx,
+            self.tx.clone(),
+        ))
     }
 
     /// Unsubscribes from filters directly (subscriptions also unsubscribe
     /// when dropped). Resolves on UNSUBACK with a reason code per filter.
     pub async fn unsubscribe(&self, filters: &[&str]) -> Result<Vec<ReasonCode>, Error> {
-        let filters = filters.iter().map(|f| TopicFilter::new(f)).collect::<Result<Vec<_>, _>>()?;
+        let filters = filters
+            .iter()
+            .map(|f| TopicFilter::new(f))
+            .collect::<Result<Vec<_>, _>>()?;
         let (reply, rx) = oneshot::channel();
-        self.tx.send(Command::Unsubscribe { filters, reply }).map_err(closed)?;
+        self.tx
+            .send(Command::Unsubscribe { filters, reply })
+            .map_err(closed)?;
         rx.await.map_err(closed)?
     }
 
@@ -275,7 +332,9 @@ impl Client {
     /// Disconnects with a v5 reason code; 0x04 asks the broker to publish the will.
     pub async fn disconnect_with(&self, reason_code: ReasonCode) -> Result<(), Error> {
         let (reply, rx) = oneshot::channel();
-        self.tx.send(Command::Disconnect { reason_code, reply }).map_err(closed)?;
+        self.tx
+            .send(Command::Disconnect { reason_code, reply })
+            .map_err(closed)?;
         rx.await.map_err(closed)?
     }
 

@@ -108,7 +108,10 @@ impl ConnectOptions {
     /// client id, clean start, keep alive 60 s, connect timeout 30 s,
     /// reconnect on, system TLS roots.
     pub fn new(url: &str) -> Result<Self, Error> {
-        let invalid = |why| Error::InvalidUrl { url: url.to_owned(), why };
+        let invalid = |why| Error::InvalidUrl {
+            url: url.to_owned(),
+            why,
+        };
         let (secure, rest) = if let Some(r) = url.strip_prefix("mqtt://") {
             (false, r)
         } else if let Some(r) = url.strip_prefix("mqtts://") {
@@ -121,7 +124,9 @@ impl ConnectOptions {
             return Err(invalid("only host and port are supported"));
         }
         let (host, port) = if let Some(v6) = rest.strip_prefix('[') {
-            let (h, after) = v6.split_once(']').ok_or_else(|| invalid("unclosed '[' in an IPv6 host"))?;
+            let (h, after) = v6
+                .split_once(']')
+                .ok_or_else(|| invalid("unclosed '[' in an IPv6 host"))?;
             let port = match after.strip_prefix(':') {
                 Some(p) => Some(p),
                 None if after.is_empty() => None,
@@ -138,14 +143,17 @@ impl ConnectOptions {
             return Err(invalid("no host"));
         }
         let port = match port {
-            Some(p) => p.parse().map_err(|_| invalid("the port is not a number from 1 to 65535"))?,
+            Some(p) => p
+                .parse()
+                .map_err(|_| invalid("the port is not a number from 1 to 65535"))?,
             None if secure => 8883,
             None => 1883,
         };
         if port == 0 {
             return Err(invalid("the port is not a number from 1 to 65535"));
         }
-        let client_id = MqttString::try_from(generated_client_id()).map_err(|_| invalid("client id"))?;
+        let client_id =
+            MqttString::try_from(generated_client_id()).map_err(|_| invalid("client id"))?;
         Ok(ConnectOptions {
             host,
             port,
@@ -328,15 +336,25 @@ impl ConnectOptions {
 
     /// Mutual TLS with a client certificate chain and key from PEM files.
     #[cfg(feature = "tls")]
-    pub fn client_cert_files(mut self, cert: impl Into<std::path::PathBuf>, key: impl Into<std::path::PathBuf>) -> Self {
-        self.tls.client_cert = Some(ClientCertificate::PemFiles { cert: cert.into(), key: key.into() });
+    pub fn client_cert_files(
+        mut self,
+        cert: impl Into<std::path::PathBuf>,
+        key: impl Into<std::path::PathBuf>,
+    ) -> Self {
+        self.tls.client_cert = Some(ClientCertificate::PemFiles {
+            cert: cert.into(),
+            key: key.into(),
+        });
         self
     }
 
     /// Mutual TLS with a client certificate chain and key as PEM bytes.
     #[cfg(feature = "tls")]
     pub fn client_cert_pem(mut self, cert: impl Into<Vec<u8>>, key: impl Into<Vec<u8>>) -> Self {
-        self.tls.client_cert = Some(ClientCertificate::Pem { cert: cert.into(), key: key.into() });
+        self.tls.client_cert = Some(ClientCertificate::Pem {
+            cert: cert.into(),
+            key: key.into(),
+        });
         self
     }
 

@@ -58,7 +58,8 @@ mod tests {
                 assert!(j.delay(attempt, base, max) <= ceiling);
             }
         }
-        let samples: std::collections::HashSet<_> = (0..100).map(|_| j.delay(10, base, max)).collect();
+        let samples: std::collections::HashSet<_> =
+            (0..100).map(|_| j.delay(10, base, max)).collect();
         assert!(samples.len() > 50, "jitter spreads the delays");
     }
 }

@@ -11,6 +11,9 @@ pub(crate) struct Route {
     pub id: u64,
     pub filters: Vec<(TopicFilter, SubscriptionOptions)>,
     pub tx: mpsc::Sender<Message>,
+    /// The v5 subscription identifier the route subscribed with, when the
+    /// broker supports them: messages carrying it go to this route alone.
+    pub subscription_id: Option<std::num::NonZeroU32>,
     /// Whether the broker granted it (only granted routes are resubscribed).
     pub confirmed: bool,
 }
@@ -37,7 +40,12 @@ impl Router {
             .filters
             .into_iter()
             .map(|(f, _)| f)
-            .filter(|f| !self.routes.iter().any(|r| r.filters.iter().any(|(g, _)| g == f)))
+            .filter(|f| {
+                !self
+                    .routes
+                    .iter()
+                    .any(|r| r.filters.iter().any(|(g, _)| g == f))
+            })
             .collect()
     }
 
@@ -50,24 +58,53 @@ impl Router {
         }
     }
 
-    /// Every granted filter still wanted, once each, for resubscribing.
-    pub fn confirmed_filters(&self) -> Vec<(TopicFilter, SubscriptionOptions)> {
-        let mut out: Vec<(TopicFilter, SubscriptionOptions)> = Vec::new();
-        for (f, o) in self.routes.iter().filter(|r| r.confirmed).flat_map(|r| r.filters.iter()) {
-            if !out.iter().any(|(g, _)| g == f) {
-                out.push((f.clone(), *o));
-            }
-        }
-        out
+    /// The granted routes, for resubscribing: their filters and
+    /// subscription identifiers.
+    pub fn confirmed(
+        &self,
+    ) -> Vec<(
+        Vec<(TopicFilter, SubscriptionOptions)>,
+        Option<std::num::NonZeroU32>,
+    )> {
+        self.routes
+            .iter()
+            .filter(|r| r.confirmed && !r.filters.is_empty())
+            .map(|r| (r.filters.clone(), r.subscription_id))
+            .collect()
     }
 
-    /// The senders of every route with a filter matching `topic`; the
-    /// catch-all when none matches.
-    pub fn targets(&self, topic: &TopicName) -> Vec<mpsc::Sender<Message>> {
-        let mut out: Vec<mpsc::Sender<Message>> = self
+    /// The senders of the routes a message goes to: by its subscription
+    /// identifiers when it carries ours (v5: exact, even when filters
+    /// overlap), else every route with a matching filter; the catch-all
+    /// when none matches.
+    ///
+    /// Without subscription identifiers (3.1.1, or a broker without them),
+    /// a broker that sends one copy per matching subscription makes
+    /// overlapping routes see a message more than once.
+    pub fn targets(
+        &self,
+        topic: &TopicName,
+        subscription_ids: &[std::num::NonZeroU32],
+    ) -> Vec<mpsc::Sender<Message>> {
+        let by_id: Vec<&Route> = self
             .routes
             .iter()
-            .filter(|r| !r.tx.is_closed() && r.filters.iter().any(|(f, _)| f.matches(topic)))
+            .filter(|r| {
+                r.subscription_id
+                    .is_some_and(|id| subscription_ids.contains(&id))
+            })
+            .collect();
+        let chosen: Vec<&Route> = if by_id.is_empty() {
+            self.routes
+                .iter()
+                .filter(|r| r.filters.iter().any(|(f, _)| f.matches(topic)))
+                .collect()
+        } else {
+            by_id
+        };
+        let mut out: Vec<mpsc::Sender<Message>> = chosen
+            .into_iter()
+            .filter(|r| !r.tx.is_closed())
             .map(|r| r.tx.clone())
             .collect();
         if out.is_empty() {

@@ -34,7 +34,13 @@ impl Subscription {
         rx: mpsc::Receiver<Message>,
         tx: mpsc::UnboundedSender<Command>,
     ) -> Self {
-        Subscription { id, filters, results, rx, tx }
+        Subscription {
+            id,
+            filters,
+            results,
+            rx,
+            tx,
+        }
     }
 
     /// The next message; `None` once the client has closed.

@@ -80,7 +80,9 @@ impl Session {
             clean_start,
             keep_alive: c.keep_alive,
             properties,
-            client_id: c.client_id.clone(),
+            // The server's assigned identifier, once it gave one, so that a
+            // kept session can be resumed (3.2.2.3.7).
+            client_id: self.client_id.clone(),
             will: c.will.clone(),
             username: c.username.clone(),
             password: c.password.clone(),
@@ -110,7 +112,7 @@ impl Session {
     }
 
     /// Ends the connection on a protocol error: DISCONNECT with the error's
-    /// reason code (v5, when a CONNACK was accepted), then close.
+    /// reason code (v5), then close.
     pub(crate) fn fail_connection(&mut self, now: Instant, error: ProtocolError) {
         if !matches!(
             self.state,
@@ -120,7 +122,10 @@ impl Session {
         }
         tracing::warn!(%error, "closing the connection on a protocol error");
         let reason_code = error.reason_code();
-        if self.state == ConnectionState::Connected && self.version() == ProtocolVersion::V5 {
+        // The Client SHOULD send a DISCONNECT with the reason code before
+        // closing (4.13.1); before CONNACK a client may still send
+        // DISCONNECT [MQTT-3.1.2-30].
+        if self.version() == ProtocolVersion::V5 {
             self.send_packet(
                 now,
                 &Packet::Disconnect(Disconnect {

@@ -284,13 +284,15 @@ impl Session {
             tracing::debug!(id = id.get(), "SUBACK for an unknown packet id ignored");
             return;
         };
-        self.ids.release(id);
         let Request::Subscribe {
             req,
             properties,
             filters,
         } = request
         else {
+            // Kept, so that the lost connection queues it again and it still
+            // gets its one completion.
+            self.subs.sent.insert(id.get(), request);
             self.violation(
                 now,
                 "MQTT-2.2.1-6",
@@ -299,6 +301,7 @@ impl Session {
             );
             return;
         };
+        self.ids.release(id);
         if ack.reason_codes.len() != filters.len() {
             // The SUBACK packet sent by the Server to the Client MUST contain
             // a Reason Code for each Topic Filter/Subscription Option pair
@@ -348,8 +351,9 @@ impl Session {
             tracing::debug!(id = id.get(), "UNSUBACK for an unknown packet id ignored");
             return;
         };
-        self.ids.release(id);
         let Request::Unsubscribe { req, filters, .. } = request else {
+            // Kept, so that it is sent again on the next connection.
+            self.subs.sent.insert(id.get(), request);
             self.violation(
                 now,
                 "MQTT-2.2.1-6",
@@ -358,6 +362,7 @@ impl Session {
             );
             return;
         };
+        self.ids.release(id);
         let codes = match self.version() {
             ProtocolVersion::V311 => vec![ReasonCode::SUCCESS; filters.len()],
             ProtocolVersion::V5 => ack.reason_codes,

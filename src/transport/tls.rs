@@ -114,11 +114,16 @@ impl TlsError {
         use rustls::AlertDescription as A;
         match e {
             rustls::Error::InvalidCertificate(c) => match c {
-                CertificateError::UnknownIssuer | CertificateError::BadSignature => TlsError::UnknownCa,
-                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
+                CertificateError::UnknownIssuer | CertificateError::BadSignature => {
+                    TlsError::UnknownCa
+                }
+                CertificateError::NotValidForName
+                | CertificateError::NotValidForNameContext { .. } => {
                     TlsError::NameMismatch(host.to_owned())
                 }
-                CertificateError::Expired | CertificateError::ExpiredContext { .. } => TlsError::Expired,
+                CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
+                    TlsError::Expired
+                }
                 CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
                     TlsError::NotYetValid
                 }
@@ -145,7 +150,10 @@ impl TlsError {
 }
 
 fn load_err(what: &'static str) -> impl Fn(rustls::pki_types::pem::Error) -> TlsError {
-    move |e| TlsError::Load { what, detail: e.to_string() }
+    move |e| TlsError::Load {
+        what,
+        detail: e.to_string(),
+    }
 }
 
 fn roots(trust: &TrustAnchors) -> Result<rustls::RootCertStore, TlsError> {
@@ -171,7 +179,10 @@ fn roots(trust: &TrustAnchors) -> Result<rustls::RootCertStore, TlsError> {
     };
     let (added, _ignored) = store.add_parsable_certificates(certs);
     if added == 0 {
-        return Err(TlsError::Load { what: "CA certificates", detail: "no usable certificate".into() });
+        return Err(TlsError::Load {
+            what: "CA certificates",
+            detail: "no usable certificate".into(),
+        });
     }
     Ok(store)
 }
@@ -204,14 +215,18 @@ pub fn client_config(options: &TlsOptions) -> Result<rustls::ClientConfig, TlsEr
         .map_err(TlsError::Other)?;
     let builder = if options.dangerous_skip_verification {
         tracing::warn!("TLS certificate verification is OFF (dangerous_skip_verification)");
-        builder.dangerous().with_custom_certificate_verifier(Arc::new(NoVerification(provider)))
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(NoVerification(provider)))
     } else {
         builder.with_root_certificates(roots(&options.trust)?)
     };
     let mut config = match &options.client_cert {
         Some(c) => {
             let (chain, key) = client_identity(c)?;
-            builder.with_client_auth_cert(chain, key).map_err(TlsError::Other)?
+            builder
+                .with_client_auth_cert(chain, key)
+                .map_err(TlsError::Other)?
         }
         None => builder.with_no_client_auth(),
     };
@@ -228,13 +243,16 @@ pub async fn connect_tls(
 ) -> Result<TlsStream<TcpStream>, crate::Error> {
     let config = client_config(options)?;
     let name = options.server_name.as_deref().unwrap_or(host).to_owned();
-    let server_name =
-        ServerName::try_from(name.clone()).map_err(|_| TlsError::InvalidServerName(name.clone()))?;
+    let server_name = ServerName::try_from(name.clone())
+        .map_err(|_| TlsError::InvalidServerName(name.clone()))?;
     let connector = TlsConnector::from(Arc::new(config));
-    connector.connect(server_name, tcp).await.map_err(|e| match TlsError::from_io(&e, &name) {
-        Some(t) => crate::Error::Tls(t),
-        None => crate::Error::Io(e),
-    })
+    connector
+        .connect(server_name, tcp)
+        .await
+        .map_err(|e| match TlsError::from_io(&e, &name) {
+            Some(t) => crate::Error::Tls(t),
+            None => crate::Error::Io(e),
+        })
 }
 
 /// The verifier behind [`TlsOptions::dangerous_skip_verification`]: accepts
@@ -260,7 +278,12 @@ impl ServerCertVerifier for NoVerification {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -269,7 +292,12 @@ impl ServerCertVerifier for NoVerification {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
