@@ -162,14 +162,19 @@ impl Double {
     /// the contract: every tracked command that returned `Ok(id)` got
     /// exactly one completion event, and no completion named another id.
     pub fn assert_completions(&mut self) {
-        let _ = self.session.disconnect(self.now, ReasonCode::SUCCESS, Default::default());
+        let _ = self
+            .session
+            .disconnect(self.now, ReasonCode::SUCCESS, Default::default());
         self.sent();
         self.events();
         for id in &self.issued {
             assert_eq!(self.completions.get(id), Some(&1), "completions of {id:?}");
         }
         for (id, n) in &self.completions {
-            assert!(self.issued.contains(id), "completion ({n}) for an id never issued: {id:?}");
+            assert!(
+                self.issued.contains(id),
+                "completion ({n}) for an id never issued: {id:?}"
+            );
         }
     }
 
