@@ -1539,9 +1539,23 @@ fn unsolicited_auth_success_is_a_protocol_error() {
     let (c, _) = auth_config();
     let mut d = Double::new(c);
     d.open();
-    d.server(Packet::ConnAck(connack(false)));
+    d.server(Packet::ConnAck(connack_with(ConnAckProperties {
+        authentication_method: Some(s("REVERSE")),
+        ..Default::default()
+    })));
     d.events();
     d.server(server_auth(ReasonCode::SUCCESS, "REVERSE", None));
+    assert_protocol_close(&mut d, ReasonCode::PROTOCOL_ERROR);
+    d.assert_completions();
+}
+
+#[test]
+fn connack_without_the_connect_auth_method_is_a_protocol_error() {
+    let (c, _) = auth_config();
+    let mut d = Double::new(c);
+    d.open();
+    // [MQTT-4.12.0-5]: a successful CONNACK repeats the CONNECT's method.
+    d.server(Packet::ConnAck(connack(false)));
     assert_protocol_close(&mut d, ReasonCode::PROTOCOL_ERROR);
     d.assert_completions();
 }

@@ -31,11 +31,11 @@ impl Session {
         self.out_aliases.clear();
         let clean_start = match self.config.version {
             ProtocolVersion::V311 => self.config.clean_start,
-            // Later connections resume the session whenever it is kept.
-            ProtocolVersion::V5 if self.connections > 0 => !self.config.session_kept(),
+            // Once a connection was accepted with a session the server keeps,
+            // later connections resume it.
+            ProtocolVersion::V5 if self.has_session_state => false,
             ProtocolVersion::V5 => self.config.clean_start,
         };
-        self.connections += 1;
         self.clean_start_sent = clean_start;
         let connect = self.build_connect(clean_start);
         self.state = ConnectionState::Connecting;
@@ -224,21 +224,19 @@ impl Session {
             );
             return;
         }
-        let expected_method = self
-            .config
-            .authenticator
-            .as_ref()
-            .map(|a| a.method().to_owned());
-        if ack.properties.authentication_method.as_deref() != expected_method.as_deref()
-            && ack.properties.authentication_method.is_some()
-        {
-            // A successful CONNACK MUST carry the same Authentication Method
-            // as the CONNECT [MQTT-4.12.0-5], and none without one [MQTT-4.12.0-6].
+        let expected_method = self.config.authenticator.as_ref().map(|a| a.method().to_owned());
+        if ack.properties.authentication_method.as_deref() != expected_method.as_deref() {
+            // If the initial CONNECT packet included an Authentication Method
+            // property then ... any successful CONNACK packet MUST include an
+            // Authentication Method Property with the same value as in the
+            // CONNECT packet [MQTT-4.12.0-5]; without one in the CONNECT, the
+            // Server MUST NOT send an Authentication Method in the CONNACK
+            // [MQTT-4.12.0-6].
             self.fail_connection(
                 now,
                 ProtocolError::violation(
                     "MQTT-4.12.0-5",
-                    "CONNACK authentication method differs",
+                    "CONNACK authentication method differs from the CONNECT's",
                     ReasonCode::PROTOCOL_ERROR,
                 ),
             );

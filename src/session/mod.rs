@@ -127,8 +127,6 @@ pub struct Session {
     out_aliases: alias::OutgoingAliases,
     subs: Subscriptions,
     next_request: u64,
-    /// Connections made so far.
-    connections: u64,
     /// Whether we hold session state the server should also hold.
     has_session_state: bool,
     clean_start_sent: bool,
@@ -169,7 +167,6 @@ impl Session {
             out_aliases: alias::OutgoingAliases::default(),
             subs: Subscriptions::default(),
             next_request: 0,
-            connections: 0,
             has_session_state: false,
             clean_start_sent: false,
             client_id,
