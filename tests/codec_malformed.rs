@@ -7,9 +7,9 @@
 //! would put in its DISCONNECT, which is asserted through
 //! [`DecodeError::reason_code`] too.
 //!
-//! The codec labels its errors with MQTT 5.0 statement IDs even when decoding
-//! 3.1.1. Where the 3.1.1 spec numbers the same rule differently, the case
-//! carries that ID in `v311_id`; it is documentation and is not asserted.
+//! The codec labels its errors with the statement IDs of the version it
+//! decodes at. Where the 3.1.1 spec numbers the same rule differently, the
+//! case carries that ID in `v311_id`, and a 3.1.1 decode must report it.
 //!
 //! The neighbouring valid packets (a repeated User Property, a repeated
 //! Subscription Identifier in PUBLISH, a v5 password without a user name, a
@@ -76,9 +76,10 @@ impl Kind {
 }
 
 struct Case {
-    /// Expected `spec_id()`.
+    /// Expected `spec_id()` (for a 3.1.1 decode too, unless `v311_id` is set).
     label: &'static str,
-    /// The 3.1.1 statement for the same rule where its ID differs (not asserted).
+    /// Expected `spec_id()` of a 3.1.1 decode, where the 3.1.1 spec numbers
+    /// the rule differently.
     v311_id: Option<&'static str>,
     ver: Ver,
     kind: Kind,
@@ -104,6 +105,13 @@ fn case(label: &'static str, ver: Ver, kind: Kind, what: &str, bytes: Vec<u8>) -
 }
 
 impl Case {
+    /// The label a decode at `v` must report.
+    fn label_for(&self, v: ProtocolVersion) -> &'static str {
+        match (v, self.v311_id) {
+            (ProtocolVersion::V311, Some(id)) => id,
+            _ => self.label,
+        }
+    }
     fn v311(mut self, id: &'static str) -> Self {
         self.v311_id = Some(id);
         self
@@ -238,11 +246,11 @@ fn cases() -> Vec<Case> {
         (13, "PINGRESP"),
         (14, "DISCONNECT"),
     ];
+    // 3.1.1 cites its general rule MQTT-2.2.2-1 (PUBREL, SUBSCRIBE and
+    // UNSUBSCRIBE also have MQTT-3.6.1-1, MQTT-3.8.1-1, MQTT-3.10.1-1).
     for (ty, name) in names {
         let (flags, v311) = match ty {
-            6 => (0b0000, "MQTT-3.6.1-1"),
-            8 => (0b0000, "MQTT-3.8.1-1"),
-            10 => (0b0000, "MQTT-3.10.1-1"),
+            6 | 8 | 10 => (0b0000, "MQTT-2.2.2-1"),
             _ => (0b0010, "MQTT-2.2.2-1"),
         };
         t.push(
@@ -309,23 +317,67 @@ fn cases() -> Vec<Case> {
         "PUBLISH QoS 3 with DUP and RETAIN, fixed header only",
         vec![0x3F],
     ));
-    // Remaining Length of five bytes (1.5.5: at most four).
-    t.push(
-        case(
-            "MQTT-1.5.5-1",
-            Ver::Both,
-            Malformed,
-            "remaining length VBI of five bytes",
-            vec![0x30, 0xFF, 0xFF, 0xFF, 0xFF, 0x01],
-        )
-        .v311("MQTT-2.2.3 (section)"),
-    );
+    // Remaining Length of five bytes (1.5.5: at most four; no statement ID).
     t.push(case(
-        "MQTT-1.5.5-1",
+        "MQTT-1.5.5",
+        Ver::Both,
+        Malformed,
+        "remaining length VBI of five bytes",
+        vec![0x30, 0xFF, 0xFF, 0xFF, 0xFF, 0x01],
+    ));
+    t.push(case(
+        "MQTT-1.5.5",
         Ver::Both,
         Malformed,
         "remaining length: 4th byte has the continuation bit",
         vec![0xC0, 0x80, 0x80, 0x80, 0x80],
+    ));
+    // Non-minimal Variable Byte Integers [MQTT-1.5.5-1]: refused in 3.1.1
+    // too, which states no such rule but never produces them.
+    t.push(case(
+        "MQTT-1.5.5-1",
+        Ver::Both,
+        Malformed,
+        "PINGREQ with remaining length 0 as 80 00",
+        vec![0xC0, 0x80, 0x00],
+    ));
+    t.push(case(
+        "MQTT-1.5.5-1",
+        Ver::Both,
+        Malformed,
+        "PUBLISH remaining length 6 as 86 80 00",
+        cat(&[&[0x30, 0x86, 0x80, 0x00], &lp(b"a/b"), b"x"]),
+    ));
+    t.push(case(
+        "MQTT-1.5.5-1",
+        Ver::Both,
+        Malformed,
+        "PINGRESP remaining length 0 as 80 80 80 00",
+        vec![0xD0, 0x80, 0x80, 0x80, 0x00],
+    ));
+    t.push(case(
+        "MQTT-1.5.5-1",
+        Ver::V5,
+        Malformed,
+        "v5 PUBACK property length 0 as 80 00",
+        pkt(0x40, &[0, 1, 0x10, 0x80, 0x00]),
+    ));
+    t.push(case(
+        "MQTT-1.5.5-1",
+        Ver::V5,
+        Malformed,
+        "v5 Subscription Identifier 1 as 81 00",
+        publish_v5_props(&[0x0B, 0x81, 0x00]),
+    ));
+    t.push(case(
+        "MQTT-1.5.5-1",
+        Ver::V5,
+        Malformed,
+        "v5 property identifier 0x1F as 9F 00",
+        pkt(
+            0x40,
+            &cat(&[&[0, 1, 0x10], &props(&cat(&[&[0x9F, 0x00], &lp(b"r")]))]),
+        ),
     ));
     // Bytes left over inside a packet.
     t.push(case(
@@ -859,9 +911,8 @@ fn cases() -> Vec<Case> {
         "Subscription Identifier 0 in SUBSCRIBE",
         pkt(0x82, &cat(&[&[0, 1], &props(&[0x0B, 0]), &lp(b"a"), &[0]])),
     ));
-    // The PUBLISH rule is 3.3.2.3.8; the codec cites the SUBSCRIBE section.
     t.push(case(
-        "MQTT-3.8.2.1.2",
+        "MQTT-3.3.2.3.8",
         Ver::V5,
         Protocol,
         "Subscription Identifier 0 in PUBLISH",
@@ -890,27 +941,26 @@ fn cases() -> Vec<Case> {
         "PUBACK reason 0x01, with properties",
         pkt(0x40, &[0, 1, 0x01, 0x00]),
     ));
-    // The codec cites the PUBACK statement for all four acknowledgements.
     t.push(case(
-        "MQTT-3.4.2-1",
+        "MQTT-3.5.2-1",
         Ver::V5,
         Protocol,
-        "PUBREC reason 0x92 (rule is MQTT-3.5.2-1)",
+        "PUBREC reason 0x92",
         pkt(0x50, &[0, 1, 0x92]),
     ));
     t.push(case(
-        "MQTT-3.4.2-1",
+        "MQTT-3.6.2-1",
         Ver::V5,
         Protocol,
-        "PUBREL reason 0x10 (rule is MQTT-3.6.2-1)",
+        "PUBREL reason 0x10",
         pkt(0x62, &[0, 1, 0x10]),
     ));
     t.push(case(
-        "MQTT-3.4.2-1",
+        "MQTT-3.7.2-1",
         Ver::V5,
         Protocol,
-        "PUBCOMP reason 0x80 (rule is MQTT-3.7.2-1)",
-        pkt(0x70, &[0, 1, 0x80]),
+        "PUBCOMP reason 0x80, with properties",
+        pkt(0x70, &[0, 1, 0x80, 0x00]),
     ));
     t.push(case(
         "MQTT-3.9.3-2",
@@ -982,36 +1032,75 @@ fn cases() -> Vec<Case> {
         "CONNACK reason 0x01 (a 3.1.1 return code)",
         pkt(0x20, &[0, 0x01, 0]),
     ));
-    t.push(
-        case(
-            "MQTT-3.2.2.3",
-            Ver::V311,
-            Protocol,
-            "3.1.1 CONNACK return code 6",
-            vec![0x20, 0x02, 0x00, 0x06],
-        )
-        .v311("MQTT-3.2.2.3 (Table 3.1, section)"),
-    );
+    // Table 3.1, section 3.2.2.3 (no statement ID).
     t.push(case(
-        "MQTT-3.9.3-1",
+        "MQTT-3.2.2.3",
+        Ver::V311,
+        Protocol,
+        "3.1.1 CONNACK return code 6",
+        vec![0x20, 0x02, 0x00, 0x06],
+    ));
+    // One reason code per filter of the request (sections 3.9.3 and 3.11.3;
+    // MQTT-3.9.3-1 and MQTT-3.11.3-1 are about their order).
+    t.push(case(
+        "MQTT-3.9.3",
         Ver::V311,
         Protocol,
         "3.1.1 SUBACK without any return code",
         pkt(0x90, &[0, 1]),
     ));
     t.push(case(
-        "MQTT-3.9.3-1",
+        "MQTT-3.9.3",
         Ver::V5,
         Protocol,
         "v5 SUBACK without any reason code",
         pkt(0x90, &[0, 1, 0]),
     ));
     t.push(case(
-        "MQTT-3.11.3-1",
+        "MQTT-3.11.3",
         Ver::V5,
         Protocol,
         "v5 UNSUBACK without any reason code",
         pkt(0xB0, &[0, 1, 0]),
+    ));
+
+    // == AUTH (5.0 3.15) ==
+    // The only short form is Remaining Length 0 (3.15.2.1).
+    t.push(case(
+        "MQTT-3.15.2.1",
+        Ver::V5,
+        Malformed,
+        "AUTH remaining length 1: Success without a property length",
+        pkt(0xF0, &[0x00]),
+    ));
+    t.push(case(
+        "MQTT-3.15.2.1",
+        Ver::V5,
+        Malformed,
+        "AUTH remaining length 1: Continue authentication without a property length",
+        pkt(0xF0, &[0x18]),
+    ));
+    // It is a Protocol Error to omit the Authentication Method (3.15.2.2.2).
+    t.push(case(
+        "MQTT-3.15.2.2.2",
+        Ver::V5,
+        Protocol,
+        "AUTH 0x18 with an empty property block",
+        pkt(0xF0, &[0x18, 0x00]),
+    ));
+    t.push(case(
+        "MQTT-3.15.2.2.2",
+        Ver::V5,
+        Protocol,
+        "AUTH 0x00 with a Reason String but no Authentication Method",
+        pkt(0xF0, &cat(&[&[0x00], &props(&strp(0x1F, b"r"))])),
+    ));
+    t.push(case(
+        "MQTT-3.15.2.2.2",
+        Ver::V5,
+        Protocol,
+        "AUTH 0x19 with Authentication Data but no Authentication Method",
+        pkt(0xF0, &cat(&[&[0x19], &props(&[0x16, 0x00, 0x01, 0xAA])])),
     ));
 
     // == Packet identifiers, topics, SUBSCRIBE payload ==
@@ -1169,7 +1258,7 @@ fn cases() -> Vec<Case> {
         // '+' not alone in its level breaks MQTT-4.7.1-2 (3.1.1: -3); the codec cites -1.
         t.push(
             case(
-                "MQTT-4.7.1-1",
+                "MQTT-4.7.1-2",
                 ver,
                 Protocol,
                 "SUBSCRIBE filter a+",
@@ -1177,17 +1266,13 @@ fn cases() -> Vec<Case> {
             )
             .v311("MQTT-4.7.1-3"),
         );
-        // An empty filter breaks MQTT-4.7.3-1; the codec cites 4.7.1-1.
-        t.push(
-            case(
-                "MQTT-4.7.1-1",
-                ver,
-                Protocol,
-                "SUBSCRIBE empty filter",
-                subscribe(v, b"", 0),
-            )
-            .v311("MQTT-4.7.3-1"),
-        );
+        t.push(case(
+            "MQTT-4.7.3-1",
+            ver,
+            Protocol,
+            "SUBSCRIBE empty filter",
+            subscribe(v, b"", 0),
+        ));
         t.push(
             case(
                 "MQTT-4.7.1-1",
@@ -1201,7 +1286,8 @@ fn cases() -> Vec<Case> {
             )
             .v311("MQTT-4.7.1-2"),
         );
-        // QoS 3 in the options byte: 3.1.1 says malformed [MQTT-3-8.3-4].
+        // QoS 3 in the options byte: 3.1.1 says malformed [MQTT-3.8.3-4]
+        // (written MQTT-3-8.3-4 in the spec); 5.0 a Protocol Error (3.8.3.1).
         let qos3 = match v {
             V311 => Malformed,
             V5 => Protocol,
@@ -1235,16 +1321,13 @@ fn cases() -> Vec<Case> {
         );
     }
     for o in [0x04u8, 0x08, 0x10, 0x20, 0x40, 0x80] {
-        t.push(
-            case(
-                "MQTT-3.8.3-5",
-                Ver::V311,
-                Malformed,
-                &format!("3.1.1 SUBSCRIBE option byte {o:#04x} (reserved bits 2-7)"),
-                subscribe(V311, b"a", o),
-            )
-            .v311("MQTT-3.8.3-4"),
-        );
+        t.push(case(
+            "MQTT-3.8.3-4",
+            Ver::V311,
+            Malformed,
+            &format!("3.1.1 SUBSCRIBE option byte {o:#04x} (reserved bits 2-7)"),
+            subscribe(V311, b"a", o),
+        ));
     }
     for o in [0x40u8, 0x80, 0xC1] {
         t.push(case(
@@ -1269,16 +1352,13 @@ fn cases() -> Vec<Case> {
         "v5 no local on a $share filter",
         subscribe(V5, b"$share/g/a", 0x04),
     ));
-    t.push(
-        case(
-            "MQTT-3.8.3-5",
-            Ver::V311,
-            Malformed,
-            "3.1.1 no-local bit on a $share filter is a reserved bit",
-            subscribe(V311, b"$share/g/a", 0x04),
-        )
-        .v311("MQTT-3.8.3-4"),
-    );
+    t.push(case(
+        "MQTT-3.8.3-4",
+        Ver::V311,
+        Malformed,
+        "3.1.1 no-local bit on a $share filter is a reserved bit",
+        subscribe(V311, b"$share/g/a", 0x04),
+    ));
 
     // == CONNECT and CONNACK (3.1, 3.2) ==
     // CONNECT is decoded at its own level, whatever version decode is given.
@@ -1340,14 +1420,18 @@ fn cases() -> Vec<Case> {
             "will QoS 1 without the will flag",
             connect(v, 0x0A, &lp(b"c")),
         ));
-        // 3.1.1 MQTT-3.1.2-11 covers both fields; 5.0 has a separate MQTT-3.1.2-13.
-        t.push(case(
-            "MQTT-3.1.2-11",
-            ver,
-            Malformed,
-            "will retain without the will flag (5.0 rule is MQTT-3.1.2-13)",
-            connect(v, 0x22, &lp(b"c")),
-        ));
+        // 3.1.1 MQTT-3.1.2-11 covers both fields; the codec cites the
+        // specific MQTT-3.1.2-15 (3.1.1) and MQTT-3.1.2-13 (5.0).
+        t.push(
+            case(
+                "MQTT-3.1.2-13",
+                ver,
+                Malformed,
+                "will retain without the will flag",
+                connect(v, 0x22, &lp(b"c")),
+            )
+            .v311("MQTT-3.1.2-15"),
+        );
         t.push(
             case(
                 "MQTT-3.1.2-12",
@@ -1363,11 +1447,18 @@ fn cases() -> Vec<Case> {
             .v311("MQTT-3.1.2-14"),
         );
         t.push(case(
-            "MQTT-1.5",
+            "MQTT-3.1.3-3",
             ver,
             Malformed,
-            "CONNECT without a client id (rule MQTT-3.1.3-3)",
+            "CONNECT without a client id",
             connect(v, 0x02, &[]),
+        ));
+        t.push(case(
+            "MQTT-3.1.3-3",
+            ver,
+            Malformed,
+            "CONNECT with one byte where the client id starts",
+            connect(v, 0x02, &[0x00]),
         ));
         t.push(case(
             "MQTT-1.5",
@@ -1383,15 +1474,30 @@ fn cases() -> Vec<Case> {
             "will flag set, will topic missing",
             connect(v, 0x06, &cat(&[&lp(b"c"), &no_props(v)])),
         ));
+        // The Will Topic is a Topic Name: no wildcards, not empty.
+        t.push(
+            case(
+                "MQTT-4.7.0-1",
+                ver,
+                Malformed,
+                "will topic with a wildcard",
+                connect(
+                    v,
+                    0x06,
+                    &cat(&[&lp(b"c"), &no_props(v), &lp(b"w/#"), &lp(b"")]),
+                ),
+            )
+            .v311("MQTT-4.7.1-1"),
+        );
         t.push(case(
-            "MQTT-3.1.3-11",
+            "MQTT-4.7.3-1",
             ver,
             Malformed,
-            "will topic with a wildcard",
+            "empty will topic",
             connect(
                 v,
                 0x06,
-                &cat(&[&lp(b"c"), &no_props(v), &lp(b"w/#"), &lp(b"")]),
+                &cat(&[&lp(b"c"), &no_props(v), &lp(b""), &lp(b"")]),
             ),
         ));
         let connack_tail = no_props(v);
@@ -1404,7 +1510,7 @@ fn cases() -> Vec<Case> {
                     &format!("CONNACK acknowledge flags {f:#04x}"),
                     pkt(0x20, &cat(&[&[f, 0], &connack_tail])),
                 )
-                .v311("3.2.2.1 (no ID in 3.1.1)"),
+                .v311("MQTT-3.2.2.1"),
             );
         }
         let refused = match v {
@@ -1431,9 +1537,11 @@ fn cases() -> Vec<Case> {
     ));
 
     // == Packet too large (judged from the fixed header alone) ==
+    // Our Maximum Packet Size: the Server MUST NOT exceed it [MQTT-3.1.2-24].
+    // (A 5.0 ID; 3.1.1 has no Maximum Packet Size and reports the same.)
     t.push(
         case(
-            "MQTT-3.2.2-15",
+            "MQTT-3.1.2-24",
             Ver::Both,
             TooLarge,
             "PUBLISH announcing 268,435,455 bytes, max 1024, header only",
@@ -1443,7 +1551,7 @@ fn cases() -> Vec<Case> {
     );
     t.push(
         case(
-            "MQTT-3.2.2-15",
+            "MQTT-3.1.2-24",
             Ver::Both,
             TooLarge,
             "PUBLISH announcing 2,000 bytes, max 1024, two header bytes only",
@@ -1453,7 +1561,7 @@ fn cases() -> Vec<Case> {
     );
     t.push(
         case(
-            "MQTT-3.2.2-15",
+            "MQTT-3.1.2-24",
             Ver::Both,
             TooLarge,
             "PINGREQ (2 bytes) with max 1",
@@ -1463,7 +1571,7 @@ fn cases() -> Vec<Case> {
     );
     t.push(
         case(
-            "MQTT-3.2.2-15",
+            "MQTT-3.1.2-24",
             Ver::Both,
             TooLarge,
             "whole PUBLISH one byte over the max",
@@ -1500,19 +1608,16 @@ fn malformed_and_forbidden_packets_are_refused() {
         for &v in c.ver.versions() {
             runs += 1;
             let mut buf = BytesMut::from(&c.bytes[..]);
-            let id = format!("[{} {:?}] {} ({})", c.label, v, c.what, hex(&c.bytes));
+            let label = c.label_for(v);
+            let id = format!("[{label} {v:?}] {} ({})", c.what, hex(&c.bytes));
             match decode(&mut buf, v, c.max) {
                 Ok(p) => failures.push(format!("{id}: decoded as {p:?}, expected {:?}", c.kind)),
                 Err(e) => {
                     if !c.kind.matches(&e) {
                         failures.push(format!("{id}: got {e:?}, expected kind {:?}", c.kind));
                     }
-                    if e.spec_id() != Some(c.label) {
-                        failures.push(format!(
-                            "{id}: spec_id {:?}, expected {}",
-                            e.spec_id(),
-                            c.label
-                        ));
+                    if e.spec_id() != Some(label) {
+                        failures.push(format!("{id}: spec_id {:?}, expected {label}", e.spec_id()));
                     }
                     if e.reason_code().0 != c.kind.reason() {
                         failures.push(format!(
@@ -1546,16 +1651,17 @@ fn malformed_and_forbidden_packets_are_refused() {
 fn every_case_is_labelled_with_an_id_or_section() {
     // A label is a statement ID (MQTT-a.b.c-n) or a section (MQTT-a.b[.c]).
     for c in cases() {
-        let rest = c
-            .label
-            .strip_prefix("MQTT-")
-            .unwrap_or_else(|| panic!("{}", c.label));
-        assert!(
-            rest.chars()
-                .all(|ch| ch.is_ascii_digit() || ch == '.' || ch == '-'),
-            "{}",
-            c.label
-        );
+        for label in [Some(c.label), c.v311_id].into_iter().flatten() {
+            let rest = label
+                .strip_prefix("MQTT-")
+                .unwrap_or_else(|| panic!("{}: {label}", c.what));
+            assert!(
+                rest.chars()
+                    .all(|ch| ch.is_ascii_digit() || ch == '.' || ch == '-'),
+                "{}: {label}",
+                c.what
+            );
+        }
         assert!(!c.bytes.is_empty(), "{}: no bytes", c.what);
     }
 }
@@ -1678,6 +1784,19 @@ fn neighbouring_valid_packets_decode() {
             MAX,
         ),
         ("empty client id", V5, connect(V5, 0x02, &lp(b"")), MAX),
+        (
+            "AUTH Re-authenticate with an Authentication Method",
+            V5,
+            pkt(0xF0, &cat(&[&[0x19], &props(&strp(0x15, b"m"))])),
+            MAX,
+        ),
+        ("AUTH remaining length 0", V5, vec![0xF0, 0x00], MAX),
+        (
+            "PUBLISH remaining length 128 as 80 01 (minimal)",
+            V311,
+            pkt(0x30, &cat(&[&lp(b"a"), &[b'x'; 125]])),
+            MAX,
+        ),
     ];
     let mut failures = Vec::new();
     for (what, v, bytes, max) in &ok {

@@ -10,6 +10,7 @@
 
 use bytes::{Bytes, BytesMut};
 use std::num::{NonZeroU16, NonZeroU32};
+use tern_mqtt::codec::EncodeError;
 use tern_mqtt::codec::{
     decode, encode, AckProperties, Auth, AuthProperties, ConnAck, ConnAckProperties, Connect,
     ConnectProperties, Disconnect, DisconnectProperties, MqttString, Packet, PingReq, PingResp,
@@ -773,6 +774,20 @@ fn vectors() -> Vec<Vector> {
             },
         }),
     ));
+    // 5.0 3.15.2.1: Success with properties is written in full: reason code,
+    // Property Length, Authentication Method.
+    t.push(vector(
+        "5.0 3.15.2 AUTH 0x00 with Authentication Method",
+        V5,
+        vec![0xF0, 0x06, 0x00, 0x04, 0x15, 0x00, 0x01, b'm'],
+        Packet::Auth(Auth {
+            reason_code: ReasonCode::SUCCESS,
+            properties: AuthProperties {
+                authentication_method: Some(s("m")),
+                ..Default::default()
+            },
+        }),
+    ));
 
     t
 }
@@ -899,4 +914,137 @@ fn vectors_back_to_back_and_split() {
         let want: Vec<Packet> = mine.iter().map(|v| v.packet.clone()).collect();
         assert_eq!(got, want, "{version:?}");
     }
+}
+
+/// Packets the encoder must refuse, with the statement it cites.
+#[test]
+fn encode_refusals_cite_their_statement() {
+    let auth = |code: ReasonCode, properties: AuthProperties| {
+        Packet::Auth(Auth {
+            reason_code: code,
+            properties,
+        })
+    };
+    let cases: Vec<(&str, ProtocolVersion, Packet, &str)> = vec![
+        // 5.0 3.15.2.2.2: an AUTH that carries a reason code carries an
+        // Authentication Method; the encoder never writes a reason code alone.
+        (
+            "AUTH 0x18 without properties",
+            V5,
+            auth(
+                ReasonCode::CONTINUE_AUTHENTICATION,
+                AuthProperties::default(),
+            ),
+            "MQTT-3.15.2.2.2",
+        ),
+        (
+            "AUTH 0x19 with data but no method",
+            V5,
+            auth(
+                ReasonCode::REAUTHENTICATE,
+                AuthProperties {
+                    authentication_data: Some(Bytes::from_static(b"d")),
+                    ..Default::default()
+                },
+            ),
+            "MQTT-3.15.2.2.2",
+        ),
+        (
+            "AUTH 0x00 with a Reason String but no method",
+            V5,
+            auth(
+                ReasonCode::SUCCESS,
+                AuthProperties {
+                    reason_string: Some(s("r")),
+                    ..Default::default()
+                },
+            ),
+            "MQTT-3.15.2.2.2",
+        ),
+        (
+            "AUTH reason 0x01",
+            V5,
+            auth(ReasonCode(0x01), AuthProperties::default()),
+            "MQTT-3.15.2-1",
+        ),
+        (
+            "PUBACK 0x92",
+            V5,
+            Packet::PubAck(ack(1, 0x92)),
+            "MQTT-3.4.2-1",
+        ),
+        (
+            "PUBREC 0x92",
+            V5,
+            Packet::PubRec(ack(1, 0x92)),
+            "MQTT-3.5.2-1",
+        ),
+        (
+            "PUBREL 0x10",
+            V5,
+            Packet::PubRel(ack(1, 0x10)),
+            "MQTT-3.6.2-1",
+        ),
+        (
+            "PUBCOMP 0x80",
+            V5,
+            Packet::PubComp(ack(1, 0x80)),
+            "MQTT-3.7.2-1",
+        ),
+        (
+            "3.1.1 CONNACK session present with return code 5",
+            V311,
+            Packet::ConnAck(ConnAck {
+                session_present: true,
+                reason_code: ReasonCode(5),
+                properties: ConnAckProperties::default(),
+            }),
+            "MQTT-3.2.2-4",
+        ),
+        (
+            "5.0 CONNACK session present with reason 0x87",
+            V5,
+            Packet::ConnAck(ConnAck {
+                session_present: true,
+                reason_code: ReasonCode::NOT_AUTHORIZED,
+                properties: ConnAckProperties::default(),
+            }),
+            "MQTT-3.2.2-6",
+        ),
+        (
+            "3.1.1 SUBSCRIBE without filters",
+            V311,
+            Packet::Subscribe(Subscribe {
+                packet_id: id(1),
+                properties: SubscribeProperties::default(),
+                filters: vec![],
+            }),
+            "MQTT-3.8.3-3",
+        ),
+        (
+            "v5 SUBACK without reason codes",
+            V5,
+            Packet::SubAck(SubAck {
+                packet_id: id(1),
+                properties: AckProperties::default(),
+                reason_codes: vec![],
+            }),
+            "MQTT-3.9.3",
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (what, v, packet, want) in &cases {
+        let mut out = BytesMut::new();
+        match encode(packet, *v, &mut out) {
+            Err(EncodeError::InvalidValue { spec, .. }) if spec == *want => {}
+            other => failures.push(format!("{what}: {other:?}, expected {want}")),
+        }
+        if !out.is_empty() {
+            failures.push(format!("{what}: {} bytes written on error", out.len()));
+        }
+        if packet.encoded_len(*v).is_ok() {
+            failures.push(format!("{what}: encoded_len accepted it"));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
 }

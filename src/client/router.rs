@@ -18,6 +18,9 @@ pub(crate) struct Route {
     pub confirmed: bool,
 }
 
+/// What one route subscribes again with: its filters and its identifier.
+pub(crate) type Resubscription = (Vec<(TopicFilter, SubscriptionOptions)>, Option<std::num::NonZeroU32>);
+
 #[derive(Debug, Default)]
 pub(crate) struct Router {
     routes: Vec<Route>,

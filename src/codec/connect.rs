@@ -1,7 +1,9 @@
 //! CONNECT (3.1), its Will, and CONNACK (3.2).
 
 use super::error::{DecodeError, EncodeError};
-use super::primitives::{binary_slice, fail, put_binary, put_str, u16_, u8_, Frame, PResult, Sink};
+use super::primitives::{
+    binary_slice, fail, id, put_binary, put_str, topic_error, u16_, u8_, Frame, PResult, Sink,
+};
 use super::properties::{put_properties, ConnAckProperties, ConnectProperties, WillProperties};
 use super::reason::{AckKind, ReasonCode};
 use super::string::MqttString;
@@ -73,6 +75,12 @@ pub(crate) fn read_connect<'a>(frame: &Frame<'_>, i: &'a [u8]) -> PResult<'a, Co
         5 => ProtocolVersion::V5,
         other => return fail(DecodeError::UnsupportedProtocolLevel(other)),
     };
+    // From here on the CONNECT is read at its own level, and errors cite
+    // that version's statements.
+    let frame = &Frame {
+        bytes: frame.bytes,
+        version,
+    };
     let (i, flags) = u8_(i)?;
     // The Server MUST validate that the reserved flag in the CONNECT packet
     // is set to 0 [MQTT-3.1.2-3].
@@ -85,18 +93,30 @@ pub(crate) fn read_connect<'a>(frame: &Frame<'_>, i: &'a [u8]) -> PResult<'a, Co
     let will_flag = flags & flag::WILL != 0;
     let will_qos_bits = (flags >> flag::WILL_QOS_SHIFT) & 0x03;
     let will_retain = flags & flag::WILL_RETAIN != 0;
-    if !will_flag && (will_qos_bits != 0 || will_retain) {
-        // If the Will Flag is set to 0, then the Will QoS MUST be set to 0
-        // [MQTT-3.1.2-11] and Will Retain MUST be set to 0 [MQTT-3.1.2-13]
-        // (3.1.1: [MQTT-3.1.2-13], [MQTT-3.1.2-15]).
+    // If the Will Flag is set to 0, then the Will QoS MUST be set to 0
+    // (0x00) [MQTT-3.1.2-11] (3.1.1: [MQTT-3.1.2-11] covers both fields).
+    if !will_flag && will_qos_bits != 0 {
         return fail(DecodeError::malformed(
             "MQTT-3.1.2-11",
-            "will QoS or will retain set without the will flag",
+            "will QoS set without the will flag",
         ));
     }
-    // The value of Will QoS can be 0, 1 or 2 [MQTT-3.1.2-12]; 3.1.1: it MUST NOT be 3 [MQTT-3.1.2-14].
+    // If the Will Flag is set to 0, then Will Retain MUST be set to 0
+    // [MQTT-3.1.2-13] (3.1.1: [MQTT-3.1.2-15]).
+    if !will_flag && will_retain {
+        return fail(DecodeError::malformed(
+            id(version, "MQTT-3.1.2-13", "MQTT-3.1.2-15"),
+            "will retain set without the will flag",
+        ));
+    }
+    // If the Will Flag is set to 1, the value of Will QoS can be 0 (0x00), 1
+    // (0x01), or 2 (0x02) [MQTT-3.1.2-12] (3.1.1: It MUST NOT be 3 (0x03)
+    // [MQTT-3.1.2-14]).
     let Some(will_qos) = QoS::from_u8(will_qos_bits) else {
-        return fail(DecodeError::malformed("MQTT-3.1.2-12", "will QoS 3"));
+        return fail(DecodeError::malformed(
+            id(version, "MQTT-3.1.2-12", "MQTT-3.1.2-14"),
+            "will QoS 3",
+        ));
     };
     let has_username = flags & flag::USERNAME != 0;
     let has_password = flags & flag::PASSWORD != 0;
@@ -116,6 +136,14 @@ pub(crate) fn read_connect<'a>(frame: &Frame<'_>, i: &'a [u8]) -> PResult<'a, Co
     // These fields, if present, MUST appear in the order Client Identifier,
     // Will Properties, Will Topic, Will Payload, User Name, Password
     // [MQTT-3.1.3-1].
+    // The ClientID MUST be present and is the first field in the CONNECT
+    // packet Payload [MQTT-3.1.3-3] (the same ID in 3.1.1).
+    if i.len() < 2 {
+        return fail(DecodeError::malformed(
+            "MQTT-3.1.3-3",
+            "CONNECT without a client identifier",
+        ));
+    }
     let (mut i, client_id) = frame.string(i)?;
     let mut will = None;
     if will_flag {
@@ -125,12 +153,13 @@ pub(crate) fn read_connect<'a>(frame: &Frame<'_>, i: &'a [u8]) -> PResult<'a, Co
             ProtocolVersion::V5 => WillProperties::read(frame, i)?,
             ProtocolVersion::V311 => (i, WillProperties::default()),
         };
+        // The Will Topic MUST be a UTF-8 Encoded String [MQTT-3.1.3-11]
+        // (3.1.1: [MQTT-3.1.3-10]); as a Topic Name it is at least one
+        // character long and holds no wildcards (4.7).
         let (j, topic) = frame.string(j)?;
-        let Ok(topic) = TopicName::from_mqtt_string(topic) else {
-            return fail(DecodeError::malformed(
-                "MQTT-3.1.3-11",
-                "will topic is not a topic name",
-            ));
+        let topic = match TopicName::from_mqtt_string(topic) {
+            Ok(t) => t,
+            Err(e) => return fail(topic_error(e, version, DecodeError::malformed)),
         };
         let (j, payload) = frame.binary(j)?;
         will = Some(Will {
@@ -255,10 +284,10 @@ impl ConnAck {
     ) -> PResult<'a, Self> {
         let (i, ack_flags) = u8_(i)?;
         // Byte 1 is the "Connect Acknowledge Flags". Bits 7-1 are reserved
-        // and MUST be set to 0 [MQTT-3.2.2-1].
+        // and MUST be set to 0 [MQTT-3.2.2-1] (3.1.1: section 3.2.2.1, no ID).
         if ack_flags & 0xFE != 0 {
             return fail(DecodeError::malformed(
-                "MQTT-3.2.2-1",
+                id(v, "MQTT-3.2.2-1", "MQTT-3.2.2.1"),
                 "CONNACK reserved flags are set",
             ));
         }
@@ -292,7 +321,7 @@ impl ConnAck {
         // it MUST set Session Present to 0 [MQTT-3.2.2-6] (3.1.1: [MQTT-3.2.2-4]).
         if session_present && code != 0 {
             return fail(DecodeError::protocol(
-                "MQTT-3.2.2-6",
+                id(v, "MQTT-3.2.2-6", "MQTT-3.2.2-4"),
                 "session present set on a refused connection",
             ));
         }
@@ -307,9 +336,11 @@ impl ConnAck {
     }
 
     pub(crate) fn write<S: Sink>(&self, s: &mut S, v: ProtocolVersion) -> Result<(), EncodeError> {
+        // If a Server sends a CONNACK packet containing a non-zero Reason Code
+        // it MUST set Session Present to 0 [MQTT-3.2.2-6] (3.1.1: [MQTT-3.2.2-4]).
         if self.session_present && self.reason_code.0 != 0 {
             return Err(EncodeError::invalid(
-                "MQTT-3.2.2-6",
+                id(v, "MQTT-3.2.2-6", "MQTT-3.2.2-4"),
                 "session present on a refused connection",
             ));
         }

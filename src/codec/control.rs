@@ -24,6 +24,11 @@ pub struct Disconnect {
 }
 
 /// AUTH: a step of enhanced authentication (v5 only).
+///
+/// Success without properties is sent as the short form (Remaining Length
+/// 0); any other AUTH carries its reason code, its properties and, as
+/// 3.15.2.2.2 requires, an Authentication Method, or
+/// [`encode`](super::encode) refuses it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Auth {
     /// Authenticate Reason Code.
@@ -117,9 +122,24 @@ impl Auth {
             ));
         }
         if i.is_empty() {
-            return Ok((i, a));
+            // The Reason Code and Property Length can be omitted if the
+            // Reason Code is 0x00 (Success) and there are no Properties. In
+            // this case the AUTH has a Remaining Length of 0 (3.15.2.1). That
+            // is the only short form: unlike the acknowledgements, a Reason
+            // Code without a Property Length (Remaining Length 1) is malformed.
+            return fail(DecodeError::malformed(
+                "MQTT-3.15.2.1",
+                "AUTH reason code without a property length",
+            ));
         }
         let (i, properties) = AuthProperties::read(frame, i)?;
+        // It is a Protocol Error to omit the Authentication Method (3.15.2.2.2).
+        if properties.authentication_method.is_none() {
+            return fail(DecodeError::protocol(
+                "MQTT-3.15.2.2.2",
+                "AUTH without an Authentication Method",
+            ));
+        }
         a.properties = properties;
         Ok((i, a))
     }
@@ -134,12 +154,20 @@ impl Auth {
                 "not an Authenticate Reason Code",
             ));
         }
-        if !self.properties.is_empty() {
-            s.put_u8(self.reason_code.0);
-            put_properties(s, &self.properties)?;
-        } else if self.reason_code != ReasonCode::SUCCESS {
-            s.put_u8(self.reason_code.0);
+        // The Reason Code and Property Length can be omitted if the Reason
+        // Code is 0x00 (Success) and there are no Properties (3.15.2.1): the
+        // only short form. Otherwise both are written.
+        if self.reason_code == ReasonCode::SUCCESS && self.properties.is_empty() {
+            return Ok(());
         }
-        Ok(())
+        // It is a Protocol Error to omit the Authentication Method (3.15.2.2.2).
+        if self.properties.authentication_method.is_none() {
+            return Err(EncodeError::invalid(
+                "MQTT-3.15.2.2.2",
+                "AUTH with a reason code needs an Authentication Method",
+            ));
+        }
+        s.put_u8(self.reason_code.0);
+        put_properties(s, &self.properties)
     }
 }

@@ -34,7 +34,8 @@ pub enum DecodeError {
     /// A Topic Alias of 0 (v5 reason 0x94).
     #[error("topic alias 0 is not permitted [MQTT-3.3.2-8]")]
     TopicAliasZero,
-    /// The fixed header announces a packet larger than the maximum we accept.
+    /// The fixed header announces a packet larger than the maximum we accept
+    /// (our Maximum Packet Size, which the Server MUST NOT exceed [MQTT-3.1.2-24]).
     #[error("packet of {size} bytes exceeds the maximum packet size of {max} bytes")]
     PacketTooLarge {
         /// Total packet size announced by the fixed header.
@@ -64,7 +65,10 @@ impl DecodeError {
         match self {
             DecodeError::Malformed { spec, .. } | DecodeError::Protocol { spec, .. } => Some(spec),
             DecodeError::TopicAliasZero => Some("MQTT-3.3.2-8"),
-            DecodeError::PacketTooLarge { .. } => Some("MQTT-3.2.2-15"),
+            // The Client's Maximum Packet Size (3.1.2.11.4) is what we
+            // receive at most: the Server MUST NOT send packets exceeding it
+            // [MQTT-3.1.2-24]. (The 5.0 ID; 3.1.1 has no Maximum Packet Size.)
+            DecodeError::PacketTooLarge { .. } => Some("MQTT-3.1.2-24"),
             DecodeError::UnsupportedProtocolLevel(_) => Some("MQTT-3.1.2-2"),
         }
     }

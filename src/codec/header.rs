@@ -2,7 +2,7 @@
 //! carry, and the remaining length.
 
 use super::error::DecodeError;
-use super::primitives::{read_vbi, Vbi};
+use super::primitives::{id, read_vbi, Vbi};
 use super::ProtocolVersion;
 
 /// Control packet types (MQTT 5.0 Table 2-1, 3.1.1 Table 2.1).
@@ -83,7 +83,7 @@ pub(crate) fn read_fixed_header(
         // close the Network Connection [MQTT-2.2.2-2]).
         Some(required) if flags != required => {
             return Err(DecodeError::malformed(
-                "MQTT-2.1.3-1",
+                id(version, "MQTT-2.1.3-1", "MQTT-2.2.2-1"),
                 "reserved fixed header flags are not as Table 2-2 lists",
             ));
         }

@@ -252,7 +252,7 @@ fn decode_frame(
     header: header::FixedHeader,
     version: ProtocolVersion,
 ) -> Result<Packet, DecodeError> {
-    let frame = Frame { bytes };
+    let frame = Frame { bytes, version };
     let body = bytes.get(header.header_len..).unwrap_or_default();
     let flags = header.flags;
     let parsed = match header.packet_type {
@@ -301,10 +301,12 @@ fn decode_frame(
             "bytes left over after the last field of the packet",
         )),
         Err(nom::Err::Error(e) | nom::Err::Failure(e)) => Err(e),
-        // Parsers run over one complete packet only; running out of input
-        // inside it is malformed, never "incomplete".
+        // Not reached: every parser here is one of nom's `complete` ones,
+        // which report running out of input as an error, never as
+        // `Incomplete`. Should one ever slip in, running out of input inside
+        // a whole packet is still a field past its end: malformed (1.5).
         Err(nom::Err::Incomplete(_)) => Err(DecodeError::malformed(
-            "MQTT-2.1.4",
+            "MQTT-1.5",
             "a field runs past the end of the packet",
         )),
     }

@@ -10,6 +10,8 @@
 
 use super::error::{DecodeError, EncodeError};
 use super::string::{check_mqtt_str, MqttString, StringError};
+use super::ProtocolVersion;
+use crate::topic::TopicError;
 use bytes::{BufMut, Bytes, BytesMut};
 use nom::number::complete::{be_u16, be_u32, be_u8};
 use nom::Parser;
@@ -130,20 +132,34 @@ pub(crate) enum Vbi {
 }
 
 /// Reads a Variable Byte Integer from the start of `buf`.
+///
+/// Used for the Remaining Length of both versions and for the VBIs inside
+/// v5 properties.
 pub(crate) fn read_vbi(buf: &[u8]) -> Result<Vbi, DecodeError> {
     let mut value: u32 = 0;
-    for (i, byte) in buf.iter().take(4).enumerate() {
+    for (i, &byte) in buf.iter().take(4).enumerate() {
         value |= u32::from(byte & 0x7F) << (7 * i);
         if byte & 0x80 == 0 {
+            // The encoded value MUST use the minimum number of bytes
+            // necessary to represent the value [MQTT-1.5.5-1]. A last byte of
+            // 0 after a continuation byte adds nothing, so the value fitted in
+            // fewer bytes (e.g. C0 80 00 for 64). 3.1.1 (2.2.3) states no such
+            // rule, but its encoding algorithm never produces these forms and
+            // no sane peer sends them, so both versions refuse them.
+            if i > 0 && byte == 0 {
+                return Err(DecodeError::malformed(
+                    "MQTT-1.5.5-1",
+                    "variable byte integer not in its shortest form",
+                ));
+            }
             return Ok(Vbi::Value(value, i + 1));
         }
     }
     if buf.len() >= 4 {
-        // The Variable Byte Integer is encoded using an encoding scheme which
-        // uses a single byte for values up to 127 ... The maximum number of
-        // bytes in the Variable Byte Integer field is four [MQTT-1.5.5-1].
+        // The maximum number of bytes in the Variable Byte Integer field is
+        // four (1.5.5; 3.1.1: 2.2.3). The spec gives this rule no ID.
         return Err(DecodeError::malformed(
-            "MQTT-1.5.5-1",
+            "MQTT-1.5.5",
             "variable byte integer longer than four bytes",
         ));
     }
@@ -185,16 +201,77 @@ pub(crate) fn fail<T>(e: DecodeError) -> Result<T, nom::Err<DecodeError>> {
     Err(nom::Err::Failure(e))
 }
 
-/// Maps a string rule failure to the decode error that names its statement.
-pub(crate) fn string_error(e: StringError) -> DecodeError {
+/// The statement ID (or section) of `v`: `v5` for MQTT 5.0, `v311` for 3.1.1,
+/// where the two specs number the same rule differently.
+pub(crate) const fn id(v: ProtocolVersion, v5: &'static str, v311: &'static str) -> &'static str {
+    match v {
+        ProtocolVersion::V5 => v5,
+        ProtocolVersion::V311 => v311,
+    }
+}
+
+/// Maps a string rule failure to the decode error that names its statement
+/// in version `v`.
+pub(crate) fn string_error(e: StringError, v: ProtocolVersion) -> DecodeError {
     match e {
-        StringError::InvalidUtf8 => {
-            DecodeError::malformed("MQTT-1.5.4-1", "UTF-8 string is not well-formed")
+        // The character data in a UTF-8 Encoded String MUST be well-formed
+        // UTF-8 [MQTT-1.5.4-1] (3.1.1: [MQTT-1.5.3-1]).
+        StringError::InvalidUtf8 => DecodeError::malformed(
+            id(v, "MQTT-1.5.4-1", "MQTT-1.5.3-1"),
+            "UTF-8 string is not well-formed",
+        ),
+        // A UTF-8 Encoded String MUST NOT include an encoding of the null
+        // character U+0000 [MQTT-1.5.4-2] (3.1.1: [MQTT-1.5.3-2]).
+        StringError::NullCharacter => DecodeError::malformed(
+            id(v, "MQTT-1.5.4-2", "MQTT-1.5.3-2"),
+            "UTF-8 string contains U+0000",
+        ),
+        // Cannot happen on decode: the length prefix is two bytes.
+        StringError::TooLong => {
+            DecodeError::malformed(id(v, "MQTT-1.5.4", "MQTT-1.5.3"), "string too long")
         }
-        StringError::NullCharacter => {
-            DecodeError::malformed("MQTT-1.5.4-2", "UTF-8 string contains U+0000")
-        }
-        StringError::TooLong => DecodeError::malformed("MQTT-1.5.4", "string too long"),
+    }
+}
+
+/// Maps a topic name or topic filter rule failure to the decode error that
+/// names its statement in version `v`; `make` chooses the kind (malformed or
+/// protocol error) for the topic rules. String rule failures are always
+/// malformed.
+pub(crate) fn topic_error(
+    e: TopicError,
+    v: ProtocolVersion,
+    make: fn(&'static str, &'static str) -> DecodeError,
+) -> DecodeError {
+    match e {
+        TopicError::String(e) => string_error(e, v),
+        // All Topic Names and Topic Filters MUST be at least one character
+        // long [MQTT-4.7.3-1] (the same ID in 3.1.1).
+        TopicError::Empty => make("MQTT-4.7.3-1", "empty topic name or filter"),
+        // The wildcard characters can be used in Topic Filters, but MUST NOT
+        // be used within a Topic Name [MQTT-4.7.0-1] (3.1.1: [MQTT-4.7.1-1]).
+        TopicError::WildcardInName => make(
+            id(v, "MQTT-4.7.0-1", "MQTT-4.7.1-1"),
+            "wildcard in a topic name",
+        ),
+        // The multi-level wildcard character MUST be specified either on its
+        // own or following a topic level separator. In either case it MUST be
+        // the last character specified in the Topic Filter [MQTT-4.7.1-1]
+        // (3.1.1: [MQTT-4.7.1-2]).
+        TopicError::MultiLevelWildcardMisplaced => make(
+            id(v, "MQTT-4.7.1-1", "MQTT-4.7.1-2"),
+            "'#' not alone in the last level of the topic filter",
+        ),
+        // Where it is used, the single-level wildcard MUST occupy an entire
+        // level of the filter [MQTT-4.7.1-2] (3.1.1: [MQTT-4.7.1-3]).
+        TopicError::SingleLevelWildcardMisplaced => make(
+            id(v, "MQTT-4.7.1-2", "MQTT-4.7.1-3"),
+            "'+' does not occupy a whole level of the topic filter",
+        ),
+        // The ShareName MUST NOT contain the characters "/", "+" or "#", but
+        // MUST be followed by a "/" character. This "/" character MUST be
+        // followed by a Topic Filter [MQTT-4.8.2-2]. (A 5.0 rule; the topic
+        // module applies it to `$share/` filters of both versions.)
+        TopicError::InvalidShare => make("MQTT-4.8.2-2", "malformed shared subscription filter"),
     }
 }
 
@@ -203,6 +280,8 @@ pub(crate) fn string_error(e: StringError) -> DecodeError {
 pub(crate) struct Frame<'f> {
     /// The whole packet, shared with the receive buffer.
     pub bytes: &'f Bytes,
+    /// The version the packet is read at, for the statement IDs of errors.
+    pub version: ProtocolVersion,
 }
 
 impl<'f> Frame<'f> {
@@ -224,11 +303,11 @@ impl<'f> Frame<'f> {
     pub fn string<'a>(&self, i: &'a [u8]) -> PResult<'a, MqttString> {
         let (rest, b) = binary_slice(i)?;
         if let Err(e) = check_mqtt_str(b) {
-            return fail(string_error(e));
+            return fail(string_error(e, self.version));
         }
         match MqttString::from_bytes(self.share(b)) {
             Ok(s) => Ok((rest, s)),
-            Err(e) => fail(string_error(e)),
+            Err(e) => fail(string_error(e, self.version)),
         }
     }
 }
@@ -271,9 +350,25 @@ mod tests {
     }
 
     #[test]
-    fn vbi_of_five_bytes_is_malformed_mqtt_1_5_5_1() {
+    fn vbi_of_five_bytes_is_malformed_mqtt_1_5_5() {
         let e = read_vbi(&[0xFF, 0xFF, 0xFF, 0xFF, 0x01]).err().unwrap();
-        assert_eq!(e.spec_id(), Some("MQTT-1.5.5-1"));
+        assert_eq!(e.spec_id(), Some("MQTT-1.5.5"));
         assert!(matches!(read_vbi(&[0xFF, 0xFF]), Ok(Vbi::Incomplete)));
+    }
+
+    #[test]
+    fn non_minimal_vbi_is_malformed_mqtt_1_5_5_1() {
+        for bytes in [
+            &[0x80, 0x00][..],
+            &[0xC0, 0x80, 0x00],
+            &[0xFF, 0x80, 0x80, 0x00],
+            &[0x80, 0x80, 0x80, 0x00],
+        ] {
+            let e = read_vbi(bytes).err().unwrap();
+            assert_eq!(e.spec_id(), Some("MQTT-1.5.5-1"), "{bytes:02X?}");
+        }
+        // A zero byte alone is the minimal form of 0; 80 01 is 128.
+        assert!(matches!(read_vbi(&[0x00]), Ok(Vbi::Value(0, 1))));
+        assert!(matches!(read_vbi(&[0x80, 0x01]), Ok(Vbi::Value(128, 2))));
     }
 }

@@ -296,10 +296,13 @@ fn topic(v: MqttString) -> Result<TopicName, DecodeError> {
     })
 }
 
-fn subscription_id(v: u32) -> Result<NonZeroU32, DecodeError> {
+/// A Subscription Identifier, which `section` (3.8.2.1.2 for SUBSCRIBE,
+/// 3.3.2.3.8 for PUBLISH) forbids to be 0.
+fn subscription_id(v: u32, section: &'static str) -> Result<NonZeroU32, DecodeError> {
     // The Subscription Identifier can have the value of 1 to 268,435,455. It
-    // is a Protocol Error if the Subscription Identifier has a value of 0.
-    non_zero_u32(v, "MQTT-3.8.2.1.2", "subscription identifier 0")
+    // is a Protocol Error if the Subscription Identifier has a value of 0
+    // (3.8.2.1.2 and 3.3.2.3.8; no statement IDs).
+    non_zero_u32(v, section, "subscription identifier 0")
 }
 
 /// Properties of CONNECT (3.1.2.11).
@@ -757,9 +760,9 @@ impl PublishProperties {
                 Property::Str(id::RESPONSE_TOPIC, v) => p.response_topic = Some(topic(v)?),
                 Property::Bin(id::CORRELATION_DATA, v) => p.correlation_data = Some(v),
                 Property::User(k, v) => p.user_properties.push((k, v)),
-                Property::Vbi(id::SUBSCRIPTION_IDENTIFIER, v) => {
-                    p.subscription_identifiers.push(subscription_id(v)?)
-                }
+                Property::Vbi(id::SUBSCRIPTION_IDENTIFIER, v) => p
+                    .subscription_identifiers
+                    .push(subscription_id(v, "MQTT-3.3.2.3.8")?),
                 Property::Str(id::CONTENT_TYPE, v) => p.content_type = Some(v),
                 _ => return Err(unexpected()),
             }
@@ -875,7 +878,7 @@ impl SubscribeProperties {
             |prop| {
                 match prop {
                     Property::Vbi(id::SUBSCRIPTION_IDENTIFIER, v) => {
-                        p.subscription_identifier = Some(subscription_id(v)?)
+                        p.subscription_identifier = Some(subscription_id(v, "MQTT-3.8.2.1.2")?)
                     }
                     Property::User(k, v) => p.user_properties.push((k, v)),
                     _ => return Err(unexpected()),

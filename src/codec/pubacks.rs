@@ -2,7 +2,7 @@
 //! four packet types.
 
 use super::error::{DecodeError, EncodeError};
-use super::primitives::{fail, u16_, u8_, Frame, PResult, Sink};
+use super::primitives::{fail, id as id_for, u16_, u8_, Frame, PResult, Sink};
 use super::properties::{put_properties, AckProperties};
 use super::reason::{AckKind, ReasonCode};
 use super::{PacketId, ProtocolVersion};
@@ -44,10 +44,12 @@ impl PublishAck {
         kind: AckKind,
     ) -> PResult<'a, Self> {
         let (i, id) = u16_(i)?;
-        // The Packet Identifier is never 0 [MQTT-2.2.1-5].
+        // A PUBACK, PUBREC, PUBREL, or PUBCOMP packet MUST contain the same
+        // Packet Identifier as the PUBLISH packet that was originally sent
+        // [MQTT-2.2.1-5] (3.1.1: [MQTT-2.3.1-6]), and that one is never 0.
         let Some(packet_id) = PacketId::new(id) else {
             return fail(DecodeError::protocol(
-                "MQTT-2.2.1-5",
+                id_for(v, "MQTT-2.2.1-5", "MQTT-2.3.1-6"),
                 "acknowledgement for packet identifier 0",
             ));
         };
@@ -60,11 +62,12 @@ impl PublishAck {
         }
         let (i, code) = u8_(i)?;
         ack.reason_code = ReasonCode(code);
+        // The Client or Server sending the PUBACK / PUBREC / PUBREL / PUBCOMP
+        // packet MUST use one of its Reason Code values [MQTT-3.4.2-1],
+        // [MQTT-3.5.2-1], [MQTT-3.6.2-1], [MQTT-3.7.2-1].
         if !ack.reason_code.is_valid_for(kind) {
-            // The sender MUST use one of the Reason Code values listed for
-            // this packet [MQTT-3.4.2-1], [MQTT-3.5.2-1], [MQTT-3.6.2-1], [MQTT-3.7.2-1].
             return fail(DecodeError::protocol(
-                "MQTT-3.4.2-1",
+                reason_code_rule(kind),
                 "reason code not valid for this acknowledgement",
             ));
         }
@@ -94,9 +97,11 @@ impl PublishAck {
                 }
             }
             ProtocolVersion::V5 => {
+                // The sender MUST use one of the packet's Reason Code values
+                // [MQTT-3.4.2-1], [MQTT-3.5.2-1], [MQTT-3.6.2-1], [MQTT-3.7.2-1].
                 if !self.reason_code.is_valid_for(kind) {
                     return Err(EncodeError::invalid(
-                        "MQTT-3.4.2-1",
+                        reason_code_rule(kind),
                         "reason code not valid for this acknowledgement",
                     ));
                 }
@@ -112,5 +117,16 @@ impl PublishAck {
             }
         }
         Ok(())
+    }
+}
+
+/// The statement that lists the Reason Codes of this acknowledgement.
+fn reason_code_rule(kind: AckKind) -> &'static str {
+    match kind {
+        AckKind::PubRec => "MQTT-3.5.2-1",
+        AckKind::PubRel => "MQTT-3.6.2-1",
+        AckKind::PubComp => "MQTT-3.7.2-1",
+        // PUBACK; the other kinds never reach this module.
+        _ => "MQTT-3.4.2-1",
     }
 }

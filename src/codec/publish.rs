@@ -1,7 +1,7 @@
 //! PUBLISH (3.3). The payload is a `Bytes` slice of the receive buffer.
 
 use super::error::{DecodeError, EncodeError};
-use super::primitives::{fail, put_str, u16_, Counter, Frame, PResult, Sink};
+use super::primitives::{fail, id, put_str, u16_, Counter, Frame, PResult, Sink};
 use super::properties::{put_properties, PublishProperties};
 use super::{PacketId, ProtocolVersion, QoS};
 use crate::topic::{TopicError, TopicName};
@@ -70,16 +70,16 @@ impl Publish {
         let (i, packet_id) = match qos {
             QoS::AtMostOnce => (i, None),
             _ => {
-                let (i, id) = u16_(i)?;
+                let (i, packet_id) = u16_(i)?;
                 // PUBLISH (where QoS > 0) MUST carry a non-zero Packet
                 // Identifier [MQTT-2.2.1-3] (3.1.1: [MQTT-2.3.1-1]).
-                let Some(id) = PacketId::new(id) else {
+                let Some(packet_id) = PacketId::new(packet_id) else {
                     return fail(DecodeError::protocol(
-                        "MQTT-2.2.1-3",
+                        id(v, "MQTT-2.2.1-3", "MQTT-2.3.1-1"),
                         "PUBLISH packet identifier 0",
                     ));
                 };
-                (i, Some(id))
+                (i, Some(packet_id))
             }
         };
         let (i, properties) = match v {
@@ -115,13 +115,13 @@ impl Publish {
     /// 1/2 without a packet identifier yet, the two bytes one will take are
     /// counted, so a sender can check a size limit before assigning one.
     pub fn encoded_len(&self, v: ProtocolVersion) -> Result<usize, EncodeError> {
-        let id = match (self.qos, self.packet_id) {
-            (QoS::AtMostOnce, id) => id,
-            (_, Some(id)) => Some(id),
+        let packet_id = match (self.qos, self.packet_id) {
+            (QoS::AtMostOnce, p) => p,
+            (_, Some(p)) => Some(p),
             (_, None) => Some(PacketId::MAX),
         };
         let mut c = Counter::default();
-        self.write_with_id(&mut c, v, id)?;
+        self.write_with_id(&mut c, v, packet_id)?;
         Ok(super::frame_len(c.0))
     }
 
@@ -158,16 +158,18 @@ impl Publish {
             (QoS::AtMostOnce, None) => {}
             (QoS::AtMostOnce, Some(_)) => {
                 // A PUBLISH packet MUST NOT contain a Packet Identifier if its
-                // QoS value is set to 0 [MQTT-2.2.1-2].
+                // QoS value is set to 0 [MQTT-2.2.1-2] (3.1.1: [MQTT-2.3.1-5]).
                 return Err(EncodeError::invalid(
-                    "MQTT-2.2.1-2",
+                    id(v, "MQTT-2.2.1-2", "MQTT-2.3.1-5"),
                     "packet identifier on QoS 0",
                 ));
             }
-            (_, Some(id)) => s.put_u16(id.get()),
+            (_, Some(packet_id)) => s.put_u16(packet_id.get()),
+            // PUBLISH (where QoS > 0) MUST contain a non-zero Packet
+            // Identifier [MQTT-2.2.1-3] (3.1.1: [MQTT-2.3.1-1]).
             (_, None) => {
                 return Err(EncodeError::invalid(
-                    "MQTT-2.2.1-3",
+                    id(v, "MQTT-2.2.1-3", "MQTT-2.3.1-1"),
                     "QoS 1/2 PUBLISH without packet identifier",
                 ))
             }

@@ -1,7 +1,7 @@
 //! SUBSCRIBE (3.8), SUBACK (3.9), UNSUBSCRIBE (3.10) and UNSUBACK (3.11).
 
 use super::error::{DecodeError, EncodeError};
-use super::primitives::{fail, put_str, u16_, u8_, Frame, PResult, Sink};
+use super::primitives::{fail, id, put_str, topic_error, u16_, u8_, Frame, PResult, Sink};
 use super::properties::{
     put_properties, AckProperties, SubscribeProperties, UnsubscribeProperties,
 };
@@ -104,15 +104,15 @@ fn packet_id<'a>(i: &'a [u8], spec: &'static str) -> PResult<'a, PacketId> {
 }
 
 fn filter<'a>(frame: &Frame<'_>, i: &'a [u8]) -> PResult<'a, TopicFilter> {
-    // The Topic Filters MUST be a UTF-8 Encoded String [MQTT-3.8.3-1],
-    // with wildcards placed as section 4.7 says [MQTT-4.7.1-1], [MQTT-4.7.1-2].
+    // The Topic Filters MUST be a UTF-8 Encoded String [MQTT-3.8.3-1]
+    // (UNSUBSCRIBE: [MQTT-3.10.3-1]), at least one character long
+    // [MQTT-4.7.3-1], with wildcards placed as section 4.7.1 says
+    // [MQTT-4.7.1-1], [MQTT-4.7.1-2] (3.1.1: [MQTT-4.7.1-2], [MQTT-4.7.1-3]);
+    // `topic_error` names the statement each failure breaks.
     let (i, s) = frame.string(i)?;
     match TopicFilter::from_mqtt_string(s) {
         Ok(f) => Ok((i, f)),
-        Err(_) => fail(DecodeError::protocol(
-            "MQTT-4.7.1-1",
-            "invalid topic filter",
-        )),
+        Err(e) => fail(topic_error(e, frame.version, DecodeError::protocol)),
     }
 }
 
@@ -144,29 +144,30 @@ impl Subscribe {
         i: &'a [u8],
         v: ProtocolVersion,
     ) -> PResult<'a, Self> {
-        // SUBSCRIBE MUST contain a non-zero Packet Identifier [MQTT-2.2.1-3].
-        let (i, packet_id) = packet_id(i, "MQTT-2.2.1-3")?;
+        // Each time a Client sends a new SUBSCRIBE ... it MUST assign it a
+        // non-zero Packet Identifier [MQTT-2.2.1-3] (3.1.1: [MQTT-2.3.1-1]).
+        let (i, packet_id) = packet_id(i, id(v, "MQTT-2.2.1-3", "MQTT-2.3.1-1"))?;
         let (i, properties) = match v {
             ProtocolVersion::V5 => SubscribeProperties::read(frame, i)?,
             ProtocolVersion::V311 => (i, SubscribeProperties::default()),
         };
         // The Payload MUST contain at least one Topic Filter and Subscription
         // Options pair [MQTT-3.8.3-2] (3.1.1: [MQTT-3.8.3-3]).
-        let (i, filters) =
-            at_least_one(i, "MQTT-3.8.3-2", "SUBSCRIBE without a topic filter", |i| {
-                let (i, f) = filter(frame, i)?;
-                let (i, o) = u8_(i)?;
-                let opts = read_options(o, v)?;
-                if opts.no_local && f.share().is_some() {
-                    // It is a Protocol Error to set the No Local bit to 1 on a
-                    // Shared Subscription [MQTT-3.8.3-4].
-                    return fail(DecodeError::protocol(
-                        "MQTT-3.8.3-4",
-                        "no local on a shared subscription",
-                    ));
-                }
-                Ok((i, (f, opts)))
-            })?;
+        let no_filter = id(v, "MQTT-3.8.3-2", "MQTT-3.8.3-3");
+        let (i, filters) = at_least_one(i, no_filter, "SUBSCRIBE without a topic filter", |i| {
+            let (i, f) = filter(frame, i)?;
+            let (i, o) = u8_(i)?;
+            let opts = read_options(o, v)?;
+            if opts.no_local && f.share().is_some() {
+                // It is a Protocol Error to set the No Local bit to 1 on a
+                // Shared Subscription [MQTT-3.8.3-4].
+                return fail(DecodeError::protocol(
+                    "MQTT-3.8.3-4",
+                    "no local on a shared subscription",
+                ));
+            }
+            Ok((i, (f, opts)))
+        })?;
         Ok((
             i,
             Subscribe {
@@ -178,9 +179,11 @@ impl Subscribe {
     }
 
     pub(crate) fn write<S: Sink>(&self, s: &mut S, v: ProtocolVersion) -> Result<(), EncodeError> {
+        // The Payload MUST contain at least one Topic Filter and Subscription
+        // Options pair [MQTT-3.8.3-2] (3.1.1: [MQTT-3.8.3-3]).
         if self.filters.is_empty() {
             return Err(EncodeError::invalid(
-                "MQTT-3.8.3-2",
+                id(v, "MQTT-3.8.3-2", "MQTT-3.8.3-3"),
                 "SUBSCRIBE without a topic filter",
             ));
         }
@@ -218,8 +221,11 @@ impl Subscribe {
 
 fn read_options(o: u8, v: ProtocolVersion) -> Result<SubscriptionOptions, nom::Err<DecodeError>> {
     let reserved = match v {
-        // 3.1.1: the upper 6 bits of the Requested QoS byte are reserved and
-        // MUST be 0 [MQTT-3.8.3-4] (written [MQTT-3-8.3-4] in the spec).
+        // 3.1.1: the upper 6 bits of the Requested QoS byte are reserved. The
+        // Server MUST treat a SUBSCRIBE packet as malformed and close the
+        // Network Connection if any of Reserved bits in the payload are
+        // non-zero, or QoS is not 0,1 or 2 [MQTT-3.8.3-4] (written
+        // [MQTT-3-8.3-4] in the spec).
         ProtocolVersion::V311 => 0b1111_1100,
         // The Server MUST treat a SUBSCRIBE packet as malformed if any of
         // Reserved bits in the Payload are non-zero [MQTT-3.8.3-5].
@@ -227,15 +233,15 @@ fn read_options(o: u8, v: ProtocolVersion) -> Result<SubscriptionOptions, nom::E
     };
     if o & reserved != 0 {
         return fail(DecodeError::malformed(
-            "MQTT-3.8.3-5",
+            id(v, "MQTT-3.8.3-5", "MQTT-3.8.3-4"),
             "reserved subscription option bits set",
         ));
     }
     // It is a Protocol Error if the Maximum QoS field has the value 3 (3.8.3.1);
-    // 3.1.1 treats QoS 3 as malformed, with the reserved bits [MQTT-3-8.3-4].
+    // 3.1.1 treats QoS 3 as malformed, with the reserved bits [MQTT-3.8.3-4].
     let Some(qos) = QoS::from_u8(o & 0b11) else {
         return fail(match v {
-            ProtocolVersion::V311 => DecodeError::malformed("MQTT-3.8.3.1", "requested QoS 3"),
+            ProtocolVersion::V311 => DecodeError::malformed("MQTT-3.8.3-4", "requested QoS 3"),
             ProtocolVersion::V5 => DecodeError::protocol("MQTT-3.8.3.1", "maximum QoS 3"),
         });
     };
@@ -260,14 +266,21 @@ impl SubAck {
         i: &'a [u8],
         v: ProtocolVersion,
     ) -> PResult<'a, Self> {
-        // SUBACK MUST contain the Packet Identifier of the SUBSCRIBE [MQTT-2.2.1-6].
-        let (i, packet_id) = packet_id(i, "MQTT-2.2.1-6")?;
+        // A SUBACK and UNSUBACK MUST contain the Packet Identifier that was
+        // used in the corresponding SUBSCRIBE and UNSUBSCRIBE packet
+        // respectively [MQTT-2.2.1-6] (3.1.1: [MQTT-2.3.1-7]); never 0.
+        let (i, packet_id) = packet_id(i, id(v, "MQTT-2.2.1-6", "MQTT-2.3.1-7"))?;
         let (i, properties) = match v {
             ProtocolVersion::V5 => AckProperties::read(frame, i)?,
             ProtocolVersion::V311 => (i, AckProperties::default()),
         };
+        // The Payload contains a list of Reason Codes. Each Reason Code
+        // corresponds to a Topic Filter in the SUBSCRIBE packet being
+        // acknowledged (3.9.3); a SUBSCRIBE has at least one, so a SUBACK
+        // without any answers nothing. (The statement [MQTT-3.9.3-1] is
+        // about their order, so the section is cited.)
         let (i, reason_codes) =
-            at_least_one(i, "MQTT-3.9.3-1", "SUBACK without a reason code", |i| {
+            at_least_one(i, "MQTT-3.9.3", "SUBACK without a reason code", |i| {
                 let (i, c) = u8_(i)?;
                 let code = ReasonCode(c);
                 // The Server sending a SUBACK packet MUST use one of the Subscribe
@@ -296,9 +309,11 @@ impl SubAck {
     }
 
     pub(crate) fn write<S: Sink>(&self, s: &mut S, v: ProtocolVersion) -> Result<(), EncodeError> {
+        // One Reason Code per Topic Filter of the SUBSCRIBE, which has at
+        // least one (3.9.3).
         if self.reason_codes.is_empty() {
             return Err(EncodeError::invalid(
-                "MQTT-3.9.3-1",
+                "MQTT-3.9.3",
                 "SUBACK without a reason code",
             ));
         }
@@ -346,8 +361,9 @@ impl Unsubscribe {
         i: &'a [u8],
         v: ProtocolVersion,
     ) -> PResult<'a, Self> {
-        // UNSUBSCRIBE MUST contain a non-zero Packet Identifier [MQTT-2.2.1-3].
-        let (i, packet_id) = packet_id(i, "MQTT-2.2.1-3")?;
+        // Each time a Client sends a new ... UNSUBSCRIBE ... it MUST assign
+        // it a non-zero Packet Identifier [MQTT-2.2.1-3] (3.1.1: [MQTT-2.3.1-1]).
+        let (i, packet_id) = packet_id(i, id(v, "MQTT-2.2.1-3", "MQTT-2.3.1-1"))?;
         let (i, properties) = match v {
             ProtocolVersion::V5 => UnsubscribeProperties::read(frame, i)?,
             ProtocolVersion::V311 => (i, UnsubscribeProperties::default()),
@@ -399,8 +415,10 @@ impl UnsubAck {
         i: &'a [u8],
         v: ProtocolVersion,
     ) -> PResult<'a, Self> {
-        // UNSUBACK MUST contain the Packet Identifier of the UNSUBSCRIBE [MQTT-2.2.1-6].
-        let (i, packet_id) = packet_id(i, "MQTT-2.2.1-6")?;
+        // A SUBACK and UNSUBACK MUST contain the Packet Identifier that was
+        // used in the corresponding SUBSCRIBE and UNSUBSCRIBE packet
+        // respectively [MQTT-2.2.1-6] (3.1.1: [MQTT-2.3.1-7]); never 0.
+        let (i, packet_id) = packet_id(i, id(v, "MQTT-2.2.1-6", "MQTT-2.3.1-7"))?;
         if v == ProtocolVersion::V311 {
             // A 3.1.1 UNSUBACK has no payload: Remaining Length 2 (3.11.1).
             return Ok((
@@ -413,8 +431,12 @@ impl UnsubAck {
             ));
         }
         let (i, properties) = AckProperties::read(frame, i)?;
+        // The Payload contains a list of Reason Codes. Each Reason Code
+        // corresponds to a Topic Filter in the UNSUBSCRIBE packet being
+        // acknowledged (3.11.3); an UNSUBSCRIBE has at least one. (The
+        // statement [MQTT-3.11.3-1] is about their order, so the section is cited.)
         let (i, reason_codes) =
-            at_least_one(i, "MQTT-3.11.3-1", "UNSUBACK without a reason code", |i| {
+            at_least_one(i, "MQTT-3.11.3", "UNSUBACK without a reason code", |i| {
                 let (i, c) = u8_(i)?;
                 let code = ReasonCode(c);
                 // The Server sending an UNSUBACK packet MUST use one of the
@@ -448,9 +470,10 @@ impl UnsubAck {
                 }
             }
             ProtocolVersion::V5 => {
+                // One Reason Code per Topic Filter of the UNSUBSCRIBE (3.11.3).
                 if self.reason_codes.is_empty() {
                     return Err(EncodeError::invalid(
-                        "MQTT-3.11.3-1",
+                        "MQTT-3.11.3",
                         "UNSUBACK without a reason code",
                     ));
                 }

@@ -408,14 +408,16 @@ pub fn disconnect_properties() -> impl Strategy<Value = DisconnectProperties> {
 
 /// AUTH properties, empty one time in three.
 pub fn auth_properties() -> impl Strategy<Value = AuthProperties> {
+    // An AUTH that carries anything carries its Authentication Method
+    // (3.15.2.2.2); only the empty Success short form goes without.
     let some = (
-        option::of(mqtt_string()),
+        mqtt_string(),
         option::of(binary()),
         option::of(mqtt_string()),
         user_properties(),
     )
         .prop_map(|(method, data, rs, user)| AuthProperties {
-            authentication_method: method,
+            authentication_method: Some(method),
             authentication_data: data,
             reason_string: rs,
             user_properties: user,
@@ -693,9 +695,16 @@ pub fn disconnect(v: ProtocolVersion) -> BoxedStrategy<Disconnect> {
 /// AUTH (MQTT 5.0 only).
 pub fn auth() -> BoxedStrategy<Auth> {
     (reason_code_v5(AckKind::Auth), auth_properties())
-        .prop_map(|(reason_code, properties)| Auth {
-            reason_code,
-            properties,
+        .prop_map(|(reason_code, properties)| {
+            if properties.authentication_method.is_none() {
+                // The zero-length form: Success, no properties.
+                Auth::default()
+            } else {
+                Auth {
+                    reason_code,
+                    properties,
+                }
+            }
         })
         .boxed()
 }
