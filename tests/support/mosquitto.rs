@@ -24,8 +24,9 @@
 //!   overall deadline [`READY_TIMEOUT`].
 //! * [`Broker::stop`] sends SIGTERM (so persistence is saved) and waits;
 //!   [`Broker::restart`] starts the same config on the same ports;
-//!   [`Broker::crash`] sends SIGKILL; `Drop` stops the broker and, if the
-//!   test is panicking, prints the tail of the broker log.
+//!   [`Broker::crash`] sends SIGKILL; `Drop` stops the broker (SIGKILL when
+//!   persistence is off, as there is nothing to save) and, if the test is
+//!   panicking, prints the tail of the broker log.
 //!
 //! Listeners ([`Listener`]): `Plain` (anonymous), `Tls` (server certificate,
 //! anonymous), `MutualTls` (`require_certificate true`,
@@ -45,7 +46,9 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -317,6 +320,8 @@ pub fn client_tool(name: &str) -> PathBuf {
 enum Event {
     /// The "mosquitto version ... running" line was logged.
     Ready,
+    /// A "New connection from ..." line, reported while `watch` is set.
+    Accepted(String),
     /// stderr reached EOF: the process exited (or closed stderr).
     Exited,
 }
@@ -344,6 +349,8 @@ pub struct Broker {
     server_cert: CertKey,
     running: Option<Running>,
     starts: u32,
+    /// Count of log lines written (all starts), signalled on every line.
+    log_lines: Arc<(Mutex<u64>, Condvar)>,
 }
 
 impl Broker {
@@ -373,6 +380,7 @@ impl Broker {
             server_cert,
             running: None,
             starts: 0,
+            log_lines: Arc::new((Mutex::new(0), Condvar::new())),
         };
         broker.write_files(&listeners);
 
@@ -544,6 +552,33 @@ impl Broker {
     /// Path of the log file (the broker's stderr, all starts appended).
     pub fn log_path(&self) -> PathBuf {
         self.file(files::LOG)
+    }
+
+    /// Wait until the broker log contains `needle` (true) or `timeout`
+    /// passes (false). Event-driven: woken by every new log line. Use it
+    /// for broker-side effects of a client action (the log is written by a
+    /// reader thread, so a line may land just after the client returns).
+    pub fn wait_for_log(&self, needle: &str, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let (count, changed) = &*self.log_lines;
+        loop {
+            let seen = *count.lock().unwrap_or_else(|e| e.into_inner());
+            if self.log().contains(needle) {
+                return true;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            let guard = count.lock().unwrap_or_else(|e| e.into_inner());
+            let _ = changed.wait_timeout_while(guard, left, |n| *n == seen);
+        }
+    }
+
+    fn bump(log_lines: &(Mutex<u64>, Condvar)) {
+        let (count, changed) = log_lines;
+        *count.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        changed.notify_all();
     }
 
     /// The broker log so far.
@@ -776,6 +811,9 @@ impl Broker {
             .unwrap_or_else(|e| panic!("spawn {}: {e}", self.exe.display()));
         let stderr = child.stderr.take().expect("piped stderr");
         let (tx, events) = mpsc::channel();
+        let watch = Arc::new(AtomicBool::new(true));
+        let watching = Arc::clone(&watch);
+        let log_lines = Arc::clone(&self.log_lines);
         let reader = thread::Builder::new()
             .name("mosquitto-log".to_string())
             .spawn(move || {
@@ -788,11 +826,17 @@ impl Broker {
                         Ok(_) => {}
                     }
                     let _ = log.write_all(&line);
+                    Self::bump(&log_lines);
                     let text = String::from_utf8_lossy(&line);
                     if text.contains("mosquitto version") && text.contains("running") {
                         let _ = tx.send(Event::Ready);
+                    } else if text.contains("New connection from")
+                        && watching.load(Ordering::Relaxed)
+                    {
+                        let _ = tx.send(Event::Accepted(text.into_owned()));
                     }
                 }
+                Self::bump(&log_lines);
                 let _ = tx.send(Event::Exited);
             })
             .expect("spawn log reader thread");
@@ -803,43 +847,51 @@ impl Broker {
         };
 
         // 1. The "running" line: every listener is bound by then.
-        let wait = running
-            .events
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()));
-        match wait {
-            Ok(Event::Ready) => {}
-            Ok(Event::Exited) | Err(RecvTimeoutError::Disconnected) => {
-                let status = running.child.wait();
-                if let Some(r) = running.reader.take() {
-                    let _ = r.join();
+        loop {
+            let wait = running
+                .events
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()));
+            match wait {
+                Ok(Event::Ready) => break,
+                Ok(Event::Accepted(_)) => {}
+                Ok(Event::Exited) | Err(RecvTimeoutError::Disconnected) => {
+                    let status = running.child.wait();
+                    if let Some(r) = running.reader.take() {
+                        let _ = r.join();
+                    }
+                    let log = self.log();
+                    let msg = format!(
+                        "mosquitto exited during start ({status:?}); config {}:\n{}\n--- log:\n{log}",
+                        self.config_path().display(),
+                        fs::read_to_string(self.config_path()).unwrap_or_default()
+                    );
+                    return Err(if log.contains("Address already in use") {
+                        StartError::AddrInUse(msg)
+                    } else {
+                        StartError::Fatal(msg)
+                    });
                 }
-                let log = self.log();
-                let msg = format!(
-                    "mosquitto exited during start ({status:?}); config {}:\n{}\n--- log:\n{log}",
-                    self.config_path().display(),
-                    fs::read_to_string(self.config_path()).unwrap_or_default()
-                );
-                return Err(if log.contains("Address already in use") {
-                    StartError::AddrInUse(msg)
-                } else {
-                    StartError::Fatal(msg)
-                });
-            }
-            Err(RecvTimeoutError::Timeout) => {
-                Self::shutdown(running, false);
-                return Err(StartError::Fatal(format!(
-                    "mosquitto did not log \"running\" within {READY_TIMEOUT:?}; log:\n{}",
-                    self.log()
-                )));
+                Err(RecvTimeoutError::Timeout) => {
+                    Self::shutdown(running, false);
+                    return Err(StartError::Fatal(format!(
+                        "mosquitto did not log \"running\" within {READY_TIMEOUT:?}; log:\n{}",
+                        self.log()
+                    )));
+                }
             }
         }
 
-        // 2. Every port accepts a TCP connection.
+        // 2. Every port accepts a TCP connection, and the broker logs the
+        // accept of the first probe. That line comes from the main loop, so
+        // mosquitto has left its startup code: mosquitto 2.0 sets its `run`
+        // flag *after* logging "running", so a SIGTERM that arrives before
+        // the main loop starts would be lost.
+        let mut confirmed = false;
         for (listener, port) in &self.ports {
             let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, *port));
-            loop {
+            let probe = loop {
                 match TcpStream::connect_timeout(&addr, Duration::from_millis(500)) {
-                    Ok(_) => break,
+                    Ok(stream) => break stream,
                     Err(e) if Instant::now() >= deadline => {
                         Self::shutdown(running, false);
                         return Err(StartError::Fatal(format!(
@@ -852,36 +904,70 @@ impl Broker {
                     // socket is bound before "running" is logged).
                     Err(_) => thread::sleep(Duration::from_millis(5)),
                 }
+            };
+            if confirmed {
+                continue;
             }
+            let local = probe.local_addr().map(|a| a.port()).unwrap_or(0);
+            let needle = format!("New connection from 127.0.0.1:{local} on port {port}");
+            loop {
+                let wait = running
+                    .events
+                    .recv_timeout(deadline.saturating_duration_since(Instant::now()));
+                match wait {
+                    Ok(Event::Accepted(line)) if line.contains(&needle) => break,
+                    Ok(Event::Accepted(_)) | Ok(Event::Ready) => {}
+                    Ok(Event::Exited) | Err(_) => {
+                        Self::shutdown(running, false);
+                        return Err(StartError::Fatal(format!(
+                            "mosquitto did not log \"{needle}\" within {READY_TIMEOUT:?} \
+                             (is `log_type all` overridden?); log:\n{}",
+                            self.log()
+                        )));
+                    }
+                }
+            }
+            confirmed = true;
         }
+        // Stop reporting accepts (the few already queued are skipped by
+        // `shutdown`).
+        watch.store(false, Ordering::Relaxed);
         self.starts += 1;
         Ok(running)
     }
 
+    /// SIGTERM via the `kill` command (std has no signal API; no libc).
+    fn sigterm(pid: u32) -> bool {
+        Command::new("kill")
+            .arg("-TERM")
+            .arg(pid.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+    }
+
     fn shutdown(mut running: Running, graceful: bool) {
         if let Ok(None) = running.child.try_wait() {
-            let termed = graceful
-                && Command::new("kill")
-                    .arg("-TERM")
-                    .arg(running.child.id().to_string())
-                    .stdin(Stdio::null())
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .status()
-                    .map(|s| s.success())
-                    .unwrap_or(false);
+            let termed = graceful && Self::sigterm(running.child.id());
             if !termed {
                 let _ = running.child.kill();
             }
-            // The log reader reports EOF once the process is gone.
+            // The log reader reports EOF once the process is gone. SIGTERM
+            // is repeated every RESEND while waiting, in case one was lost
+            // (see the startup race in `spawn_ready`).
+            const RESEND: Duration = Duration::from_millis(250);
             let deadline = Instant::now() + STOP_TIMEOUT;
             loop {
-                match running
-                    .events
-                    .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-                {
-                    Ok(Event::Ready) => continue,
+                let left = deadline.saturating_duration_since(Instant::now());
+                match running.events.recv_timeout(left.min(RESEND)) {
+                    Ok(Event::Ready) | Ok(Event::Accepted(_)) => continue,
                     Ok(Event::Exited) | Err(RecvTimeoutError::Disconnected) => break,
+                    Err(RecvTimeoutError::Timeout) if left > RESEND && termed => {
+                        let _ = Self::sigterm(running.child.id());
+                    }
                     Err(RecvTimeoutError::Timeout) => {
                         let _ = running.child.kill();
                         break;
@@ -898,7 +984,13 @@ impl Broker {
 
 impl Drop for Broker {
     fn drop(&mut self) {
-        self.stop();
+        // Without persistence there is nothing to save: SIGKILL is ~100 ms
+        // faster than a clean stop (mosquitto's loop wakes every 100 ms).
+        if self.options.persistence {
+            self.stop();
+        } else {
+            self.crash();
+        }
         if thread::panicking() {
             let log = self.log();
             let lines: Vec<&str> = log.lines().collect();
