@@ -438,12 +438,37 @@ INTRO = """# SPEC-NOTES: normative statements of MQTT 3.1.1 and MQTT 5.0
 
 This file lists **every** normative statement of the two MQTT specifications that
 tern-mqtt implements (one row per tagged statement: {n311} for 3.1.1, {n50} for 5.0),
-says whether it concerns this client library, and (to be filled in by the developers)
-where it is enforced and which test shows it. The statement texts come from
+says whether it concerns this client library, and where tern-mqtt enforces it and which
+test shows it. The statement texts come from
 `/work/shared/spec/mqtt-3.1.1-normative.tsv` and `mqtt-5.0-normative.tsv`; the full
 specs are `mqtt-v3.1.1.md` and `mqtt-v5.0.md` in the same folder. The table is generated
 by `tools/spec_notes.py` (classification and summaries are kept in that script; re-running it
 keeps any "Enforced by" / "Shown by" cells already filled in here).
+
+## Deliberate choices
+
+Places where the client deviates from the letter of a statement, or chooses among the options
+the spec leaves open:
+
+1. **Session Present after a clean start.** A CONNACK with Session Present 1 that answers a
+   CONNECT with Clean Start (Clean Session) 1 is a protocol error, in both versions. A CONNACK
+   with Session Present 1 when we sent Clean Start 0 but hold no session state (a new process)
+   is accepted: applications that restart with a persistent session expect it to be resumed.
+   5.0 [MQTT-3.2.2-4] says a Client without session state that receives Session Present 1 MUST
+   close the connection; we close only after Clean Start 1 (`Session::on_connack`).
+2. **Non-minimal Variable Byte Integers are rejected in 3.1.1 too.** [MQTT-1.5.5-1] is a 5.0
+   statement; 3.1.1 states no such rule, but no conforming 3.1.1 sender produces them
+   (`codec::primitives::read_vbi`, both versions).
+3. **`$share/` filter syntax is validated in 3.1.1 too.** [MQTT-4.8.2-1] and [MQTT-4.8.2-2]
+   are 5.0 statements; a 3.1.1 filter that starts with `$share/` must have the
+   `$share/{{ShareName}}/{{filter}}` form as well (`TopicFilter::from_mqtt_string`).
+4. **When the server lost the session** (Session Present 0 while we hold publishes in flight),
+   those publishes are re-sent as new messages (new packet ids, DUP 0) by default
+   (`SessionLostPolicy::Resend`: QoS 1 stays at-least-once, a QoS 2 message may arrive twice),
+   or failed with `CommandError::SessionLost` / `SessionExpired` under `SessionLostPolicy::Fail`
+   (`Session::session_not_present`, `Session::end_connection`).
+
+## Reading the tables
 
 Columns:
 
@@ -467,8 +492,19 @@ Columns:
 - `ws`: WebSocket transport (chapter 6). There is no WebSocket transport yet.
 - `n/a`: does not concern tern-mqtt; the reason is given in the row.
 
-`TODO` in "Enforced by" / "Shown by" marks a `codec` or `client` row the developers have not
-filled in yet.
+Cells of `codec` and `client` rows:
+
+- "Enforced by" names functions as `module::function` or `Type::method` (`Session::…` is the
+  sans-IO engine in `src/session/`, `Driver::…` the tokio client in `src/client/driver.rs`).
+  "by construction" means the types or the code paths make a violation impossible (packet ids
+  are `NonZeroU16`, a `TopicName` holds no wildcard, the encoder writes reserved flags from
+  Table 2-2, and so on) rather than an explicit check.
+- "Shown by" names a test as `tests/file.rs::test_fn`, a unit test in `src/`, or
+  `codec_malformed.rs case X`: a row of the table in `cases()` of `tests/codec_malformed.rs`
+  (run by `malformed_and_forbidden_packets_are_refused`), named by the statement ID it reports
+  or by its description in quotes.
+- `not enforced: <reason>` marks a statement tern-mqtt does not obey yet; `no test yet` marks
+  an enforced statement that no test demonstrates; `TODO` marks a row not filled in yet.
 """.replace("{d}", DASH)
 
 
