@@ -396,3 +396,64 @@ fn disconnect_sends_reason_and_fails_pending() {
     assert!(events.iter().any(|e| matches!(e, Event::PublishDone { id, result: Err(CommandError::Closed) } if *id == req)));
     assert!(matches!(d.session.publish(d.now, msg(QoS::AtMostOnce)), Err(CommandError::Closed)));
 }
+
+#[test]
+fn client_publish_cannot_carry_subscription_identifiers() {
+    let mut d = Double::new(config(ProtocolVersion::V5));
+    d.connect();
+    let mut cmd = msg(QoS::AtLeastOnce);
+    cmd.properties.subscription_identifiers = vec![std::num::NonZeroU32::new(1).unwrap()];
+    // [MQTT-3.3.4-6]
+    assert!(matches!(d.session.publish(d.now, cmd), Err(CommandError::Invalid(_))));
+    assert!(d.sent().is_empty());
+}
+
+#[test]
+fn message_expiry_applies_only_before_the_first_send() {
+    let mut c = config(ProtocolVersion::V5);
+    c.session_expiry_interval = 3600;
+    let mut d = Double::new(c);
+    let stale = d.session.publish(d.now, msg(QoS::AtLeastOnce).message_expiry(5)).unwrap();
+    let fresh = d.session.publish(d.now, msg(QoS::AtLeastOnce).message_expiry(60)).unwrap();
+    d.advance(Duration::from_secs(10));
+    let events = d.connect();
+    let sent = d.sent();
+    assert!(matches!(&sent[..], [Packet::Publish(p)] if p.properties.message_expiry_interval == Some(50)), "{sent:?}");
+    assert!(done(&events).contains(&(stale.0, Err(CommandError::MessageExpired))));
+    // Once sent, expiry no longer applies [MQTT-4.3.3-7]: the resend after a
+    // long outage still goes out.
+    let Packet::Publish(p) = &sent[0] else { panic!() };
+    let id = p.packet_id.unwrap();
+    d.drop_transport();
+    d.advance(Duration::from_secs(600));
+    d.open();
+    d.server(Packet::ConnAck(connack(true)));
+    let resent = d.sent();
+    assert!(matches!(&resent[..], [Packet::Publish(p)] if p.dup && p.packet_id == Some(id)), "{resent:?}");
+    d.server(Packet::PubAck(PublishAck::new(id)));
+    assert_eq!(done(&d.events()), vec![(fresh.0, Ok(ReasonCode::SUCCESS))]);
+}
+
+#[test]
+fn server_disconnect_with_session_expiry_is_a_protocol_error() {
+    let mut d = Double::new(config(ProtocolVersion::V5));
+    d.connect();
+    let mut disc = tern_mqtt::codec::Disconnect::default();
+    disc.properties.session_expiry_interval = Some(10);
+    d.server(Packet::Disconnect(disc));
+    // [MQTT-3.14.2-2]
+    assert!(matches!(&d.sent()[..], [Packet::Disconnect(x)] if x.reason_code == ReasonCode::PROTOCOL_ERROR));
+}
+
+#[test]
+fn v311_empty_client_id_needs_clean_session() {
+    let mut c = config(ProtocolVersion::V311);
+    c.client_id = tern_mqtt::codec::MqttString::default();
+    c.clean_start = false;
+    let mut d = Double::new(c);
+    d.session.handle_transport_open(d.now).unwrap();
+    // [MQTT-3.1.3-7]: the CONNECT cannot be built; the connection ends at once.
+    assert!(d.sent().is_empty());
+    let events = d.events();
+    assert!(matches!(&events[..], [Event::Disconnected(i)] if matches!(i.error, Some(ProtocolError::ConnectEncode(_)))), "{events:?}");
+}

@@ -63,12 +63,7 @@ impl Router {
 
     /// The granted routes, for resubscribing: their filters and
     /// subscription identifiers.
-    pub fn confirmed(
-        &self,
-    ) -> Vec<(
-        Vec<(TopicFilter, SubscriptionOptions)>,
-        Option<std::num::NonZeroU32>,
-    )> {
+    pub fn confirmed(&self) -> Vec<Resubscription> {
         self.routes
             .iter()
             .filter(|r| r.confirmed && !r.filters.is_empty())

@@ -206,6 +206,14 @@ impl Connect {
     pub(crate) fn write<S: Sink>(&self, s: &mut S) -> Result<(), EncodeError> {
         let v = self.protocol_version;
         if v == ProtocolVersion::V311 {
+            if self.client_id.is_empty() && !self.clean_start {
+                // If the Client supplies a zero-byte ClientId, the Client MUST
+                // also set CleanSession to 1 [MQTT-3.1.3-7].
+                return Err(EncodeError::invalid(
+                    "MQTT-3.1.3-7",
+                    "a 3.1.1 CONNECT with an empty client identifier needs clean session",
+                ));
+            }
             if self.properties != ConnectProperties::default() {
                 return Err(EncodeError::NotInV311("CONNECT properties"));
             }

@@ -78,7 +78,7 @@ impl Session {
             Packet::SubAck(ack) => self.on_suback(now, ack),
             Packet::UnsubAck(ack) => self.on_unsuback(now, ack),
             Packet::PingResp(_) => {}
-            Packet::Disconnect(d) => self.on_disconnect(d),
+            Packet::Disconnect(d) => self.on_disconnect(now, d),
             Packet::Auth(a) => self.on_auth(now, a),
             Packet::Connect(_)
             | Packet::Subscribe(_)
@@ -126,8 +126,15 @@ impl Session {
                 ) {
                     Arrival::Deliver(token) => Some((id, qos, token)),
                     Arrival::Duplicate { resend_pubrec } => {
-                        if resend_pubrec {
-                            self.send_packet(now, &Packet::PubRec(PublishAck::new(id)));
+                        if let Some(reason_code) = resend_pubrec {
+                            self.send_ack(
+                                now,
+                                AckOut {
+                                    packet_id: id,
+                                    qos,
+                                    reason_code,
+                                },
+                            );
                         }
                         return;
                     }
@@ -396,7 +403,18 @@ impl Session {
         self.pump(now);
     }
 
-    fn on_disconnect(&mut self, d: Disconnect) {
+    fn on_disconnect(&mut self, now: Instant, d: Disconnect) {
+        if d.properties.session_expiry_interval.is_some() {
+            // The Session Expiry Interval MUST NOT be sent on a DISCONNECT
+            // by the Server [MQTT-3.14.2-2].
+            self.violation(
+                now,
+                "MQTT-3.14.2-2",
+                "session expiry interval on the server's DISCONNECT",
+                ReasonCode::PROTOCOL_ERROR,
+            );
+            return;
+        }
         self.end_connection(DisconnectInfo {
             initiator: Initiator::Remote,
             reason_code: Some(d.reason_code),

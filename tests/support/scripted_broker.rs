@@ -1,0 +1,401 @@
+//! A scripted MQTT broker for hostile-server tests: a tokio `TcpListener`
+//! on 127.0.0.1:0 that speaks through the crate's own codec, so a test can
+//! answer CONNECT properly and then send whatever bytes it likes, and read
+//! back (decoded) what the client answers.
+//!
+//! Every read is bounded by [`WAIT`]: a client that stays silent fails the
+//! test instead of hanging it.
+
+#![allow(dead_code)]
+
+use bytes::{Bytes, BytesMut};
+use std::net::SocketAddr;
+use std::num::NonZeroU16;
+use std::time::Duration;
+use tern_mqtt::codec::{
+    decode, encode, AckProperties, ConnAck, ConnAckProperties, Connect, Packet, ProtocolVersion,
+    PubAck, Publish, PublishAck, QoS, ReasonCode, SubAck,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// The longest a scripted broker waits for the client to do something.
+pub const WAIT: Duration = Duration::from_secs(3);
+
+/// What the scripted broker accepts from the client in one packet.
+const BROKER_MAX_PACKET: u32 = 16 * 1024 * 1024;
+
+/// A listener that hands out scripted connections.
+pub struct ScriptedBroker {
+    listener: TcpListener,
+    addr: SocketAddr,
+}
+
+impl ScriptedBroker {
+    /// Binds 127.0.0.1 on a free port.
+    pub async fn bind() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        ScriptedBroker { listener, addr }
+    }
+
+    /// The URL for `ConnectOptions::new`.
+    pub fn url(&self) -> String {
+        format!("mqtt://{}", self.addr)
+    }
+
+    /// Accepts the next client connection and reads its CONNECT.
+    pub async fn accept(&self, version: ProtocolVersion) -> Conn {
+        let (stream, _) = tokio::time::timeout(WAIT, self.listener.accept())
+            .await
+            .expect("the client connects within the wait")
+            .unwrap();
+        stream.set_nodelay(true).unwrap();
+        let mut conn = Conn {
+            stream,
+            buf: BytesMut::new(),
+            version,
+            connect: None,
+            next_id: 0,
+        };
+        match conn.recv().await {
+            Some(Packet::Connect(c)) => {
+                assert_eq!(c.protocol_version, version, "CONNECT at the expected level");
+                conn.connect = Some(c);
+            }
+            other => panic!("expected CONNECT, got {other:?}"),
+        }
+        conn
+    }
+
+    /// Accepts a connection and answers a successful CONNACK with `props`.
+    pub async fn accept_with(&self, version: ProtocolVersion, props: ConnAckProperties) -> Conn {
+        let mut conn = self.accept(version).await;
+        conn.connack(false, props).await;
+        conn
+    }
+}
+
+/// One scripted connection, after the client's CONNECT.
+pub struct Conn {
+    stream: TcpStream,
+    buf: BytesMut,
+    /// The protocol version spoken.
+    pub version: ProtocolVersion,
+    /// The client's CONNECT.
+    pub connect: Option<Connect>,
+    next_id: u16,
+}
+
+/// The CONNACK properties the hostile tests announce: small limits so that
+/// the client's own checks are not what is tested.
+pub fn connack_props() -> ConnAckProperties {
+    ConnAckProperties {
+        topic_alias_maximum: Some(0),
+        retain_available: Some(true),
+        ..Default::default()
+    }
+}
+
+impl Conn {
+    /// Encodes and writes `packet`.
+    pub async fn send(&mut self, packet: &Packet) {
+        let mut out = BytesMut::new();
+        encode(packet, self.version, &mut out).unwrap();
+        self.stream.write_all(&out).await.unwrap();
+    }
+
+    /// Writes raw bytes.
+    pub async fn send_raw(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).await.unwrap();
+    }
+
+    /// Writes raw bytes, ignoring a peer that has already gone.
+    pub async fn send_raw_lossy(&mut self, bytes: &[u8]) {
+        let _ = self.stream.write_all(bytes).await;
+    }
+
+    /// Writes `bytes` one byte per write, with `gap` between writes.
+    pub async fn drip(&mut self, bytes: &[u8], gap: Duration) {
+        for b in bytes {
+            self.stream
+                .write_all(std::slice::from_ref(b))
+                .await
+                .unwrap();
+            self.stream.flush().await.unwrap();
+            tokio::time::sleep(gap).await;
+        }
+    }
+
+    /// The bytes `packet` encodes to.
+    pub fn encoded(&self, packet: &Packet) -> Vec<u8> {
+        let mut out = BytesMut::new();
+        encode(packet, self.version, &mut out).unwrap();
+        out.to_vec()
+    }
+
+    /// A CONNACK accepting the connection.
+    pub async fn connack(&mut self, session_present: bool, properties: ConnAckProperties) {
+        let properties = match self.version {
+            ProtocolVersion::V5 => properties,
+            ProtocolVersion::V311 => ConnAckProperties::default(),
+        };
+        self.send(&Packet::ConnAck(ConnAck {
+            session_present,
+            reason_code: ReasonCode::SUCCESS,
+            properties,
+        }))
+        .await;
+    }
+
+    /// The next packet from the client; `None` on EOF (or a reset). Panics
+    /// after [`WAIT`] without one, or on bytes that do not decode.
+    pub async fn recv(&mut self) -> Option<Packet> {
+        tokio::time::timeout(WAIT, self.recv_unbounded())
+            .await
+            .expect("the client sends a packet or closes within the wait")
+    }
+
+    async fn recv_unbounded(&mut self) -> Option<Packet> {
+        loop {
+            if let Some(p) = decode(&mut self.buf, self.version, BROKER_MAX_PACKET)
+                .expect("the client sends valid packets")
+            {
+                return Some(p);
+            }
+            match self.stream.read_buf(&mut self.buf).await {
+                Ok(0) | Err(_) => {
+                    assert!(
+                        self.buf.is_empty(),
+                        "EOF inside a packet ({} bytes left)",
+                        self.buf.len()
+                    );
+                    return None;
+                }
+                Ok(_) => {}
+            }
+        }
+    }
+
+    /// Reads everything until EOF without decoding (the client may have
+    /// abandoned a write halfway); returns how many bytes came.
+    pub async fn drain_to_eof(&mut self) -> usize {
+        let mut total = self.buf.len();
+        self.buf.clear();
+        tokio::time::timeout(WAIT, async {
+            loop {
+                match self.stream.read_buf(&mut self.buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => {
+                        total += n;
+                        self.buf.clear();
+                    }
+                }
+            }
+        })
+        .await
+        .expect("EOF within the wait");
+        total
+    }
+
+    /// The next packet that is not a PINGREQ (keep alive may interleave).
+    pub async fn recv_skipping_pings(&mut self) -> Option<Packet> {
+        loop {
+            match self.recv().await {
+                Some(Packet::PingReq(_)) => {}
+                other => return other,
+            }
+        }
+    }
+
+    /// Expects the client's error handling: in v5 a DISCONNECT with
+    /// `reason_code`, in 3.1.1 nothing; then the connection closed.
+    pub async fn expect_disconnect(&mut self, reason_code: ReasonCode) {
+        if self.version == ProtocolVersion::V5 {
+            match self.recv_skipping_pings().await {
+                Some(Packet::Disconnect(d)) => assert_eq!(
+                    d.reason_code, reason_code,
+                    "DISCONNECT reason {} expected, got {}",
+                    reason_code, d.reason_code
+                ),
+                other => panic!("expected DISCONNECT {reason_code}, got {other:?}"),
+            }
+        }
+        self.expect_eof().await;
+    }
+
+    /// Expects the connection to be closed with nothing more sent.
+    pub async fn expect_eof(&mut self) {
+        match self.recv_skipping_pings().await {
+            None => {}
+            Some(p) => panic!("expected the client to close, got {p:?}"),
+        }
+    }
+
+    /// A fresh packet identifier for what the broker sends.
+    pub fn next_packet_id(&mut self) -> NonZeroU16 {
+        self.next_id = self.next_id.wrapping_add(1).max(1);
+        NonZeroU16::new(self.next_id).unwrap()
+    }
+
+    /// Answers the next SUBSCRIBE with a SUBACK granting what it asked for;
+    /// returns its packet id.
+    pub async fn expect_subscribe_and_grant(&mut self) -> NonZeroU16 {
+        match self.recv_skipping_pings().await {
+            Some(Packet::Subscribe(s)) => {
+                let id = s.packet_id;
+                self.send(&Packet::SubAck(SubAck {
+                    packet_id: id,
+                    properties: AckProperties::default(),
+                    reason_codes: s
+                        .filters
+                        .iter()
+                        .map(|(_, o)| ReasonCode(o.qos as u8))
+                        .collect(),
+                }))
+                .await;
+                id
+            }
+            other => panic!("expected SUBSCRIBE, got {other:?}"),
+        }
+    }
+
+    /// A well-behaved broker from here on, in its own task: grants every
+    /// SUBSCRIBE, acknowledges and echoes back every PUBLISH (QoS 1 at
+    /// most), answers PINGREQ and UNSUBSCRIBE, and stops at DISCONNECT or
+    /// EOF. The task returns every packet the client sent.
+    pub fn serve(self) -> tokio::task::JoinHandle<Vec<Packet>> {
+        self.serve_inner(None)
+    }
+
+    /// As [`serve`](Self::serve), but `stop` firing drops the connection
+    /// (as a broker that goes away would).
+    pub fn serve_until(
+        self,
+        stop: tokio::sync::oneshot::Receiver<()>,
+    ) -> tokio::task::JoinHandle<Vec<Packet>> {
+        self.serve_inner(Some(stop))
+    }
+
+    fn serve_inner(
+        mut self,
+        mut stop: Option<tokio::sync::oneshot::Receiver<()>>,
+    ) -> tokio::task::JoinHandle<Vec<Packet>> {
+        tokio::spawn(async move {
+            let mut seen = Vec::new();
+            loop {
+                let p = tokio::select! {
+                    p = self.recv_unbounded() => p,
+                    _ = async {
+                        match stop.as_mut() {
+                            Some(rx) => {
+                                let _ = rx.await;
+                            }
+                            None => std::future::pending().await,
+                        }
+                    } => break,
+                };
+                let Some(p) = p else { break };
+                seen.push(p.clone());
+                match p {
+                    Packet::Subscribe(s) => {
+                        let codes = s
+                            .filters
+                            .iter()
+                            .map(|(_, o)| ReasonCode(o.qos as u8))
+                            .collect();
+                        let ack = SubAck {
+                            packet_id: s.packet_id,
+                            properties: AckProperties::default(),
+                            reason_codes: codes,
+                        };
+                        self.send(&Packet::SubAck(ack)).await;
+                    }
+                    Packet::Unsubscribe(u) => {
+                        let codes = match self.version {
+                            ProtocolVersion::V5 => vec![ReasonCode::SUCCESS; u.filters.len()],
+                            ProtocolVersion::V311 => Vec::new(),
+                        };
+                        let ack = tern_mqtt::codec::UnsubAck {
+                            packet_id: u.packet_id,
+                            properties: AckProperties::default(),
+                            reason_codes: codes,
+                        };
+                        self.send(&Packet::UnsubAck(ack)).await;
+                    }
+                    Packet::Publish(p) => {
+                        match (p.qos, p.packet_id) {
+                            (QoS::AtLeastOnce, Some(id)) => {
+                                self.send(&Packet::PubAck(PubAck::new(id))).await
+                            }
+                            (QoS::ExactlyOnce, Some(id)) => {
+                                self.send(&Packet::PubRec(PublishAck::new(id))).await
+                            }
+                            _ => {}
+                        }
+                        let qos = p.qos.min(QoS::AtLeastOnce);
+                        let packet_id = (qos != QoS::AtMostOnce).then(|| self.next_packet_id());
+                        let echo = Publish {
+                            dup: false,
+                            qos,
+                            retain: false,
+                            topic: p.topic.clone(),
+                            packet_id,
+                            properties: Default::default(),
+                            payload: p.payload.clone(),
+                        };
+                        self.send(&Packet::Publish(echo)).await;
+                    }
+                    Packet::PubRel(r) => {
+                        self.send(&Packet::PubComp(PublishAck::new(r.packet_id)))
+                            .await
+                    }
+                    Packet::PingReq(_) => {
+                        self.send(&Packet::PingResp(tern_mqtt::codec::PingResp))
+                            .await
+                    }
+                    Packet::Disconnect(_) => break,
+                    _ => {}
+                }
+            }
+            seen
+        })
+    }
+}
+
+/// A QoS 1 PUBLISH from the broker.
+pub fn publish(topic: &str, payload: &'static [u8], qos: QoS, id: Option<NonZeroU16>) -> Packet {
+    Packet::Publish(Publish {
+        dup: false,
+        qos,
+        retain: false,
+        topic: Some(tern_mqtt::topic::TopicName::new(topic).unwrap()),
+        packet_id: id,
+        properties: Default::default(),
+        payload: Bytes::from_static(payload),
+    })
+}
+
+/// A Variable Byte Integer, minimal encoding.
+pub fn vbi(mut n: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let mut b = (n % 128) as u8;
+        n /= 128;
+        if n > 0 {
+            b |= 0x80;
+        }
+        out.push(b);
+        if n == 0 {
+            return out;
+        }
+    }
+}
+
+/// A packet from a first byte and a body, with a minimal remaining length.
+pub fn raw_packet(first: u8, body: &[u8]) -> Vec<u8> {
+    let mut out = vec![first];
+    out.extend(vbi(body.len()));
+    out.extend_from_slice(body);
+    out
+}
