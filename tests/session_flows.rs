@@ -457,3 +457,23 @@ fn v311_empty_client_id_needs_clean_session() {
     let events = d.events();
     assert!(matches!(&events[..], [Event::Disconnected(i)] if matches!(i.error, Some(ProtocolError::ConnectEncode(_)))), "{events:?}");
 }
+
+#[test]
+fn ping_timeout_waits_while_the_driver_has_paused_reading() {
+    let mut c = config(ProtocolVersion::V5);
+    c.keep_alive = 10;
+    c.ping_timeout = Some(Duration::from_secs(5));
+    let mut d = Double::new(c);
+    d.connect();
+    d.advance(Duration::from_secs(10));
+    assert_eq!(d.sent(), vec![Packet::PingReq(tern_mqtt::codec::PingReq)]);
+    // The application is slow: the driver stops reading for a minute.
+    d.session.set_reading_paused(d.now, true);
+    d.advance(Duration::from_secs(60));
+    assert!(!d.session.wants_close(), "an unread PINGRESP is not a dead connection");
+    d.session.set_reading_paused(d.now, false);
+    d.advance(Duration::from_secs(4));
+    assert!(!d.session.wants_close(), "a full ping timeout again after resuming");
+    d.advance(Duration::from_secs(1));
+    assert!(d.session.wants_close(), "then nothing arrived: dead");
+}

@@ -132,6 +132,9 @@ pub struct Session {
     clean_start_sent: bool,
     client_id: MqttString,
     reauth: Option<RequestId>,
+    /// The driver stopped reading (its application is slow): an unread
+    /// PINGRESP is no sign of a dead connection meanwhile.
+    reading_paused: bool,
 }
 
 impl std::fmt::Debug for Session {
@@ -171,6 +174,7 @@ impl Session {
             clean_start_sent: false,
             client_id,
             reauth: None,
+            reading_paused: false,
         }
     }
 
@@ -266,7 +270,12 @@ impl Session {
     /// When [`handle_timeout`](Self::handle_timeout) should next be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let keep_alive = self.keep_alive_deadline();
-        match (self.timers.next(), keep_alive) {
+        let timers = if self.reading_paused {
+            self.timers.get(timers::Timer::ConnAck)
+        } else {
+            self.timers.next()
+        };
+        match (timers, keep_alive) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
@@ -293,10 +302,30 @@ impl Session {
         self.handle_received(now);
     }
 
+    /// The driver stopped (or resumed) reading from the transport because
+    /// the application is not keeping up. While paused, a missing answer to
+    /// PINGREQ cannot be told from one not yet read, so the ping timeout
+    /// waits; on resume it gets a full ping timeout again.
+    pub fn set_reading_paused(&mut self, now: Instant, paused: bool) {
+        let now = self.tick(now);
+        if self.reading_paused && !paused && self.timers.is_set(timers::Timer::PingResp) {
+            self.timers.set(timers::Timer::PingResp, now + self.ping_timeout());
+        }
+        self.reading_paused = paused;
+    }
+
     /// Time has reached a deadline from [`poll_timeout`](Self::poll_timeout).
     pub fn handle_timeout(&mut self, now: Instant) {
         let now = self.tick(now);
+        let ping = self.timers.get(timers::Timer::PingResp);
         for timer in self.timers.expire(now) {
+            if timer == timers::Timer::PingResp && self.reading_paused {
+                // Not read yet is not missing: keep waiting.
+                if let Some(at) = ping {
+                    self.timers.set(timers::Timer::PingResp, at);
+                }
+                continue;
+            }
             match timer {
                 timers::Timer::ConnAck => self.fail_connection(now, ProtocolError::ConnAckTimeout),
                 timers::Timer::PingResp => {

@@ -1,0 +1,142 @@
+//! `tern`: publish, subscribe and benchmark against an MQTT 3.1.1 / 5.0
+//! broker, with options in the style of `mosquitto_pub` / `mosquitto_sub`.
+//!
+//! Exit codes: 0 on success, 1 when the work failed (connection, refused
+//! publish, timeout), 2 for bad arguments. Every error is one line on
+//! stderr starting with `tern: `.
+
+mod bench;
+mod common;
+mod pipeline;
+mod publish;
+mod subscribe;
+
+use clap::error::ErrorKind;
+use clap::{ArgAction, Parser, Subcommand};
+use std::process::ExitCode;
+
+/// The command line.
+#[derive(Parser, Debug)]
+#[command(
+    name = "tern",
+    version,
+    about = "MQTT 3.1.1 / 5.0 command-line client: publish, subscribe, benchmark",
+    disable_help_flag = true,
+    disable_version_flag = true,
+    disable_help_subcommand = true
+)]
+struct Cli {
+    /// Print help.
+    #[arg(long, action = ArgAction::Help)]
+    help: Option<bool>,
+    /// Print the version.
+    #[arg(long, action = ArgAction::Version)]
+    version: Option<bool>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// The subcommands.
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Publish a message, a file, or one message per line of stdin.
+    #[command(disable_help_flag = true)]
+    Pub(publish::PubArgs),
+    /// Subscribe to topic filters and print the messages.
+    #[command(disable_help_flag = true)]
+    Sub(subscribe::SubArgs),
+    /// Measure throughput, latency, loss and duplicates with N publishers
+    /// and M subscribers.
+    #[command(disable_help_flag = true)]
+    Bench(bench::BenchArgs),
+}
+
+/// A clap error as one line: its first paragraph, without `error: `.
+fn one_line(e: &clap::Error) -> String {
+    let text = e.render().to_string();
+    let paragraph: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .skip_while(|l| l.is_empty())
+        .take_while(|l| !l.is_empty() && !l.starts_with("Usage:"))
+        .collect();
+    let line = paragraph.join(" ");
+    let line = line.strip_prefix("error: ").unwrap_or(&line);
+    if line.is_empty() {
+        "invalid arguments".to_owned()
+    } else {
+        line.to_owned()
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            return match e.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+                    let _ = e.print();
+                    ExitCode::SUCCESS
+                }
+                ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+                | ErrorKind::MissingSubcommand => {
+                    eprintln!("tern: a subcommand is needed: pub, sub or bench (see --help)");
+                    ExitCode::from(2)
+                }
+                _ => {
+                    eprintln!("tern: {} (see --help)", one_line(&e));
+                    ExitCode::from(2)
+                }
+            };
+        }
+    };
+    let debug = match &cli.command {
+        Command::Pub(a) => a.conn.debug,
+        Command::Sub(a) => a.conn.debug,
+        Command::Bench(a) => a.conn.debug,
+    };
+    init_tracing(debug);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("tern: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Pub(a) => publish::run(a).await,
+            Command::Sub(a) => subscribe::run(a).await,
+            Command::Bench(a) => bench::run(a).await,
+        }
+    });
+    // Do not wait for stray tasks (stdin readers, closing connections).
+    runtime.shutdown_background();
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tern: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+/// Logs go to stderr: off unless `RUST_LOG` is set or `-d` was given.
+fn init_tracing(debug: bool) {
+    use tracing_subscriber::EnvFilter;
+    let filter = if debug {
+        EnvFilter::new("tern_mqtt=debug")
+    } else {
+        match std::env::var("RUST_LOG") {
+            Ok(v) if !v.is_empty() => EnvFilter::new(v),
+            _ => return,
+        }
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
