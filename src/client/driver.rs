@@ -74,6 +74,16 @@ struct Disconnecting {
     reply: oneshot::Sender<Result<(), Error>>,
 }
 
+/// Why a write did not finish.
+enum WriteEnd {
+    /// The transport failed.
+    Io(std::io::Error),
+    /// The peer closed the connection.
+    Eof,
+    /// The engine ended the connection while the write was pending.
+    Abandoned,
+}
+
 /// How one connection ended.
 enum Ended {
     /// Lost or refused; reconnect may follow.
@@ -125,6 +135,8 @@ pub(crate) struct Driver {
     deliveries: VecDeque<(mpsc::Sender<Message>, Message)>,
     ready: Option<oneshot::Sender<Result<(), Error>>>,
     connected_once: bool,
+    /// Connections the broker accepted (CONNACK with success), all told.
+    accepted: u64,
     last_error: Option<Error>,
     jitter: Jitter,
 }
@@ -162,6 +174,7 @@ impl Driver {
             deliveries: VecDeque::new(),
             ready: None,
             connected_once: false,
+            accepted: 0,
             last_error: None,
             jitter: Jitter::new(),
         }
@@ -181,14 +194,16 @@ impl Driver {
     async fn run_inner(&mut self) {
         let mut attempt: u32 = 0;
         loop {
-            let connected_before = self.connected_once;
+            let accepted_before = self.accepted;
             match self.connect_transport().await {
                 Ok(stream) => {
                     let ended = self.run_connection(stream).await;
                     if matches!(ended, Ended::Closed) || self.session.is_closed() {
                         break;
                     }
-                    if self.connected_once && !connected_before {
+                    // The broker accepted this connection: the next loss
+                    // starts a fresh backoff (and a fresh attempt count).
+                    if self.accepted != accepted_before {
                         attempt = 0;
                     }
                 }
@@ -320,11 +335,27 @@ impl Driver {
         }
         loop {
             while let Some(bytes) = self.session.poll_transmit() {
-                if let Err(e) = stream.write_all(&bytes).await {
-                    self.last_error = Some(Self::describe(&e, &self.host));
-                    self.session.handle_transport_closed(now());
-                    self.dispatch_events();
-                    return Ended::Lost;
+                match self.write_out(&mut stream, &bytes).await {
+                    Ok(()) => {}
+                    Err(end) => {
+                        match end {
+                            WriteEnd::Io(e) => {
+                                self.last_error = Some(Self::describe(&e, &self.host))
+                            }
+                            WriteEnd::Eof => {
+                                self.last_error =
+                                    Some(Error::ConnectionClosed { reason_code: None })
+                            }
+                            WriteEnd::Abandoned => {}
+                        }
+                        self.session.handle_transport_closed(now());
+                        self.dispatch_events();
+                        return if self.session.is_closed() {
+                            Ended::Closed
+                        } else {
+                            Ended::Lost
+                        };
+                    }
                 }
             }
             self.dispatch_events();
@@ -335,7 +366,8 @@ impl Driver {
                 return Ended::Closed;
             }
             if self.session.wants_close() {
-                let _ = stream.shutdown().await;
+                // Bounded: a peer that stopped reading must not hold us here.
+                let _ = tokio::time::timeout(self.disconnect_timeout, stream.shutdown()).await;
                 self.session.handle_transport_closed(now());
                 self.dispatch_events();
                 return if self.session.is_closed() {
@@ -355,6 +387,9 @@ impl Driver {
                     continue;
                 }
             }
+            // While a subscription is full we stop reading; the engine must
+            // not take an unread PINGRESP for a dead connection meanwhile.
+            self.session.set_reading_paused(now(), !self.deliveries.is_empty());
             let mut deadline = self.session.poll_timeout();
             if let Some(d) = &self.disconnecting {
                 deadline = Some(deadline.map_or(d.deadline, |t| t.min(d.deadline)));
@@ -414,6 +449,57 @@ impl Driver {
                 }
             }
         }
+    }
+
+    /// Writes `bytes` without stopping the engine: while a peer that has
+    /// stopped reading leaves the write pending (the socket buffers are
+    /// full), the engine's deadlines still fire (keep alive, then its ping
+    /// timeout ends the connection) and what the peer sends is still read.
+    /// Once the engine is closing, the rest of the write gets the disconnect
+    /// timeout at most; `WriteEnd::Abandoned` when it gave up on the write.
+    async fn write_out(&mut self, stream: &mut Stream, bytes: &[u8]) -> Result<(), WriteEnd> {
+        let mut rest = bytes;
+        let closing_deadline = tokio::time::Instant::now() + self.disconnect_timeout;
+        while !rest.is_empty() {
+            let closing = self.session.wants_close();
+            let deadline = match self.session.poll_timeout() {
+                Some(t) => Some(tokio::time::Instant::from_std(t)),
+                None if closing => Some(closing_deadline),
+                None => None,
+            };
+            let recv = self.session.recv_buffer();
+            if recv.capacity() - recv.len() < READ_RESERVE / 4 {
+                recv.reserve(READ_RESERVE);
+            }
+            let may_read = !closing && self.deliveries.is_empty();
+            self.session.set_reading_paused(now(), !self.deliveries.is_empty());
+            let (mut reader, mut writer) = tokio::io::split(&mut *stream);
+            tokio::select! {
+                written = writer.write(rest) => match written {
+                    Ok(0) => return Err(WriteEnd::Io(std::io::ErrorKind::WriteZero.into())),
+                    Ok(n) => rest = rest.get(n..).unwrap_or_default(),
+                    Err(e) => return Err(WriteEnd::Io(e)),
+                },
+                read = reader.read_buf(self.session.recv_buffer()), if may_read => match read {
+                    Ok(0) => return Err(WriteEnd::Eof),
+                    Ok(_) => {
+                        self.session.handle_received(now());
+                        self.dispatch_events();
+                    }
+                    Err(e) => return Err(WriteEnd::Io(e)),
+                },
+                _ = async { match deadline { Some(t) => tokio::time::sleep_until(t).await, None => std::future::pending().await } } => {
+                    if closing {
+                        return Err(WriteEnd::Abandoned);
+                    }
+                    self.session.handle_timeout(now());
+                    if self.session.wants_close() {
+                        return Err(WriteEnd::Abandoned);
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     fn handle_command(&mut self, cmd: Command) {
@@ -560,6 +646,7 @@ impl Driver {
                 Event::Connected {
                     session_present, ..
                 } => {
+                    self.accepted += 1;
                     if self.connected_once {
                         self.emit(ConnectionEvent::Reconnected { session_present });
                     } else {
