@@ -12,6 +12,10 @@ enum Qos2 {
     AwaitAppAck,
     /// PUBREC sent; PUBREL awaited.
     AwaitPubRel,
+    /// The application refused it, but the failing PUBREC has not gone out
+    /// yet (the connection was down): a resend is answered with it, and is
+    /// not delivered again.
+    Refused(ReasonCode),
 }
 
 /// A delivered message whose acknowledgement the application owes.
@@ -29,8 +33,8 @@ pub(crate) enum Arrival {
     /// A new message: deliver it (with a token under manual acks).
     Deliver(Option<AckToken>),
     /// A QoS 2 message already delivered, sent again before its PUBREL:
-    /// do not deliver; answer PUBREC again if it was already sent.
-    Duplicate { resend_pubrec: bool },
+    /// do not deliver; answer PUBREC (with this reason code) if one is due.
+    Duplicate { resend_pubrec: Option<ReasonCode> },
     /// More unacknowledged publishes than our Receive Maximum.
     ReceiveMaximumExceeded,
 }
@@ -77,9 +81,12 @@ impl Incoming {
                 // receiver MUST acknowledge any subsequent PUBLISH packet with
                 // the same Packet Identifier by sending a PUBREC. It MUST NOT
                 // cause duplicate messages to be delivered [MQTT-4.3.3-10].
-                return Arrival::Duplicate {
-                    resend_pubrec: *state == Qos2::AwaitPubRel,
+                let resend_pubrec = match *state {
+                    Qos2::AwaitAppAck => None,
+                    Qos2::AwaitPubRel => Some(ReasonCode::SUCCESS),
+                    Qos2::Refused(code) => Some(code),
                 };
+                return Arrival::Duplicate { resend_pubrec };
             }
         }
         if self.unacknowledged() >= usize::from(receive_maximum) {
@@ -129,11 +136,10 @@ impl Incoming {
                 if reason_code.is_success() {
                     self.qos2.insert(packet_id.get(), Qos2::AwaitPubRel);
                 } else {
-                    // If it has sent a PUBREC with a Reason Code of 0x80 or
-                    // greater, the receiver MUST treat any subsequent PUBLISH
-                    // packet that contains that Packet Identifier as being a
-                    // new Application Message [MQTT-4.3.3-9].
-                    self.qos2.remove(&packet_id.get());
+                    // Until the failing PUBREC is sent, a resend is the same
+                    // message; [`Incoming::refusal_sent`] forgets it after.
+                    self.qos2
+                        .insert(packet_id.get(), Qos2::Refused(reason_code));
                 }
             }
             out.push(AckOut {
@@ -143,6 +149,16 @@ impl Incoming {
             });
         }
         out
+    }
+
+    /// A failing PUBREC for `packet_id` went out. If it has sent a PUBREC
+    /// with a Reason Code of 0x80 or greater, the receiver MUST treat any
+    /// subsequent PUBLISH packet that contains that Packet Identifier as
+    /// being a new Application Message [MQTT-4.3.3-9].
+    pub fn refusal_sent(&mut self, packet_id: PacketId) {
+        if let Some(Qos2::Refused(_)) = self.qos2.get(&packet_id.get()) {
+            self.qos2.remove(&packet_id.get());
+        }
     }
 
     /// A PUBREL arrived. True if it completes an exchange we know; either
@@ -203,7 +219,7 @@ mod tests {
         assert_eq!(
             inc.arrive(id(2), QoS::ExactlyOnce, true, 10),
             Arrival::Duplicate {
-                resend_pubrec: true
+                resend_pubrec: Some(ReasonCode::SUCCESS)
             }
         );
         assert!(inc.release(id(2)));

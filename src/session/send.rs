@@ -49,6 +49,9 @@ impl Session {
             _ => Packet::PubAck(p),
         };
         self.send_packet(now, &packet);
+        if ack.qos == QoS::ExactlyOnce && !ack.reason_code.is_success() {
+            self.incoming.refusal_sent(ack.packet_id);
+        }
     }
 
     /// Checks a publish command against the protocol and the server's limits.
