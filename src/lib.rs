@@ -15,6 +15,9 @@
 //!   connection drives the engine over TCP or rustls TLS, with automatic
 //!   reconnect and per-subscription streams.
 #![deny(missing_docs)]
+// The library has no unsafe code, and never will (the crate-wide lint is
+// `deny` only so that a test may count allocations with a GlobalAlloc).
+#![forbid(unsafe_code)]
 // Network input reaches the library: no unwrap, expect, panic, indexing or
 // truncating casts in it. Its own unit tests may use them.
 #![cfg_attr(

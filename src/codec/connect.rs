@@ -214,14 +214,10 @@ impl Connect {
                     "a 3.1.1 CONNECT with an empty client identifier needs clean session",
                 ));
             }
-            if self.properties != ConnectProperties::default() {
+            if !self.properties.is_empty() {
                 return Err(EncodeError::NotInV311("CONNECT properties"));
             }
-            if self
-                .will
-                .as_ref()
-                .is_some_and(|w| w.properties != WillProperties::default())
-            {
+            if self.will.as_ref().is_some_and(|w| !w.properties.is_empty()) {
                 return Err(EncodeError::NotInV311("will properties"));
             }
             if self.password.is_some() && self.username.is_none() {
@@ -354,7 +350,7 @@ impl ConnAck {
         }
         match v {
             ProtocolVersion::V311 => {
-                if self.properties != ConnAckProperties::default() {
+                if !self.properties.is_empty() {
                     return Err(EncodeError::NotInV311("CONNACK properties"));
                 }
                 if self.reason_code.0 > 5 {

@@ -49,7 +49,7 @@ pub use subscribe::{
     RetainHandling, SubAck, Subscribe, SubscriptionOptions, UnsubAck, Unsubscribe,
 };
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 use header::{read_fixed_header, PacketType};
 use primitives::{put_vbi, vbi_len, Counter, Frame, Sink};
 use std::num::NonZeroU16;
@@ -244,62 +244,75 @@ pub fn decode(
     // Split the packet off the receive buffer: the Bytes handed out for
     // payloads and strings share this allocation instead of copying it.
     let frame_bytes = buf.split_to(size).freeze();
-    decode_frame(&frame_bytes, header, version).map(Some)
+    decode_frame(frame_bytes, header, version).map(Some)
 }
 
 fn decode_frame(
-    bytes: &Bytes,
+    mut bytes: Bytes,
     header: header::FixedHeader,
     version: ProtocolVersion,
 ) -> Result<Packet, DecodeError> {
-    let frame = Frame { bytes, version };
-    let body = bytes.get(header.header_len..).unwrap_or_default();
-    let flags = header.flags;
-    let parsed = match header.packet_type {
-        PacketType::Connect => {
-            connect::read_connect(&frame, body).map(|(i, p)| (i, Packet::Connect(p)))
-        }
-        PacketType::ConnAck => {
-            ConnAck::read(&frame, body, version).map(|(i, p)| (i, Packet::ConnAck(p)))
-        }
-        PacketType::Publish => {
-            Publish::read(&frame, body, flags, version).map(|(i, p)| (i, Packet::Publish(p)))
-        }
-        PacketType::PubAck => PublishAck::read(&frame, body, version, AckKind::PubAck)
-            .map(|(i, p)| (i, Packet::PubAck(p))),
-        PacketType::PubRec => PublishAck::read(&frame, body, version, AckKind::PubRec)
-            .map(|(i, p)| (i, Packet::PubRec(p))),
-        PacketType::PubRel => PublishAck::read(&frame, body, version, AckKind::PubRel)
-            .map(|(i, p)| (i, Packet::PubRel(p))),
-        PacketType::PubComp => PublishAck::read(&frame, body, version, AckKind::PubComp)
-            .map(|(i, p)| (i, Packet::PubComp(p))),
-        PacketType::Subscribe => {
-            Subscribe::read(&frame, body, version).map(|(i, p)| (i, Packet::Subscribe(p)))
-        }
-        PacketType::SubAck => {
-            SubAck::read(&frame, body, version).map(|(i, p)| (i, Packet::SubAck(p)))
-        }
-        PacketType::Unsubscribe => {
-            Unsubscribe::read(&frame, body, version).map(|(i, p)| (i, Packet::Unsubscribe(p)))
-        }
-        PacketType::UnsubAck => {
-            UnsubAck::read(&frame, body, version).map(|(i, p)| (i, Packet::UnsubAck(p)))
-        }
-        PacketType::PingReq => Ok((body, Packet::PingReq(PingReq))),
-        PacketType::PingResp => Ok((body, Packet::PingResp(PingResp))),
-        PacketType::Disconnect => {
-            Disconnect::read(&frame, body, version).map(|(i, p)| (i, Packet::Disconnect(p)))
-        }
-        PacketType::Auth => Auth::read(&frame, body).map(|(i, p)| (i, Packet::Auth(p))),
+    let frame = Frame {
+        bytes: &bytes,
+        version,
     };
-    match parsed {
-        Ok(([], packet)) => Ok(packet),
-        // Every field sits inside the Remaining Length; bytes left over
-        // after the last field mean the packet is malformed (1.5, 2.1.4).
-        Ok(_) => Err(DecodeError::malformed(
-            "MQTT-2.1.4",
-            "bytes left over after the last field of the packet",
-        )),
+    let body = bytes.get(header.header_len..).unwrap_or_default();
+    // Each arm builds its packet in place; the hot PUBLISH path takes the
+    // payload as the tail of the packet's own buffer.
+    Ok(match header.packet_type {
+        PacketType::Publish => {
+            let (payload, mut p) = parsed(Publish::read(&frame, body, header.flags, version))?;
+            let payload_len = payload.len();
+            bytes.advance(bytes.len() - payload_len);
+            p.payload = bytes;
+            Packet::Publish(p)
+        }
+        PacketType::Connect => Packet::Connect(whole(connect::read_connect(&frame, body))?),
+        PacketType::ConnAck => Packet::ConnAck(whole(ConnAck::read(&frame, body, version))?),
+        PacketType::PubAck => Packet::PubAck(whole(PublishAck::read(
+            &frame,
+            body,
+            version,
+            AckKind::PubAck,
+        ))?),
+        PacketType::PubRec => Packet::PubRec(whole(PublishAck::read(
+            &frame,
+            body,
+            version,
+            AckKind::PubRec,
+        ))?),
+        PacketType::PubRel => Packet::PubRel(whole(PublishAck::read(
+            &frame,
+            body,
+            version,
+            AckKind::PubRel,
+        ))?),
+        PacketType::PubComp => Packet::PubComp(whole(PublishAck::read(
+            &frame,
+            body,
+            version,
+            AckKind::PubComp,
+        ))?),
+        PacketType::Subscribe => Packet::Subscribe(whole(Subscribe::read(&frame, body, version))?),
+        PacketType::SubAck => Packet::SubAck(whole(SubAck::read(&frame, body, version))?),
+        PacketType::Unsubscribe => {
+            Packet::Unsubscribe(whole(Unsubscribe::read(&frame, body, version))?)
+        }
+        PacketType::UnsubAck => Packet::UnsubAck(whole(UnsubAck::read(&frame, body, version))?),
+        PacketType::PingReq => Packet::PingReq(whole(Ok((body, PingReq)))?),
+        PacketType::PingResp => Packet::PingResp(whole(Ok((body, PingResp)))?),
+        PacketType::Disconnect => {
+            Packet::Disconnect(whole(Disconnect::read(&frame, body, version))?)
+        }
+        PacketType::Auth => Packet::Auth(whole(Auth::read(&frame, body))?),
+    })
+}
+
+/// A parser's result, with what it left unread.
+#[inline]
+fn parsed<T>(r: primitives::PResult<'_, T>) -> Result<(&[u8], T), DecodeError> {
+    match r {
+        Ok(v) => Ok(v),
         Err(nom::Err::Error(e) | nom::Err::Failure(e)) => Err(e),
         // Not reached: every parser here is one of nom's `complete` ones,
         // which report running out of input as an error, never as
@@ -308,6 +321,20 @@ fn decode_frame(
         Err(nom::Err::Incomplete(_)) => Err(DecodeError::malformed(
             "MQTT-1.5",
             "a field runs past the end of the packet",
+        )),
+    }
+}
+
+/// A parser's result, which must have used the whole packet.
+#[inline]
+fn whole<T>(r: primitives::PResult<'_, T>) -> Result<T, DecodeError> {
+    match parsed(r)? {
+        ([], t) => Ok(t),
+        // Every field sits inside the Remaining Length; bytes left over
+        // after the last field mean the packet is malformed (1.5, 2.1.4).
+        _ => Err(DecodeError::malformed(
+            "MQTT-2.1.4",
+            "bytes left over after the last field of the packet",
         )),
     }
 }

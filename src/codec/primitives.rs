@@ -119,8 +119,42 @@ pub(crate) fn put_binary<S: Sink>(
 }
 
 /// Writes a UTF-8 Encoded String.
-pub(crate) fn put_str<S: Sink>(s: &mut S, field: &'static str, v: &str) -> Result<(), EncodeError> {
-    put_binary(s, field, v.as_bytes())
+pub(crate) fn put_str<S: Sink, T: WireStr + ?Sized>(
+    s: &mut S,
+    field: &'static str,
+    v: &T,
+) -> Result<(), EncodeError> {
+    put_binary(s, field, v.wire_bytes())
+}
+
+/// A string already known to be valid MQTT UTF-8, as the bytes to write.
+/// (Going through `&str` would check the UTF-8 again on every write.)
+pub(crate) trait WireStr {
+    fn wire_bytes(&self) -> &[u8];
+}
+
+impl WireStr for str {
+    fn wire_bytes(&self) -> &[u8] {
+        self.as_bytes()
+    }
+}
+
+impl WireStr for MqttString {
+    fn wire_bytes(&self) -> &[u8] {
+        self.as_bytes()
+    }
+}
+
+impl WireStr for crate::topic::TopicName {
+    fn wire_bytes(&self) -> &[u8] {
+        self.as_mqtt_string().as_bytes()
+    }
+}
+
+impl WireStr for crate::topic::TopicFilter {
+    fn wire_bytes(&self) -> &[u8] {
+        self.as_mqtt_string().as_bytes()
+    }
 }
 
 /// Outcome of reading the Variable Byte Integer at the start of `buf`.
@@ -305,10 +339,8 @@ impl<'f> Frame<'f> {
         if let Err(e) = check_mqtt_str(b) {
             return fail(string_error(e, self.version));
         }
-        match MqttString::from_bytes(self.share(b)) {
-            Ok(s) => Ok((rest, s)),
-            Err(e) => fail(string_error(e, self.version)),
-        }
+        // Checked just above: no second pass.
+        Ok((rest, MqttString::from_checked(self.share(b))))
     }
 }
 

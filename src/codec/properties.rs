@@ -8,7 +8,7 @@
 
 use super::error::{DecodeError, EncodeError};
 use super::primitives::{fail, put_binary, put_str, put_vbi, u16_, u32_, u8_, vbi, Counter};
-use super::primitives::{Frame, PResult, Sink};
+use super::primitives::{Frame, PResult, Sink, WireStr};
 use super::string::MqttString;
 use super::QoS;
 use crate::topic::TopicName;
@@ -244,11 +244,11 @@ fn w_vbi<S: Sink>(s: &mut S, pid: u8, v: u32) -> Result<(), EncodeError> {
     s.put_u8(pid);
     put_vbi(s, v as usize)
 }
-fn w_str<S: Sink>(
+fn w_str<S: Sink, T: WireStr + ?Sized>(
     s: &mut S,
     pid: u8,
     field: &'static str,
-    v: Option<&str>,
+    v: Option<&T>,
 ) -> Result<(), EncodeError> {
     if let Some(v) = v {
         s.put_u8(pid);
@@ -410,7 +410,7 @@ impl WriteProperties for ConnectProperties {
             s,
             id::AUTHENTICATION_METHOD,
             "authentication method",
-            self.authentication_method.as_deref(),
+            self.authentication_method.as_ref(),
         )?;
         w_bin(
             s,
@@ -494,13 +494,13 @@ impl WriteProperties for WillProperties {
             s,
             id::CONTENT_TYPE,
             "content type",
-            self.content_type.as_deref(),
+            self.content_type.as_ref(),
         )?;
         w_str(
             s,
             id::RESPONSE_TOPIC,
             "response topic",
-            self.response_topic.as_deref(),
+            self.response_topic.as_ref(),
         )?;
         w_bin(
             s,
@@ -656,14 +656,14 @@ impl WriteProperties for ConnAckProperties {
             s,
             id::ASSIGNED_CLIENT_IDENTIFIER,
             "assigned client identifier",
-            self.assigned_client_identifier.as_deref(),
+            self.assigned_client_identifier.as_ref(),
         )?;
         w_u16(s, id::TOPIC_ALIAS_MAXIMUM, self.topic_alias_maximum);
         w_str(
             s,
             id::REASON_STRING,
             "reason string",
-            self.reason_string.as_deref(),
+            self.reason_string.as_ref(),
         )?;
         w_user(s, &self.user_properties)?;
         w_bool(
@@ -686,19 +686,19 @@ impl WriteProperties for ConnAckProperties {
             s,
             id::RESPONSE_INFORMATION,
             "response information",
-            self.response_information.as_deref(),
+            self.response_information.as_ref(),
         )?;
         w_str(
             s,
             id::SERVER_REFERENCE,
             "server reference",
-            self.server_reference.as_deref(),
+            self.server_reference.as_ref(),
         )?;
         w_str(
             s,
             id::AUTHENTICATION_METHOD,
             "authentication method",
-            self.authentication_method.as_deref(),
+            self.authentication_method.as_ref(),
         )?;
         w_bin(
             s,
@@ -785,7 +785,7 @@ impl WriteProperties for PublishProperties {
             s,
             id::RESPONSE_TOPIC,
             "response topic",
-            self.response_topic.as_deref(),
+            self.response_topic.as_ref(),
         )?;
         w_bin(
             s,
@@ -801,7 +801,7 @@ impl WriteProperties for PublishProperties {
             s,
             id::CONTENT_TYPE,
             "content type",
-            self.content_type.as_deref(),
+            self.content_type.as_ref(),
         )
     }
 }
@@ -818,11 +818,6 @@ pub struct AckProperties {
 
 impl AckProperties {
     pub(crate) const ALLOWED: u64 = bits(&[id::REASON_STRING, id::USER_PROPERTY]);
-
-    /// True when there is nothing to write.
-    pub fn is_empty(&self) -> bool {
-        self.reason_string.is_none() && self.user_properties.is_empty()
-    }
 
     pub(crate) fn read<'a>(frame: &Frame<'_>, i: &'a [u8]) -> PResult<'a, Self> {
         let mut p = Self::default();
@@ -850,7 +845,7 @@ impl WriteProperties for AckProperties {
             s,
             id::REASON_STRING,
             "reason string",
-            self.reason_string.as_deref(),
+            self.reason_string.as_ref(),
         )?;
         w_user(s, &self.user_properties)
     }
@@ -949,11 +944,6 @@ impl DisconnectProperties {
         id::SERVER_REFERENCE,
     ]);
 
-    /// True when there is nothing to write.
-    pub fn is_empty(&self) -> bool {
-        self == &Self::default()
-    }
-
     pub(crate) fn read<'a>(frame: &Frame<'_>, i: &'a [u8]) -> PResult<'a, Self> {
         let mut p = Self::default();
         let (i, ()) = read_properties(
@@ -985,14 +975,14 @@ impl WriteProperties for DisconnectProperties {
             s,
             id::REASON_STRING,
             "reason string",
-            self.reason_string.as_deref(),
+            self.reason_string.as_ref(),
         )?;
         w_user(s, &self.user_properties)?;
         w_str(
             s,
             id::SERVER_REFERENCE,
             "server reference",
-            self.server_reference.as_deref(),
+            self.server_reference.as_ref(),
         )
     }
 }
@@ -1017,11 +1007,6 @@ impl AuthProperties {
         id::REASON_STRING,
         id::USER_PROPERTY,
     ]);
-
-    /// True when there is nothing to write.
-    pub fn is_empty(&self) -> bool {
-        self == &Self::default()
-    }
 
     pub(crate) fn read<'a>(frame: &Frame<'_>, i: &'a [u8]) -> PResult<'a, Self> {
         let mut p = Self::default();
@@ -1053,7 +1038,7 @@ impl WriteProperties for AuthProperties {
             s,
             id::AUTHENTICATION_METHOD,
             "authentication method",
-            self.authentication_method.as_deref(),
+            self.authentication_method.as_ref(),
         )?;
         w_bin(
             s,
@@ -1065,8 +1050,52 @@ impl WriteProperties for AuthProperties {
             s,
             id::REASON_STRING,
             "reason string",
-            self.reason_string.as_deref(),
+            self.reason_string.as_ref(),
         )?;
         w_user(s, &self.user_properties)
     }
+}
+
+/// Whether a property field is unset: `None` or an empty list.
+trait Blank {
+    fn is_blank(&self) -> bool;
+}
+
+impl<T> Blank for Option<T> {
+    fn is_blank(&self) -> bool {
+        self.is_none()
+    }
+}
+
+impl<T> Blank for Vec<T> {
+    fn is_blank(&self) -> bool {
+        self.is_empty()
+    }
+}
+
+// `is_empty` names every field (a new field breaks the build here instead of
+// being skipped), and tests each one directly: comparing with `default()`
+// costs a memcmp per list, which is slow on empty lists.
+macro_rules! is_empty_by_fields {
+    ($($t:ident { $($f:ident),* $(,)? })*) => {$(
+        impl $t {
+            /// True when no property is set: nothing to write.
+            pub fn is_empty(&self) -> bool {
+                let $t { $($f),* } = self;
+                true $(&& Blank::is_blank($f))*
+            }
+        }
+    )*};
+}
+
+is_empty_by_fields! {
+    ConnectProperties { session_expiry_interval, receive_maximum, maximum_packet_size, topic_alias_maximum, request_response_information, request_problem_information, authentication_method, authentication_data, user_properties }
+    WillProperties { will_delay_interval, payload_format_indicator, message_expiry_interval, content_type, response_topic, correlation_data, user_properties }
+    ConnAckProperties { session_expiry_interval, receive_maximum, maximum_qos, retain_available, maximum_packet_size, assigned_client_identifier, topic_alias_maximum, reason_string, user_properties, wildcard_subscription_available, subscription_identifiers_available, shared_subscription_available, server_keep_alive, response_information, server_reference, authentication_method, authentication_data }
+    PublishProperties { payload_format_indicator, message_expiry_interval, topic_alias, response_topic, correlation_data, user_properties, subscription_identifiers, content_type }
+    AckProperties { reason_string, user_properties }
+    SubscribeProperties { subscription_identifier, user_properties }
+    UnsubscribeProperties { user_properties }
+    DisconnectProperties { session_expiry_interval, reason_string, user_properties, server_reference }
+    AuthProperties { authentication_method, authentication_data, reason_string, user_properties }
 }

@@ -95,10 +95,12 @@ impl Publish {
                 "zero-length topic name without a topic alias",
             ));
         }
-        // The payload is everything that remains: zero-copy.
-        let payload = frame.share(i);
+        // The payload is everything that remains. It is left unconsumed:
+        // `decode` turns the packet's own buffer into it, which saves a
+        // reference count round trip over slicing it here.
+        let payload = Bytes::new();
         Ok((
-            &[],
+            i,
             Publish {
                 dup,
                 qos,
@@ -135,7 +137,7 @@ impl Publish {
         v: ProtocolVersion,
         packet_id: Option<PacketId>,
     ) -> Result<(), EncodeError> {
-        if v == ProtocolVersion::V311 && self.properties != PublishProperties::default() {
+        if v == ProtocolVersion::V311 && !self.properties.is_empty() {
             return Err(EncodeError::NotInV311("PUBLISH properties"));
         }
         if self.dup && self.qos == QoS::AtMostOnce {

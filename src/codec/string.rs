@@ -59,6 +59,11 @@ impl MqttString {
         Ok(MqttString(bytes))
     }
 
+    /// Bytes the caller has just checked with `check_mqtt_str`.
+    pub(crate) fn from_checked(bytes: Bytes) -> Self {
+        MqttString(bytes)
+    }
+
     /// A string from a static `&str`, checked, without copying.
     pub fn from_static(s: &'static str) -> Result<Self, StringError> {
         Self::from_bytes(Bytes::from_static(s.as_bytes()))

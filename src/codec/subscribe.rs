@@ -191,7 +191,7 @@ impl Subscribe {
         match v {
             ProtocolVersion::V5 => put_properties(s, &self.properties)?,
             ProtocolVersion::V311 => {
-                if self.properties != SubscribeProperties::default() {
+                if !self.properties.is_empty() {
                     return Err(EncodeError::NotInV311("SUBSCRIBE properties"));
                 }
             }
@@ -397,7 +397,7 @@ impl Unsubscribe {
         match v {
             ProtocolVersion::V5 => put_properties(s, &self.properties)?,
             ProtocolVersion::V311 => {
-                if self.properties != UnsubscribeProperties::default() {
+                if !self.properties.is_empty() {
                     return Err(EncodeError::NotInV311("UNSUBSCRIBE properties"));
                 }
             }

@@ -478,6 +478,9 @@ pub fn connect(v: ProtocolVersion) -> BoxedStrategy<Connect> {
                     ProtocolVersion::V311 if username.is_none() => None,
                     _ => password,
                 };
+                // 3.1.1 [MQTT-3.1.3-7]: an empty client id needs clean session.
+                let clean_start =
+                    clean_start || (v == ProtocolVersion::V311 && client_id.is_empty());
                 Connect {
                     protocol_version: v,
                     clean_start,
