@@ -1446,6 +1446,15 @@ fn cases() -> Vec<Case> {
             )
             .v311("MQTT-3.1.2-14"),
         );
+        if v == ProtocolVersion::V311 {
+            t.push(case(
+                "MQTT-3.1.3-7",
+                Ver::V311,
+                Protocol,
+                "3.1.1 CONNECT with an empty client id and clean session 0 (found by fuzzing)",
+                connect(v, 0x00, &lp(b"")),
+            ));
+        }
         t.push(case(
             "MQTT-3.1.3-3",
             ver,

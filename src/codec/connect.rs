@@ -145,6 +145,14 @@ pub(crate) fn read_connect<'a>(frame: &Frame<'_>, i: &'a [u8]) -> PResult<'a, Co
         ));
     }
     let (mut i, client_id) = frame.string(i)?;
+    if version == ProtocolVersion::V311 && client_id.is_empty() && flags & flag::CLEAN_START == 0 {
+        // If the Client supplies a zero-byte ClientId, the Client MUST also
+        // set CleanSession to 1 [MQTT-3.1.3-7] (3.1.1 only).
+        return fail(DecodeError::protocol(
+            "MQTT-3.1.3-7",
+            "empty client identifier without clean session",
+        ));
+    }
     let mut will = None;
     if will_flag {
         // If the Will Flag is set to 1, the Will Properties, Will Topic, and
