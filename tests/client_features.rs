@@ -322,3 +322,79 @@ async fn tls_errors_say_what_failed() {
         "{r:?}"
     );
 }
+
+#[tokio::test]
+async fn a_resumed_sessions_backlog_reaches_the_unmatched_stream() {
+    let broker = Broker::start(BrokerOptions::plain());
+    let resumable = |b: &Broker| {
+        opts(b, ProtocolVersion::V5, "backlog")
+            .clean_start(false)
+            .session_expiry(600)
+    };
+    // A first process subscribes on a persistent session, then goes away.
+    let first = Client::connect(resumable(&broker)).await.unwrap();
+    let sub = first
+        .subscribe("backlog/t", QoS::AtLeastOnce)
+        .await
+        .unwrap();
+    // The process dies: the broker keeps the session and its subscription
+    // (the handle is dropped only after, so no UNSUBSCRIBE goes out).
+    first.abort().await.unwrap();
+    drop(sub);
+    let producer = Client::connect(opts(&broker, ProtocolVersion::V5, "backlog-pub"))
+        .await
+        .unwrap();
+    for i in 0..3 {
+        producer
+            .publish("backlog/t", format!("queued {i}"), QoS::AtLeastOnce, false)
+            .await
+            .unwrap();
+    }
+    // A new process resumes the session: the broker sends the backlog at
+    // once, before this process has any subscription of its own.
+    let second = Client::connect(resumable(&broker)).await.unwrap();
+    let mut unmatched = second.unmatched().await.unwrap();
+    for i in 0..3 {
+        assert_eq!(
+            next(&mut unmatched).await.payload,
+            Bytes::from(format!("queued {i}"))
+        );
+    }
+    second.disconnect().await.unwrap();
+    producer.disconnect().await.unwrap();
+}
+
+#[tokio::test]
+async fn dropping_a_publish_future_neither_cancels_nor_corrupts_it() {
+    let broker = Broker::start(BrokerOptions::plain());
+    let client = Client::connect(opts(&broker, ProtocolVersion::V5, "dropped-future"))
+        .await
+        .unwrap();
+    let mut sub = client.subscribe("drop/t", QoS::ExactlyOnce).await.unwrap();
+    for i in 0..5 {
+        let fut = client.publish("drop/t", format!("{i}"), QoS::ExactlyOnce, false);
+        // Poll it once, so it is handed to the connection task, then drop it.
+        tokio::select! {
+            biased;
+            _ = fut => {}
+            _ = std::future::ready(()) => {}
+        }
+    }
+    for i in 0..5 {
+        assert_eq!(
+            next(&mut sub).await.payload,
+            Bytes::from(i.to_string()),
+            "every dropped publish still arrives, once, in order"
+        );
+    }
+    client
+        .publish("drop/t", "last", QoS::ExactlyOnce, false)
+        .await
+        .unwrap();
+    assert_eq!(
+        next(&mut sub).await.payload,
+        Bytes::from_static(b"last"),
+        "and nothing else in between"
+    );
+    client.disconnect().await.unwrap();
+}

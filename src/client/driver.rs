@@ -180,6 +180,11 @@ impl Driver {
         }
     }
 
+    /// The stream for messages that match no subscription.
+    pub fn set_catch_all(&mut self, messages: mpsc::Sender<Message>) {
+        self.router.catch_all = Some(messages);
+    }
+
     fn emit(&self, event: ConnectionEvent) {
         tracing::info!(?event, "connection event");
         let _ = self.events.send(event);
@@ -389,7 +394,8 @@ impl Driver {
             }
             // While a subscription is full we stop reading; the engine must
             // not take an unread PINGRESP for a dead connection meanwhile.
-            self.session.set_reading_paused(now(), !self.deliveries.is_empty());
+            self.session
+                .set_reading_paused(now(), !self.deliveries.is_empty());
             let mut deadline = self.session.poll_timeout();
             if let Some(d) = &self.disconnecting {
                 deadline = Some(deadline.map_or(d.deadline, |t| t.min(d.deadline)));
@@ -472,7 +478,8 @@ impl Driver {
                 recv.reserve(READ_RESERVE);
             }
             let may_read = !closing && self.deliveries.is_empty();
-            self.session.set_reading_paused(now(), !self.deliveries.is_empty());
+            self.session
+                .set_reading_paused(now(), !self.deliveries.is_empty());
             let (mut reader, mut writer) = tokio::io::split(&mut *stream);
             tokio::select! {
                 written = writer.write(rest) => match written {
@@ -787,12 +794,31 @@ impl Driver {
             .router
             .targets(&m.topic, m.properties.subscription_identifiers.as_slice());
         if targets.is_empty() {
-            // Nobody wants it: acknowledge it so it does not hold a slot of
-            // our Receive Maximum for ever.
-            if let Some(token) = m.ack {
-                self.session.ack(now(), token);
+            let msg = Message {
+                topic: m.topic,
+                payload: m.payload,
+                qos: m.qos,
+                retain: m.retain,
+                dup: m.dup,
+                properties: m.properties,
+                ack,
+            };
+            // The catch-all never holds up reading: nobody may be listening.
+            // What it cannot take is logged and acknowledged, so it does not
+            // hold a slot of our Receive Maximum for ever.
+            let refused = match self.router.catch_all.as_ref() {
+                Some(c) => c.try_send(msg).err().map(|e| match e {
+                    mpsc::error::TrySendError::Full(_) => "the unmatched-message stream is full",
+                    mpsc::error::TrySendError::Closed(_) => "no unmatched-message stream is open",
+                }),
+                None => Some("no unmatched-message stream is open"),
+            };
+            if let Some(why) = refused {
+                if let Some(token) = m.ack {
+                    self.session.ack(now(), token);
+                }
+                tracing::warn!(why, "a message matching no subscription was dropped");
             }
-            tracing::debug!(topic = %m.topic, "message matches no subscription");
             return;
         }
         let msg = Message {

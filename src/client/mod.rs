@@ -156,6 +156,7 @@ pub struct Client {
     publish_slots: Arc<Semaphore>,
     events: broadcast::Sender<ConnectionEvent>,
     buffer: usize,
+    unmatched: Arc<std::sync::Mutex<Option<mpsc::Receiver<Message>>>>,
 }
 
 fn closed<T>(_: T) -> Error {
@@ -171,7 +172,9 @@ impl Client {
         let buffer = options.subscription_buffer;
         let (tx, rx) = mpsc::unbounded_channel();
         let (ready_tx, ready_rx) = oneshot::channel();
-        let driver = driver::Driver::new(options, rx, tx.clone(), events.clone());
+        let (unmatched_tx, unmatched_rx) = mpsc::channel(buffer);
+        let mut driver = driver::Driver::new(options, rx, tx.clone(), events.clone());
+        driver.set_catch_all(unmatched_tx);
         tokio::spawn(driver.run(ready_tx));
         ready_rx.await.map_err(closed)??;
         Ok(Client {
@@ -179,6 +182,7 @@ impl Client {
             publish_slots,
             events,
             buffer,
+            unmatched: Arc::new(std::sync::Mutex::new(Some(unmatched_rx))),
         })
     }
 
@@ -287,8 +291,26 @@ impl Client {
 
     /// A stream of the messages that match no subscription (for example
     /// ones the broker sends for a session resumed from before this
-    /// process). Only the latest call's stream receives them.
+    /// process). It exists from the moment of connecting, so nothing that
+    /// arrives before this call is missed (up to the subscription buffer;
+    /// beyond it, and when no such stream is open, such messages are
+    /// acknowledged and dropped with a `tracing` warning: reading from the
+    /// broker never waits for this stream). Only the latest call's stream
+    /// receives them.
     pub async fn unmatched(&self) -> Result<Subscription, Error> {
+        // The first call takes the stream that exists from the start, so
+        // messages that arrive right after CONNACK (a resumed session's
+        // backlog) are not missed.
+        let first = self.unmatched.lock().ok().and_then(|mut slot| slot.take());
+        if let Some(msg_rx) = first {
+            return Ok(Subscription::new(
+                0,
+                Vec::new(),
+                Vec::new(),
+                msg_rx,
+                self.tx.clone(),
+            ));
+        }
         let (msg_tx, msg_rx) = mpsc::channel(self.buffer);
         self.tx
             .send(Command::CatchAll { messages: msg_tx })

@@ -19,7 +19,10 @@ pub(crate) struct Route {
 }
 
 /// What one route subscribes again with: its filters and its identifier.
-pub(crate) type Resubscription = (Vec<(TopicFilter, SubscriptionOptions)>, Option<std::num::NonZeroU32>);
+pub(crate) type Resubscription = (
+    Vec<(TopicFilter, SubscriptionOptions)>,
+    Option<std::num::NonZeroU32>,
+);
 
 #[derive(Debug, Default)]
 pub(crate) struct Router {
@@ -73,8 +76,8 @@ impl Router {
 
     /// The senders of the routes a message goes to: by its subscription
     /// identifiers when it carries ours (v5: exact, even when filters
-    /// overlap), else every route with a matching filter; the catch-all
-    /// when none matches.
+    /// overlap), else every route with a matching filter. Empty when none
+    /// matches (the caller then tries [`Router::catch_all`]).
     ///
     /// Without subscription identifiers (3.1.1, or a broker without them),
     /// a broker that sends one copy per matching subscription makes
@@ -100,16 +103,10 @@ impl Router {
         } else {
             by_id
         };
-        let mut out: Vec<mpsc::Sender<Message>> = chosen
+        chosen
             .into_iter()
             .filter(|r| !r.tx.is_closed())
             .map(|r| r.tx.clone())
-            .collect();
-        if out.is_empty() {
-            if let Some(c) = self.catch_all.as_ref().filter(|c| !c.is_closed()) {
-                out.push(c.clone());
-            }
-        }
-        out
+            .collect()
     }
 }
