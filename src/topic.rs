@@ -69,7 +69,7 @@ impl TopicName {
         }
         // The wildcard characters can be used in Topic Filters, but MUST NOT
         // be used within a Topic Name [MQTT-4.7.0-1].
-        if s.bytes().any(|b| b == b'+' || b == b'#') {
+        if s.as_bytes().iter().any(|b| *b == b'+' || *b == b'#') {
             return Err(TopicError::WildcardInName);
         }
         Ok(TopicName(s))

@@ -326,9 +326,9 @@ impl Driver {
                 }
             }
             Op::Disconnect(c) => {
-                let _ = self
-                    .s
-                    .disconnect(self.now, ReasonCode(*c), DisconnectProperties::default());
+                let _ =
+                    self.s
+                        .disconnect(self.now, ReasonCode(*c), DisconnectProperties::default());
             }
             Op::Reauth => {
                 let _ = self.s.reauthenticate(self.now);

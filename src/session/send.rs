@@ -56,7 +56,7 @@ impl Session {
 
     /// Checks a publish command against the protocol and the server's limits.
     pub(crate) fn check_publish(&self, cmd: PublishCommand) -> Result<Publish, CommandError> {
-        let v5_only = cmd.properties != Default::default();
+        let v5_only = !cmd.properties.is_empty();
         if self.version() == ProtocolVersion::V311 && v5_only {
             return Err(CommandError::NeedsV5("publish properties"));
         }
@@ -125,7 +125,7 @@ impl Session {
             ));
         }
         if self.version() == ProtocolVersion::V311 {
-            if properties != &SubscribeProperties::default() {
+            if !properties.is_empty() {
                 return Err(CommandError::NeedsV5("subscribe properties"));
             }
             if filters
