@@ -45,7 +45,7 @@ pub(crate) enum Command {
         id: u64,
     },
     CatchAll {
-        messages: mpsc::Sender<Message>,
+        reply: oneshot::Sender<mpsc::Receiver<Message>>,
     },
     Ack {
         token: AckToken,
@@ -143,6 +143,13 @@ pub(crate) struct Driver {
     accepted: u64,
     last_error: Option<Error>,
     jitter: Jitter,
+    /// Whether to make the unmatched-message stream on the first unmatched
+    /// message (until the application asks for it itself).
+    catch_all_auto: bool,
+    /// That stream's receiving end, until `Client::unmatched` takes it.
+    parked_catch_all: Option<mpsc::Receiver<Message>>,
+    /// Buffer size of subscription streams.
+    subscription_buffer: usize,
     /// Current read buffer headroom, from [`READ_RESERVE_MIN`] up to
     /// [`READ_RESERVE_MAX`].
     read_reserve: usize,
@@ -155,6 +162,7 @@ impl Driver {
         self_tx: mpsc::UnboundedSender<Command>,
         events: broadcast::Sender<ConnectionEvent>,
     ) -> Self {
+        let subscription_buffer = options.subscription_buffer;
         Driver {
             session: Session::new(options.session),
             host: options.host,
@@ -185,12 +193,10 @@ impl Driver {
             last_error: None,
             jitter: Jitter::new(),
             read_reserve: READ_RESERVE_MIN,
+            catch_all_auto: true,
+            parked_catch_all: None,
+            subscription_buffer,
         }
-    }
-
-    /// The stream for messages that match no subscription.
-    pub fn set_catch_all(&mut self, messages: mpsc::Sender<Message>) {
-        self.router.catch_all = Some(messages);
     }
 
     fn emit(&self, event: ConnectionEvent) {
@@ -607,7 +613,20 @@ impl Driver {
                     }
                 }
             }
-            Command::CatchAll { messages } => self.router.catch_all = Some(messages),
+            Command::CatchAll { reply } => {
+                // Hand over the stream made for early arrivals, if there is
+                // one; else a fresh one.
+                self.catch_all_auto = false;
+                let rx = match self.parked_catch_all.take() {
+                    Some(rx) => rx,
+                    None => {
+                        let (tx, rx) = mpsc::channel(self.subscription_buffer);
+                        self.router.catch_all = Some(tx);
+                        rx
+                    }
+                };
+                let _ = reply.send(rx);
+            }
             Command::Ack { token, reason_code } => self.session.ack_with(now, token, reason_code),
             Command::Reauth { reply } => match self.session.reauthenticate(now) {
                 Ok(id) => {
@@ -827,6 +846,15 @@ impl Driver {
             // The catch-all never holds up reading: nobody may be listening.
             // What it cannot take is logged and acknowledged, so it does not
             // hold a slot of our Receive Maximum for ever.
+            if self.router.catch_all.is_none() && self.catch_all_auto {
+                // The first unmatched message before the application asked
+                // for the stream (a resumed session's backlog): make the
+                // stream now and keep its receiving end for `unmatched()`.
+                // Made lazily, so an idle connection does not pay for it.
+                let (tx, rx) = mpsc::channel(self.subscription_buffer);
+                self.router.catch_all = Some(tx);
+                self.parked_catch_all = Some(rx);
+            }
             let refused = match self.router.catch_all.as_ref() {
                 Some(c) => c.try_send(msg).err().map(|e| match e {
                     mpsc::error::TrySendError::Full(_) => "the unmatched-message stream is full",

@@ -156,7 +156,6 @@ pub struct Client {
     publish_slots: Arc<Semaphore>,
     events: broadcast::Sender<ConnectionEvent>,
     buffer: usize,
-    unmatched: Arc<std::sync::Mutex<Option<mpsc::Receiver<Message>>>>,
 }
 
 fn closed<T>(_: T) -> Error {
@@ -172,9 +171,7 @@ impl Client {
         let buffer = options.subscription_buffer;
         let (tx, rx) = mpsc::unbounded_channel();
         let (ready_tx, ready_rx) = oneshot::channel();
-        let (unmatched_tx, unmatched_rx) = mpsc::channel(buffer);
-        let mut driver = driver::Driver::new(options, rx, tx.clone(), events.clone());
-        driver.set_catch_all(unmatched_tx);
+        let driver = driver::Driver::new(options, rx, tx.clone(), events.clone());
         tokio::spawn(driver.run(ready_tx));
         ready_rx.await.map_err(closed)??;
         Ok(Client {
@@ -182,7 +179,6 @@ impl Client {
             publish_slots,
             events,
             buffer,
-            unmatched: Arc::new(std::sync::Mutex::new(Some(unmatched_rx))),
         })
     }
 
@@ -291,35 +287,21 @@ impl Client {
 
     /// A stream of the messages that match no subscription (for example
     /// ones the broker sends for a session resumed from before this
-    /// process). It exists from the moment of connecting, so nothing that
-    /// arrives before this call is missed (up to the subscription buffer;
+    /// process). Messages that arrive before this call are kept for it (up
+    /// to the subscription buffer;
     /// beyond it, and when no such stream is open, such messages are
     /// acknowledged and dropped with a `tracing` warning: reading from the
     /// broker never waits for this stream). Only the latest call's stream
     /// receives them.
     pub async fn unmatched(&self) -> Result<Subscription, Error> {
-        // The first call takes the stream that exists from the start, so
-        // messages that arrive right after CONNACK (a resumed session's
-        // backlog) are not missed.
-        let first = self.unmatched.lock().ok().and_then(|mut slot| slot.take());
-        if let Some(msg_rx) = first {
-            return Ok(Subscription::new(
-                0,
-                Vec::new(),
-                Vec::new(),
-                msg_rx,
-                self.tx.clone(),
-            ));
-        }
-        let (msg_tx, msg_rx) = mpsc::channel(self.buffer);
-        self.tx
-            .send(Command::CatchAll { messages: msg_tx })
-            .map_err(closed)?;
+        let (reply, rx) = oneshot::channel();
+        self.tx.send(Command::CatchAll { reply }).map_err(closed)?;
+        let messages = rx.await.map_err(closed)?;
         Ok(Subscription::new(
             0,
             Vec::new(),
             Vec::new(),
-            msg_rx,
+            messages,
             self.tx.clone(),
         ))
     }
