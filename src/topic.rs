@@ -255,8 +255,19 @@ mod tests {
 
     #[test]
     fn shared_subscription_syntax_mqtt_4_8_2_1_and_2() {
-        for bad in ["$share/g", "$share//a", "$share/g/", "$share/+/a", "$share/#/a", "$share/g+/a"] {
-            assert_eq!(TopicFilter::new(bad), Err(TopicError::InvalidShare), "{bad}");
+        for bad in [
+            "$share/g",
+            "$share//a",
+            "$share/g/",
+            "$share/+/a",
+            "$share/#/a",
+            "$share/g+/a",
+        ] {
+            assert_eq!(
+                TopicFilter::new(bad),
+                Err(TopicError::InvalidShare),
+                "{bad}"
+            );
         }
         let f = TopicFilter::new("$share/group/sensors/+").unwrap();
         assert_eq!(f.share(), Some(("group", "sensors/+")));
@@ -265,7 +276,11 @@ mod tests {
 
     #[test]
     fn wildcards_match_by_section_4_7() {
-        let m = |f: &str, t: &str| TopicFilter::new(f).unwrap().matches(&TopicName::new(t).unwrap());
+        let m = |f: &str, t: &str| {
+            TopicFilter::new(f)
+                .unwrap()
+                .matches(&TopicName::new(t).unwrap())
+        };
         assert!(m("sport/#", "sport"));
         assert!(m("sport/#", "sport/tennis/player1"));
         assert!(m("sport/+", "sport/"));
@@ -278,8 +293,14 @@ mod tests {
         assert!(!m("#", "$SYS/x"));
         assert!(!m("+/x", "$SYS/x"));
         assert!(m("$SYS/#", "$SYS/x"));
-        assert_eq!(TopicFilter::new("a/#/b"), Err(TopicError::MultiLevelWildcardMisplaced));
-        assert_eq!(TopicFilter::new("a/b+"), Err(TopicError::SingleLevelWildcardMisplaced));
+        assert_eq!(
+            TopicFilter::new("a/#/b"),
+            Err(TopicError::MultiLevelWildcardMisplaced)
+        );
+        assert_eq!(
+            TopicFilter::new("a/b+"),
+            Err(TopicError::SingleLevelWildcardMisplaced)
+        );
         assert_eq!(TopicName::new("a/+"), Err(TopicError::WildcardInName));
         assert_eq!(TopicName::new(""), Err(TopicError::Empty));
     }

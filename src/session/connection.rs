@@ -224,7 +224,11 @@ impl Session {
             );
             return;
         }
-        let expected_method = self.config.authenticator.as_ref().map(|a| a.method().to_owned());
+        let expected_method = self
+            .config
+            .authenticator
+            .as_ref()
+            .map(|a| a.method().to_owned());
         if ack.properties.authentication_method.as_deref() != expected_method.as_deref() {
             // If the initial CONNECT packet included an Authentication Method
             // property then ... any successful CONNACK packet MUST include an

@@ -309,7 +309,8 @@ impl Session {
     pub fn set_reading_paused(&mut self, now: Instant, paused: bool) {
         let now = self.tick(now);
         if self.reading_paused && !paused && self.timers.is_set(timers::Timer::PingResp) {
-            self.timers.set(timers::Timer::PingResp, now + self.ping_timeout());
+            self.timers
+                .set(timers::Timer::PingResp, now + self.ping_timeout());
         }
         self.reading_paused = paused;
     }
