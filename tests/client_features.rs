@@ -398,3 +398,12 @@ async fn dropping_a_publish_future_neither_cancels_nor_corrupts_it() {
     );
     client.disconnect().await.unwrap();
 }
+
+#[test]
+fn client_and_subscription_are_send_and_the_client_is_sync() {
+    fn send_sync<T: Send + Sync + Clone>() {}
+    fn send<T: Send>() {}
+    send_sync::<Client>();
+    send::<Subscription>();
+    send::<tern_mqtt::client::Message>();
+}

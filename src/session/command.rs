@@ -1,20 +1,25 @@
 //! What the application asks the engine to publish.
 
-use crate::codec::{PublishProperties, QoS, UserProperty};
+use crate::codec::{MqttString, PublishProperties, QoS, UserProperty};
 use crate::topic::TopicName;
 use bytes::Bytes;
 
 /// A message to publish.
 ///
 /// ```
-/// use tern_mqtt::codec::QoS;
+/// use tern_mqtt::codec::{MqttString, QoS};
 /// use tern_mqtt::session::PublishCommand;
 /// use tern_mqtt::topic::TopicName;
 ///
 /// let cmd = PublishCommand::new(TopicName::new("sensors/1/t").unwrap(), "21.5", QoS::AtLeastOnce)
 ///     .retain(true)
-///     .message_expiry(60);
+///     .message_expiry(60)
+///     .content_type(MqttString::try_from("text/plain").unwrap())
+///     .payload_format_utf8(true)
+///     .response_topic(TopicName::new("replies/1").unwrap())
+///     .correlation_data("req-7");
 /// assert_eq!(cmd.properties.message_expiry_interval, Some(60));
+/// assert_eq!(cmd.properties.correlation_data.as_deref(), Some(&b"req-7"[..]));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PublishCommand {
@@ -58,6 +63,30 @@ impl PublishCommand {
     /// Adds a User Property.
     pub fn user_property(mut self, property: UserProperty) -> Self {
         self.properties.user_properties.push(property);
+        self
+    }
+
+    /// Sets the Content Type (a MIME type, for example).
+    pub fn content_type(mut self, content_type: MqttString) -> Self {
+        self.properties.content_type = Some(content_type);
+        self
+    }
+
+    /// Sets the Payload Format Indicator: true when the payload is UTF-8 text.
+    pub fn payload_format_utf8(mut self, utf8: bool) -> Self {
+        self.properties.payload_format_indicator = Some(utf8);
+        self
+    }
+
+    /// Sets the Response Topic, for request/response.
+    pub fn response_topic(mut self, topic: TopicName) -> Self {
+        self.properties.response_topic = Some(topic);
+        self
+    }
+
+    /// Sets the Correlation Data, for request/response.
+    pub fn correlation_data(mut self, data: impl Into<Bytes>) -> Self {
+        self.properties.correlation_data = Some(data.into());
         self
     }
 }
