@@ -81,11 +81,11 @@ impl Rig {
         session.handle_transport_open(now).unwrap();
         while session.poll_transmit().is_some() {}
         let mut connack = BytesMut::new();
-        let ack = Packet::ConnAck(ConnAck {
+        let ack = Packet::ConnAck(Box::new(ConnAck {
             session_present: false,
             reason_code: ReasonCode::SUCCESS,
             properties: ConnAckProperties::default(),
-        });
+        }));
         encode(&ack, v, &mut connack).unwrap();
         session.handle_data(now, &connack);
         assert!(matches!(

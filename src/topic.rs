@@ -6,7 +6,8 @@
 //! [`MqttString`], so a topic decoded from the network is a slice of the
 //! receive buffer, not a copy.
 
-use crate::codec::{MqttString, StringError};
+use crate::codec::{check_mqtt_str, scan_str, MqttString, StringError};
+use bytes::Bytes;
 use std::fmt;
 use std::ops::Deref;
 
@@ -75,6 +76,12 @@ impl TopicName {
         Ok(TopicName(s))
     }
 
+    /// Bytes that passed [`check_publish_topic`], as a topic name, without
+    /// checking them again.
+    pub(crate) fn from_checked_publish_topic(bytes: Bytes) -> Self {
+        TopicName(MqttString::from_checked(bytes))
+    }
+
     /// The topic as a string.
     pub fn as_str(&self) -> &str {
         self.0.as_str()
@@ -84,6 +91,41 @@ impl TopicName {
     pub fn as_mqtt_string(&self) -> &MqttString {
         &self.0
     }
+}
+
+/// Checks the Topic Name bytes of a received PUBLISH in one scan: the MQTT
+/// string rules (length, well-formed UTF-8, no U+0000), at least one
+/// character, and no wildcards.
+///
+/// The verdict is the one `MqttString::from_bytes` followed by
+/// [`TopicName::from_mqtt_string`] gives, with the same precedence: a string
+/// rule failure first, then emptiness, then a wildcard. One pass over the
+/// bytes looks for NUL, `+`, `#` and non-ASCII bytes; only a topic with a
+/// non-ASCII byte is checked as UTF-8 (ASCII is always well-formed UTF-8).
+#[inline]
+pub(crate) fn check_publish_topic(b: &[u8]) -> Result<(), TopicError> {
+    if b.len() > usize::from(u16::MAX) {
+        return Err(StringError::TooLong.into());
+    }
+    // All Topic Names and Topic Filters MUST be at least one character long [MQTT-4.7.3-1].
+    if b.is_empty() {
+        return Err(TopicError::Empty);
+    }
+    let found = scan_str(b);
+    if found.non_ascii {
+        // The full string check, for its UTF-8 verdict.
+        check_mqtt_str(b)?;
+    } else if found.nul {
+        // A UTF-8 Encoded String MUST NOT include an encoding of the null
+        // character U+0000 [MQTT-1.5.4-2].
+        return Err(StringError::NullCharacter.into());
+    }
+    // The wildcard characters can be used in Topic Filters, but MUST NOT be
+    // used within a Topic Name [MQTT-4.7.0-1].
+    if found.wildcard {
+        return Err(TopicError::WildcardInName);
+    }
+    Ok(())
 }
 
 impl TopicFilter {
@@ -250,8 +292,62 @@ impl fmt::Display for TopicFilter {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// Byte strings of every length up to 40 from an alphabet of the bytes
+    /// the checks care about, placed at every alignment.
+    pub(crate) fn awkward_strings() -> Vec<Vec<u8>> {
+        let alphabet: &[u8] = &[
+            b'a', b'/', 0, b'+', b'#', 0x7F, 0x80, 0xC3, 0xA9, 0xED, 0xFF,
+        ];
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        let mut out = Vec::new();
+        for len in 0..=40usize {
+            for _ in 0..400 {
+                let s: Vec<u8> = (0..len)
+                    .map(|_| {
+                        seed ^= seed << 13;
+                        seed ^= seed >> 7;
+                        seed ^= seed << 17;
+                        // Mostly plain ASCII, as real topics are.
+                        match seed % 16 {
+                            0..=9 => b'a' + (seed >> 8) as u8 % 26,
+                            k => alphabet[(k as usize + (seed >> 16) as usize) % alphabet.len()],
+                        }
+                    })
+                    .collect();
+                out.push(s);
+            }
+        }
+        // Valid multi-byte UTF-8 next to a wildcard and a NUL, late in the string.
+        out.push("sensors/é/température+".as_bytes().to_vec());
+        out.push("sensors/é/températur\0e".as_bytes().to_vec());
+        out
+    }
+
+    #[test]
+    fn one_pass_publish_topic_check_agrees_with_the_two_step_rules() {
+        // The rules as `MqttString::from_bytes` then `from_mqtt_string` apply them.
+        fn two_step(b: &[u8]) -> Result<(), TopicError> {
+            check_mqtt_str(b)?;
+            let s = MqttString::from_checked(Bytes::copy_from_slice(b));
+            TopicName::from_mqtt_string(s).map(|_| ())
+        }
+        let mut verdicts = std::collections::HashSet::new();
+        for s in awkward_strings() {
+            let got = check_publish_topic(&s);
+            assert_eq!(got, two_step(&s), "{s:02X?}");
+            verdicts.insert(format!("{got:?}"));
+        }
+        // Every verdict was reached, so each path was compared.
+        assert_eq!(verdicts.len(), 5, "{verdicts:?}");
+        let long = vec![b'a'; 65_536];
+        assert_eq!(
+            check_publish_topic(&long),
+            Err(TopicError::String(StringError::TooLong))
+        );
+    }
 
     #[test]
     fn shared_subscription_syntax_mqtt_4_8_2_1_and_2() {

@@ -133,7 +133,7 @@ fn vectors() -> Vec<Vector> {
         "3.1.1 Figure 3.6 CONNECT",
         V311,
         cat(&[&[0x10, 35], &connect_header(4), &connect_payload(&[])]),
-        Packet::Connect(connect_0xce(V311, ConnectProperties::default())),
+        Packet::Connect(Box::new(connect_0xce(V311, ConnectProperties::default()))),
     ));
     // 5.0 Figure 3-6: the same flags at level 5, then Properties of length 5:
     // Session Expiry Interval (17) = 10. Empty Will Properties (one 0 byte).
@@ -147,13 +147,13 @@ fn vectors() -> Vec<Vector> {
             &[0x05, 0x11, 0x00, 0x00, 0x00, 0x0A],
             &connect_payload(&[0x00]),
         ]),
-        Packet::Connect(connect_0xce(
+        Packet::Connect(Box::new(connect_0xce(
             V5,
             ConnectProperties {
                 session_expiry_interval: Some(10),
                 ..Default::default()
             },
-        )),
+        ))),
     ));
     // 3.1.1 3.1.3.1: a zero-byte ClientId; clean session, keep alive 0.
     t.push(vector(
@@ -162,7 +162,7 @@ fn vectors() -> Vec<Vector> {
         vec![
             0x10, 12, 0x00, 0x04, b'M', b'Q', b'T', b'T', 4, 0x02, 0x00, 0x00, 0x00, 0x00,
         ],
-        Packet::Connect(Connect {
+        Packet::Connect(Box::new(Connect {
             protocol_version: V311,
             clean_start: true,
             keep_alive: 0,
@@ -171,7 +171,7 @@ fn vectors() -> Vec<Vector> {
             will: None,
             username: None,
             password: None,
-        }),
+        })),
     ));
     // 5.0 3.1.2.11 and 3.1.3.2: CONNECT and Will properties in the order the
     // encoder writes them; password without user name (allowed in 5.0,
@@ -210,7 +210,7 @@ fn vectors() -> Vec<Vector> {
         "5.0 3.1.2.11/3.1.3.2 CONNECT with every property",
         V5,
         pkt(0x10, &body),
-        Packet::Connect(Connect {
+        Packet::Connect(Box::new(Connect {
             protocol_version: V5,
             clean_start: false,
             keep_alive: 60,
@@ -243,7 +243,7 @@ fn vectors() -> Vec<Vector> {
             }),
             username: None,
             password: Some(Bytes::from_static(b"pwd")),
-        }),
+        })),
     ));
 
     // ---- CONNACK ----
@@ -252,42 +252,42 @@ fn vectors() -> Vec<Vector> {
         "3.1.1 Figure 3.9 CONNACK accepted",
         V311,
         vec![0x20, 0x02, 0x00, 0x00],
-        Packet::ConnAck(ConnAck {
+        Packet::ConnAck(Box::new(ConnAck {
             session_present: false,
             reason_code: ReasonCode::SUCCESS,
             properties: ConnAckProperties::default(),
-        }),
+        })),
     ));
     t.push(vector(
         "3.1.1 3.2.2.2 CONNACK session present",
         V311,
         vec![0x20, 0x02, 0x01, 0x00],
-        Packet::ConnAck(ConnAck {
+        Packet::ConnAck(Box::new(ConnAck {
             session_present: true,
             reason_code: ReasonCode::SUCCESS,
             properties: ConnAckProperties::default(),
-        }),
+        })),
     ));
     t.push(vector(
         "3.1.1 Table 3.1 CONNACK return code 5 (not authorized)",
         V311,
         vec![0x20, 0x02, 0x00, 0x05],
-        Packet::ConnAck(ConnAck {
+        Packet::ConnAck(Box::new(ConnAck {
             session_present: false,
             reason_code: ReasonCode(5),
             properties: ConnAckProperties::default(),
-        }),
+        })),
     ));
     // 5.0 Figure 3-7 and 3.2.2: flags, reason code, property length 0.
     t.push(vector(
         "5.0 3.2.2 CONNACK success, no properties",
         V5,
         vec![0x20, 0x03, 0x00, 0x00, 0x00],
-        Packet::ConnAck(ConnAck {
+        Packet::ConnAck(Box::new(ConnAck {
             session_present: false,
             reason_code: ReasonCode::SUCCESS,
             properties: ConnAckProperties::default(),
-        }),
+        })),
     ));
     // 5.0 3.2.2.3: CONNACK properties in the encoder's order.
     let p = [
@@ -311,7 +311,7 @@ fn vectors() -> Vec<Vector> {
         "5.0 3.2.2.3 CONNACK with properties, session present",
         V5,
         cat(&[&[0x20, (p.len() + 3) as u8, 0x01, 0x00, p.len() as u8], &p]),
-        Packet::ConnAck(ConnAck {
+        Packet::ConnAck(Box::new(ConnAck {
             session_present: true,
             reason_code: ReasonCode::SUCCESS,
             properties: ConnAckProperties {
@@ -333,17 +333,17 @@ fn vectors() -> Vec<Vector> {
                 authentication_method: None,
                 authentication_data: None,
             },
-        }),
+        })),
     ));
     t.push(vector(
         "5.0 3.2.2.2 CONNACK 0x84 Unsupported Protocol Version",
         V5,
         vec![0x20, 0x03, 0x00, 0x84, 0x00],
-        Packet::ConnAck(ConnAck {
+        Packet::ConnAck(Box::new(ConnAck {
             session_present: false,
             reason_code: ReasonCode::UNSUPPORTED_PROTOCOL_VERSION,
             properties: ConnAckProperties::default(),
-        }),
+        })),
     ));
 
     // ---- PUBLISH ----
@@ -994,21 +994,21 @@ fn encode_refusals_cite_their_statement() {
         (
             "3.1.1 CONNACK session present with return code 5",
             V311,
-            Packet::ConnAck(ConnAck {
+            Packet::ConnAck(Box::new(ConnAck {
                 session_present: true,
                 reason_code: ReasonCode(5),
                 properties: ConnAckProperties::default(),
-            }),
+            })),
             "MQTT-3.2.2-4",
         ),
         (
             "5.0 CONNACK session present with reason 0x87",
             V5,
-            Packet::ConnAck(ConnAck {
+            Packet::ConnAck(Box::new(ConnAck {
                 session_present: true,
                 reason_code: ReasonCode::NOT_AUTHORIZED,
                 properties: ConnAckProperties::default(),
-            }),
+            })),
             "MQTT-3.2.2-6",
         ),
         (

@@ -678,7 +678,7 @@ async fn server_sending_pingreq_is_a_protocol_error() {
 #[tokio::test]
 async fn server_sending_connect_is_a_protocol_error() {
     let (mut case, mut conn) = start(V5, |o| o).await;
-    conn.send(&Packet::Connect(Connect {
+    conn.send(&Packet::Connect(Box::new(Connect {
         protocol_version: V5,
         clean_start: true,
         keep_alive: 0,
@@ -687,7 +687,7 @@ async fn server_sending_connect_is_a_protocol_error() {
         will: None,
         username: None,
         password: None,
-    }))
+    })))
     .await;
     case.expect_failure(
         &mut conn,

@@ -348,10 +348,10 @@ fn assigned_client_id_is_adopted_and_used_to_resume() {
         &*connect.client_id, "",
         "empty asks the server to assign one"
     );
-    d.server(Packet::ConnAck(connack_with(ConnAckProperties {
+    d.server(Packet::ConnAck(Box::new(connack_with(ConnAckProperties {
         assigned_client_identifier: Some(s("srv-42")),
         ..Default::default()
-    })));
+    }))));
     let events = d.events();
     assert!(
         matches!(&events[..], [Event::Connected { client_id, session_present: false, .. }] if client_id == "srv-42"),
@@ -466,11 +466,11 @@ fn publish_queued_before_connack_fails_when_the_server_limits_forbid_it() {
     let retained = d.publish(msg(QoS::AtMostOnce).retain(true)).unwrap();
     let fine = d.publish(msg(QoS::AtLeastOnce)).unwrap();
     d.open();
-    d.server(Packet::ConnAck(connack_with(ConnAckProperties {
+    d.server(Packet::ConnAck(Box::new(connack_with(ConnAckProperties {
         maximum_qos: Some(QoS::AtLeastOnce),
         retain_available: Some(false),
         ..Default::default()
-    })));
+    }))));
     let done = publish_done(&d.events());
     assert_eq!(
         done,
@@ -501,10 +501,10 @@ fn clean_start_first_then_resume_only_when_the_session_is_kept() {
     c.session_expiry_interval = 60;
     let mut d = Double::new(c);
     assert!(d.open().clean_start, "first connection starts clean");
-    d.server(Packet::ConnAck(connack(false)));
+    d.server(Packet::ConnAck(Box::new(connack(false))));
     d.drop_transport();
     assert!(!d.open().clean_start, "later ones resume");
-    d.server(Packet::ConnAck(connack(true)));
+    d.server(Packet::ConnAck(Box::new(connack(true))));
     assert!(matches!(
         &d.events()[..],
         [Event::Connected {
@@ -526,7 +526,7 @@ fn clean_start_first_then_resume_only_when_the_session_is_kept() {
     c.clean_start = false;
     let mut d = Double::new(c);
     assert!(!d.open().clean_start);
-    d.server(Packet::ConnAck(connack(false)));
+    d.server(Packet::ConnAck(Box::new(connack(false))));
     d.drop_transport();
     assert!(!d.open().clean_start);
     d.assert_completions();
@@ -537,7 +537,7 @@ fn session_present_after_a_clean_start_is_a_protocol_error() {
     for v in BOTH {
         let mut d = Double::new(config(v));
         d.open();
-        d.server(Packet::ConnAck(connack(true)));
+        d.server(Packet::ConnAck(Box::new(connack(true))));
         let error = assert_protocol_close(&mut d, ReasonCode::PROTOCOL_ERROR);
         assert!(
             matches!(
@@ -910,7 +910,7 @@ fn session_not_kept_with_fail_policy_fails_inflight_and_keeps_the_queue() {
         assert!(!d.session.is_packet_id_in_use(id), "its id is free again");
         assert_eq!(d.session.queued(), queued.len(), "queued publishes survive");
         d.open();
-        d.server(Packet::ConnAck(ack));
+        d.server(Packet::ConnAck(Box::new(ack)));
         for req in queued {
             let id = only_publish_id(&d.sent());
             d.server(Packet::PubAck(PublishAck::new(id)));
@@ -942,7 +942,7 @@ fn session_kept_but_not_resumed_with_fail_policy_fails_inflight_as_expired() {
     let connect = d.open();
     assert!(!connect.clean_start);
     let queued_now = d.publish(msg(QoS::AtMostOnce)).unwrap();
-    d.server(Packet::ConnAck(connack(false)));
+    d.server(Packet::ConnAck(Box::new(connack(false))));
     let events = d.events();
     assert_eq!(
         publish_done(&events),
@@ -982,7 +982,7 @@ fn inflight_subscribe_is_sent_again_after_reconnect_and_completes_once() {
         );
         assert_eq!(d.session.packet_ids_in_use(), 0);
         d.open();
-        d.server(Packet::ConnAck(connack(false)));
+        d.server(Packet::ConnAck(Box::new(connack(false))));
         let sent = d.sent();
         let (Packet::Subscribe(s), Packet::Unsubscribe(u)) = (&sent[0], &sent[1]) else {
             panic!("{sent:?}")
@@ -1058,10 +1058,10 @@ fn outgoing_aliases_start_afresh_on_a_new_connection() {
     assert_eq!(sent[1].topic, None, "alias reused on the first connection");
     d.drop_transport();
     d.open();
-    d.server(Packet::ConnAck(ConnAck {
+    d.server(Packet::ConnAck(Box::new(ConnAck {
         session_present: true,
         ..ack
-    }));
+    })));
     d.publish(msg_to("a/long/topic")).unwrap();
     let sent = publishes(&d.sent());
     assert_eq!(sent.len(), 1);
@@ -1144,7 +1144,7 @@ fn incoming_aliases_do_not_survive_a_reconnect() {
     assert_eq!(messages(&d.events()).len(), 2);
     d.drop_transport();
     d.open();
-    d.server(Packet::ConnAck(connack(true)));
+    d.server(Packet::ConnAck(Box::new(connack(true))));
     d.events();
     d.server(incoming(None, QoS::AtMostOnce, 0, alias(1)));
     assert_protocol_close(&mut d, ReasonCode::TOPIC_ALIAS_INVALID);
@@ -1159,7 +1159,7 @@ fn incoming_packet_above_our_maximum_is_0x95() {
     c.maximum_packet_size = 64;
     let mut d = Double::new(c);
     assert_eq!(d.open().properties.maximum_packet_size, NonZeroU32::new(64));
-    d.server(Packet::ConnAck(connack(false)));
+    d.server(Packet::ConnAck(Box::new(connack(false))));
     d.events();
     let mut p = Publish {
         dup: false,
@@ -1365,10 +1365,10 @@ fn enhanced_auth_challenge_response_then_connack() {
         )]
     );
     assert!(d.events().is_empty());
-    d.server(Packet::ConnAck(connack_with(ConnAckProperties {
+    d.server(Packet::ConnAck(Box::new(connack_with(ConnAckProperties {
         authentication_method: Some(s("REVERSE")),
         ..Default::default()
-    })));
+    }))));
     assert!(matches!(&d.events()[..], [Event::Connected { .. }]));
     assert_eq!(
         *seen.lock().unwrap(),
@@ -1409,10 +1409,10 @@ fn connack_with_another_auth_method_is_a_protocol_error() {
     let (c, _) = auth_config();
     let mut d = Double::new(c);
     d.open();
-    d.server(Packet::ConnAck(connack_with(ConnAckProperties {
+    d.server(Packet::ConnAck(Box::new(connack_with(ConnAckProperties {
         authentication_method: Some(s("OTHER")),
         ..Default::default()
-    })));
+    }))));
     assert_protocol_close(&mut d, ReasonCode::PROTOCOL_ERROR);
     d.assert_completions();
 }
@@ -1437,10 +1437,10 @@ fn reauthentication_round_trip() {
     let (c, seen) = auth_config();
     let mut d = Double::new(c);
     d.open();
-    d.server(Packet::ConnAck(connack_with(ConnAckProperties {
+    d.server(Packet::ConnAck(Box::new(connack_with(ConnAckProperties {
         authentication_method: Some(s("REVERSE")),
         ..Default::default()
-    })));
+    }))));
     d.events();
     let req = d.reauthenticate().unwrap();
     assert_eq!(
@@ -1539,10 +1539,10 @@ fn unsolicited_auth_success_is_a_protocol_error() {
     let (c, _) = auth_config();
     let mut d = Double::new(c);
     d.open();
-    d.server(Packet::ConnAck(connack_with(ConnAckProperties {
+    d.server(Packet::ConnAck(Box::new(connack_with(ConnAckProperties {
         authentication_method: Some(s("REVERSE")),
         ..Default::default()
-    })));
+    }))));
     d.events();
     d.server(server_auth(ReasonCode::SUCCESS, "REVERSE", None));
     assert_protocol_close(&mut d, ReasonCode::PROTOCOL_ERROR);
@@ -1555,7 +1555,7 @@ fn connack_without_the_connect_auth_method_is_a_protocol_error() {
     let mut d = Double::new(c);
     d.open();
     // [MQTT-4.12.0-5]: a successful CONNACK repeats the CONNECT's method.
-    d.server(Packet::ConnAck(connack(false)));
+    d.server(Packet::ConnAck(Box::new(connack(false))));
     assert_protocol_close(&mut d, ReasonCode::PROTOCOL_ERROR);
     d.assert_completions();
 }
@@ -1806,7 +1806,7 @@ fn suback_for_an_unsubscribe_is_a_protocol_error_and_the_unsubscribe_still_compl
     assert_protocol_close(&mut d, ReasonCode::PROTOCOL_ERROR);
     d.session.handle_transport_closed(d.now);
     d.open();
-    d.server(Packet::ConnAck(connack(false)));
+    d.server(Packet::ConnAck(Box::new(connack(false))));
     let sent = d.sent();
     let [Packet::Unsubscribe(again)] = &sent[..] else {
         panic!("sent again: {sent:?}")

@@ -157,7 +157,7 @@ fn publishes_wait_while_disconnected_then_go_out_after_connack() {
     let req = d.session.publish(d.now, msg(QoS::AtLeastOnce)).unwrap();
     d.open();
     assert!(d.sent().is_empty(), "nothing before CONNACK");
-    d.server(Packet::ConnAck(connack(false)));
+    d.server(Packet::ConnAck(Box::new(connack(false))));
     let sent = d.sent();
     assert_eq!(sent.len(), 1);
     let Packet::Publish(p) = &sent[0] else {
@@ -284,7 +284,7 @@ fn session_present_resends_publish_with_dup_and_pubrel_in_order() {
     let connect = d.open();
     assert!(!connect.clean_start, "resume the session");
     let _c = d.session.publish(d.now, msg(QoS::AtLeastOnce)).unwrap();
-    d.server(Packet::ConnAck(connack(true)));
+    d.server(Packet::ConnAck(Box::new(connack(true))));
     let resent = d.sent();
     assert!(matches!(&resent[0], Packet::Publish(p) if p.dup && p.packet_id == Some(ids[0])));
     assert_eq!(resent[1], Packet::PubRel(PublishAck::new(ids[1])));
@@ -323,7 +323,7 @@ fn session_not_present_reports_lost_subscriptions_and_resends_as_new() {
     d.session.publish(d.now, msg(QoS::AtLeastOnce)).unwrap();
     d.drop_transport();
     d.open();
-    d.server(Packet::ConnAck(connack(false)));
+    d.server(Packet::ConnAck(Box::new(connack(false))));
     let events = d.events();
     assert!(events.iter().any(|e| matches!(e, Event::SubscriptionsLost { subscriptions } if subscriptions.len() == 1 && subscriptions[0].0 == f)));
     assert!(matches!(&d.sent()[..], [Packet::Publish(p)] if !p.dup));
@@ -487,7 +487,7 @@ fn refused_connack_reports_the_reason() {
 fn second_connack_is_a_protocol_error() {
     let mut d = Double::new(config(ProtocolVersion::V5));
     d.connect();
-    d.server(Packet::ConnAck(connack(false)));
+    d.server(Packet::ConnAck(Box::new(connack(false))));
     assert!(
         matches!(&d.sent()[..], [Packet::Disconnect(x)] if x.reason_code == ReasonCode::PROTOCOL_ERROR)
     );
@@ -559,7 +559,7 @@ fn message_expiry_applies_only_before_the_first_send() {
     d.drop_transport();
     d.advance(Duration::from_secs(600));
     d.open();
-    d.server(Packet::ConnAck(connack(true)));
+    d.server(Packet::ConnAck(Box::new(connack(true))));
     let resent = d.sent();
     assert!(
         matches!(&resent[..], [Packet::Publish(p)] if p.dup && p.packet_id == Some(id)),

@@ -813,11 +813,11 @@ impl Model {
                 ReasonCode(5)
             };
             self.srv.connect = None;
-            self.send(&Packet::ConnAck(ConnAck {
+            self.send(&Packet::ConnAck(Box::new(ConnAck {
                 session_present: false,
                 reason_code: code,
                 properties: ConnAckProperties::default(),
-            }));
+            })));
             assert_ne!(self.s.state(), ConnectionState::Connected);
             return;
         }
@@ -845,11 +845,11 @@ impl Model {
         } else {
             self.server_rm = usize::from(u16::MAX);
         }
-        self.send(&Packet::ConnAck(ConnAck {
+        self.send(&Packet::ConnAck(Box::new(ConnAck {
             session_present,
             reason_code: ReasonCode::SUCCESS,
             properties,
-        }));
+        })));
         assert_eq!(self.s.state(), ConnectionState::Connected);
         if session_present {
             // The server resends what is unacknowledged, in order [MQTT-4.4.0-1].

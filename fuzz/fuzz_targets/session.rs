@@ -136,7 +136,7 @@ impl ServerPacket {
                 server_keep_alive,
                 assigned_client_id,
                 wildcards,
-            } => Packet::ConnAck(ConnAck {
+            } => Packet::ConnAck(Box::new(ConnAck {
                 session_present: *session_present,
                 reason_code: ReasonCode(if *code < 200 { 0 } else { *code }),
                 properties: ConnAckProperties {
@@ -152,7 +152,7 @@ impl ServerPacket {
                     wildcard_subscription_available: *wildcards,
                     ..Default::default()
                 },
-            }),
+            })),
             ServerPacket::Publish {
                 dup,
                 qos,

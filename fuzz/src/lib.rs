@@ -236,7 +236,7 @@ impl Input {
                 username,
                 password,
                 props: p,
-            } => Packet::Connect(Connect {
+            } => Packet::Connect(Box::new(Connect {
                 protocol_version: if v5 {
                     ProtocolVersion::V5
                 } else {
@@ -276,12 +276,12 @@ impl Input {
                 },
                 username: os(username)?,
                 password: bytes(password),
-            }),
+            })),
             Kind::ConnAck {
                 session_present,
                 code,
                 props: p,
-            } => Packet::ConnAck(ConnAck {
+            } => Packet::ConnAck(Box::new(ConnAck {
                 session_present,
                 reason_code: ReasonCode(code),
                 properties: ConnAckProperties {
@@ -303,7 +303,7 @@ impl Input {
                     authentication_method: os(p.auth_method)?,
                     authentication_data: bytes(p.auth_data),
                 },
-            }),
+            })),
             Kind::Publish {
                 dup,
                 qos: q,

@@ -44,6 +44,7 @@ pub use properties::{
 pub use pubacks::{PubAck, PubComp, PubRec, PubRel, PublishAck};
 pub use publish::Publish;
 pub use reason::{AckKind, ReasonCode};
+pub(crate) use string::{check_mqtt_str, scan_str};
 pub use string::{MqttString, StringError};
 pub use subscribe::{
     RetainHandling, SubAck, Subscribe, SubscriptionOptions, UnsubAck, Unsubscribe,
@@ -101,12 +102,19 @@ impl QoS {
 }
 
 /// One MQTT control packet, of either protocol version.
+///
+/// CONNECT and CONNACK are boxed: they are by far the largest packets (a
+/// [`Connect`] is over 400 bytes, a [`ConnAck`] over 250) and each crosses
+/// a connection once, while every `Packet` is as large as its largest
+/// variant. Inline, they would make every PUBLISH and ack that is decoded,
+/// returned and queued move that many bytes; boxed, a `Packet` is the size
+/// of a [`Publish`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Packet {
-    /// CONNECT.
-    Connect(Connect),
-    /// CONNACK.
-    ConnAck(ConnAck),
+    /// CONNECT (boxed: see above).
+    Connect(Box<Connect>),
+    /// CONNACK (boxed: see above).
+    ConnAck(Box<ConnAck>),
     /// PUBLISH.
     Publish(Publish),
     /// PUBACK.
@@ -179,6 +187,7 @@ impl Packet {
 
     /// Writes the variable header and payload. Run once against a
     /// [`Counter`] for the remaining length, then against the buffer.
+    #[inline]
     fn write_body<S: Sink>(&self, s: &mut S, v: ProtocolVersion) -> Result<(), EncodeError> {
         match self {
             Packet::Connect(p) => p.write(s),
@@ -244,31 +253,65 @@ pub fn decode(
     // Split the packet off the receive buffer: the Bytes handed out for
     // payloads and strings share this allocation instead of copying it.
     let frame_bytes = buf.split_to(size).freeze();
-    decode_frame(frame_bytes, header, version).map(Some)
+    decode_frame(frame_bytes, header, version)
 }
 
-fn decode_frame(
+/// Decodes the PUBLISH in `bytes`, the hot path.
+///
+/// The [`Publish`] is built once, in the returned value, from the small
+/// head [`publish::read_head`] reads: a `Packet` is a few hundred bytes, and
+/// each tuple or `Result` it passed through on its way out would copy it.
+/// The payload is the tail of the packet's own buffer, which saves a
+/// reference count round trip over slicing it.
+#[inline(always)]
+fn decode_publish(
     mut bytes: Bytes,
     header: header::FixedHeader,
     version: ProtocolVersion,
-) -> Result<Packet, DecodeError> {
+) -> Result<Option<Packet>, DecodeError> {
     let frame = Frame {
         bytes: &bytes,
         version,
     };
     let body = bytes.get(header.header_len..).unwrap_or_default();
-    // Each arm builds its packet in place; the hot PUBLISH path takes the
-    // payload as the tail of the packet's own buffer.
-    Ok(match header.packet_type {
-        PacketType::Publish => {
-            let (payload, mut p) = parsed(Publish::read(&frame, body, header.flags, version))?;
-            let payload_len = payload.len();
-            bytes.advance(bytes.len() - payload_len);
-            p.payload = bytes;
-            Packet::Publish(p)
+    let (rest, head) = parsed(publish::read_head(&frame, body, header.flags, version))?;
+    match version {
+        ProtocolVersion::V311 => {
+            bytes.advance(bytes.len() - rest.len());
+            Ok(Some(Packet::Publish(
+                head.into_publish(PublishProperties::default(), bytes),
+            )))
         }
-        PacketType::Connect => Packet::Connect(whole(connect::read_connect(&frame, body))?),
-        PacketType::ConnAck => Packet::ConnAck(whole(ConnAck::read(&frame, body, version))?),
+        ProtocolVersion::V5 => {
+            let (payload, properties) = parsed(PublishProperties::read(&frame, rest))?;
+            if head.topic.is_none() && properties.topic_alias.is_none() {
+                return Err(publish::empty_topic());
+            }
+            bytes.advance(bytes.len() - payload.len());
+            Ok(Some(Packet::Publish(head.into_publish(properties, bytes))))
+        }
+    }
+}
+
+fn decode_frame(
+    bytes: Bytes,
+    header: header::FixedHeader,
+    version: ProtocolVersion,
+) -> Result<Option<Packet>, DecodeError> {
+    let frame = Frame {
+        bytes: &bytes,
+        version,
+    };
+    let body = bytes.get(header.header_len..).unwrap_or_default();
+    // Each arm builds its packet in place.
+    Ok(Some(match header.packet_type {
+        PacketType::Publish => return decode_publish(bytes, header, version),
+        PacketType::Connect => {
+            Packet::Connect(Box::new(whole(connect::read_connect(&frame, body))?))
+        }
+        PacketType::ConnAck => {
+            Packet::ConnAck(Box::new(whole(ConnAck::read(&frame, body, version))?))
+        }
         PacketType::PubAck => Packet::PubAck(whole(PublishAck::read(
             &frame,
             body,
@@ -305,7 +348,7 @@ fn decode_frame(
             Packet::Disconnect(whole(Disconnect::read(&frame, body, version))?)
         }
         PacketType::Auth => Packet::Auth(whole(Auth::read(&frame, body))?),
-    })
+    }))
 }
 
 /// A parser's result, with what it left unread.

@@ -9,12 +9,11 @@
 //! patching).
 
 use super::error::{DecodeError, EncodeError};
-use super::string::{check_mqtt_str, MqttString, StringError};
+use super::string::{validate_mqtt_str, MqttString, StringError};
 use super::ProtocolVersion;
 use crate::topic::TopicError;
 use bytes::{BufMut, Bytes, BytesMut};
 use nom::number::complete::{be_u16, be_u32, be_u8};
-use nom::Parser;
 
 /// Result of a parser over a packet body.
 pub(crate) type PResult<'a, T> = nom::IResult<&'a [u8], T, DecodeError>;
@@ -28,6 +27,13 @@ pub(crate) trait Sink {
     fn put_u16(&mut self, v: u16);
     fn put_u32(&mut self, v: u32);
     fn put_slice(&mut self, s: &[u8]);
+    /// The [`Counter`] this is, if it is one: a writer that has just
+    /// counted a part by running its own code against a `Counter` can add
+    /// that count instead of running the code again.
+    #[inline]
+    fn as_counter(&mut self) -> Option<&mut Counter> {
+        None
+    }
 }
 
 impl Sink for BytesMut {
@@ -70,9 +76,14 @@ impl Sink for Counter {
     fn put_slice(&mut self, s: &[u8]) {
         self.0 += s.len()
     }
+    #[inline]
+    fn as_counter(&mut self) -> Option<&mut Counter> {
+        Some(self)
+    }
 }
 
 /// Writes a Variable Byte Integer.
+#[inline]
 pub(crate) fn put_vbi<S: Sink>(s: &mut S, value: usize) -> Result<(), EncodeError> {
     let mut v = u32::try_from(value)
         .ok()
@@ -104,6 +115,7 @@ pub(crate) fn vbi_len(value: usize) -> usize {
 }
 
 /// Writes a two-byte length followed by the bytes.
+#[inline]
 pub(crate) fn put_binary<S: Sink>(
     s: &mut S,
     field: &'static str,
@@ -119,6 +131,7 @@ pub(crate) fn put_binary<S: Sink>(
 }
 
 /// Writes a UTF-8 Encoded String.
+#[inline]
 pub(crate) fn put_str<S: Sink, T: WireStr + ?Sized>(
     s: &mut S,
     field: &'static str,
@@ -146,6 +159,7 @@ impl WireStr for MqttString {
 }
 
 impl WireStr for crate::topic::TopicName {
+    #[inline]
     fn wire_bytes(&self) -> &[u8] {
         self.as_mqtt_string().as_bytes()
     }
@@ -212,22 +226,37 @@ pub(crate) fn vbi(i: &[u8]) -> PResult<'_, u32> {
     }
 }
 
+#[inline]
 pub(crate) fn u8_(i: &[u8]) -> PResult<'_, u8> {
     be_u8(i)
 }
 
+#[inline]
 pub(crate) fn u16_(i: &[u8]) -> PResult<'_, u16> {
     be_u16(i)
 }
 
+#[inline]
 pub(crate) fn u32_(i: &[u8]) -> PResult<'_, u32> {
     be_u32(i)
 }
 
 /// A two-byte length followed by that many bytes.
+///
+/// Written out rather than as nom's `be_u16` and `take`: it is on every
+/// string's path. Running out of input is the same error those give.
+#[inline]
 pub(crate) fn binary_slice(i: &[u8]) -> PResult<'_, &[u8]> {
-    let (i, len) = be_u16(i)?;
-    nom::bytes::complete::take(len).parse(i)
+    if let Some((len, rest)) = i.split_first_chunk::<2>() {
+        if let Some((b, rest)) = rest.split_at_checked(usize::from(u16::from_be_bytes(*len))) {
+            return Ok((rest, b));
+        }
+    }
+    // What nom's parsers give on running out of input (`from_error_kind`).
+    Err(nom::Err::Error(DecodeError::malformed(
+        "MQTT-1.5",
+        "a field runs past the end of the packet",
+    )))
 }
 
 /// Fails the parse with `e`; nom's `Failure` stops every alternative.
@@ -336,7 +365,7 @@ impl<'f> Frame<'f> {
     /// A UTF-8 Encoded String, checked, without copying.
     pub fn string<'a>(&self, i: &'a [u8]) -> PResult<'a, MqttString> {
         let (rest, b) = binary_slice(i)?;
-        if let Err(e) = check_mqtt_str(b) {
+        if let Err(e) = validate_mqtt_str(b) {
             return fail(string_error(e, self.version));
         }
         // Checked just above: no second pass.

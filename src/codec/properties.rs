@@ -211,7 +211,14 @@ pub(crate) fn put_properties<S: Sink, P: WriteProperties>(
     let mut c = Counter::default();
     props.write(&mut c)?;
     put_vbi(s, c.0)?;
-    props.write(s)
+    match s.as_counter() {
+        // Counting: the properties were just counted, by the same writer.
+        Some(counter) => {
+            counter.0 += c.0;
+            Ok(())
+        }
+        None => props.write(s),
+    }
 }
 
 /// A packet's property set, written to a [`Sink`].

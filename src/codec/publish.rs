@@ -1,10 +1,12 @@
 //! PUBLISH (3.3). The payload is a `Bytes` slice of the receive buffer.
 
 use super::error::{DecodeError, EncodeError};
-use super::primitives::{fail, id, put_str, u16_, Counter, Frame, PResult, Sink};
+use super::primitives::{
+    binary_slice, fail, id, put_str, string_error, u16_, Counter, Frame, PResult, Sink,
+};
 use super::properties::{put_properties, PublishProperties};
 use super::{PacketId, ProtocolVersion, QoS};
-use crate::topic::{TopicError, TopicName};
+use crate::topic::{check_publish_topic, TopicError, TopicName};
 use bytes::Bytes;
 
 /// PUBLISH: an application message, in either direction.
@@ -32,87 +34,118 @@ impl Publish {
     pub(crate) fn flags(&self) -> u8 {
         (u8::from(self.dup) << 3) | ((self.qos as u8) << 1) | u8::from(self.retain)
     }
+}
 
-    pub(crate) fn read<'a>(
-        frame: &Frame<'_>,
-        i: &'a [u8],
-        flags: u8,
-        v: ProtocolVersion,
-    ) -> PResult<'a, Self> {
-        let dup = flags & 0b1000 != 0;
-        let retain = flags & 0b0001 != 0;
-        // The fixed header check already refused QoS 3 [MQTT-3.3.1-4].
-        let Some(qos) = QoS::from_u8((flags >> 1) & 0b11) else {
-            return fail(DecodeError::malformed("MQTT-3.3.1-4", "PUBLISH with QoS 3"));
-        };
-        // The DUP flag MUST be set to 0 for all QoS 0 messages [MQTT-3.3.1-2].
-        if dup && qos == QoS::AtMostOnce {
-            return fail(DecodeError::malformed(
-                "MQTT-3.3.1-2",
-                "DUP set on a QoS 0 PUBLISH",
-            ));
+/// The fields of a PUBLISH before its properties, as [`read_head`] reads them.
+pub(crate) struct PublishHead {
+    pub dup: bool,
+    pub qos: QoS,
+    pub retain: bool,
+    pub topic: Option<TopicName>,
+    pub packet_id: Option<PacketId>,
+}
+
+impl PublishHead {
+    /// The whole PUBLISH, with its properties and payload.
+    #[inline(always)]
+    pub(crate) fn into_publish(self, properties: PublishProperties, payload: Bytes) -> Publish {
+        Publish {
+            dup: self.dup,
+            qos: self.qos,
+            retain: self.retain,
+            topic: self.topic,
+            packet_id: self.packet_id,
+            properties,
+            payload,
         }
-        // The Topic Name MUST be present as the first field in the PUBLISH
-        // packet Variable Header. It MUST be a UTF-8 Encoded String [MQTT-3.3.2-1].
-        let (i, topic) = frame.string(i)?;
-        let topic = match TopicName::from_mqtt_string(topic) {
-            Ok(t) => Some(t),
-            Err(TopicError::Empty) => None,
-            // The Topic Name in the PUBLISH packet MUST NOT contain wildcard
-            // characters [MQTT-3.3.2-2].
-            Err(_) => {
-                return fail(DecodeError::protocol(
-                    "MQTT-3.3.2-2",
-                    "PUBLISH topic name holds a wildcard",
-                ))
-            }
-        };
-        let (i, packet_id) = match qos {
-            QoS::AtMostOnce => (i, None),
-            _ => {
-                let (i, packet_id) = u16_(i)?;
-                // PUBLISH (where QoS > 0) MUST carry a non-zero Packet
-                // Identifier [MQTT-2.2.1-3] (3.1.1: [MQTT-2.3.1-1]).
-                let Some(packet_id) = PacketId::new(packet_id) else {
-                    return fail(DecodeError::protocol(
-                        id(v, "MQTT-2.2.1-3", "MQTT-2.3.1-1"),
-                        "PUBLISH packet identifier 0",
-                    ));
-                };
-                (i, Some(packet_id))
-            }
-        };
-        let (i, properties) = match v {
-            ProtocolVersion::V5 => PublishProperties::read(frame, i)?,
-            ProtocolVersion::V311 => (i, PublishProperties::default()),
-        };
-        if topic.is_none() && properties.topic_alias.is_none() {
-            // All Topic Names MUST be at least one character long
-            // [MQTT-4.7.3-1]; in v5 a zero-length Topic Name is allowed only
-            // with a Topic Alias (3.3.2.1).
-            return fail(DecodeError::protocol(
-                "MQTT-4.7.3-1",
-                "zero-length topic name without a topic alias",
-            ));
-        }
-        // The payload is everything that remains. It is left unconsumed:
-        // `decode` turns the packet's own buffer into it, which saves a
-        // reference count round trip over slicing it here.
-        let payload = Bytes::new();
-        Ok((
-            i,
-            Publish {
-                dup,
-                qos,
-                retain,
-                topic,
-                packet_id,
-                properties,
-                payload,
-            },
-        ))
     }
+}
 
+/// Reads the fixed header flags, Topic Name and Packet Identifier of a
+/// PUBLISH; what it leaves unread is the properties (v5) and the payload.
+///
+/// The caller reads the properties and builds the [`Publish`] itself, in
+/// its own return value: a `Packet` is a few hundred bytes, and handing a
+/// finished `Publish` out through nom's `(rest, value)` tuple and the
+/// `Result` layers above it would copy it at every layer. In v5 the caller
+/// also checks that an empty topic comes with a Topic Alias.
+#[inline]
+pub(crate) fn read_head<'a>(
+    frame: &Frame<'_>,
+    i: &'a [u8],
+    flags: u8,
+    v: ProtocolVersion,
+) -> PResult<'a, PublishHead> {
+    let dup = flags & 0b1000 != 0;
+    let retain = flags & 0b0001 != 0;
+    // The fixed header check already refused QoS 3 [MQTT-3.3.1-4].
+    let Some(qos) = QoS::from_u8((flags >> 1) & 0b11) else {
+        return fail(DecodeError::malformed("MQTT-3.3.1-4", "PUBLISH with QoS 3"));
+    };
+    // The DUP flag MUST be set to 0 for all QoS 0 messages [MQTT-3.3.1-2].
+    if dup && qos == QoS::AtMostOnce {
+        return fail(DecodeError::malformed(
+            "MQTT-3.3.1-2",
+            "DUP set on a QoS 0 PUBLISH",
+        ));
+    }
+    // The Topic Name MUST be present as the first field in the PUBLISH
+    // packet Variable Header. It MUST be a UTF-8 Encoded String
+    // [MQTT-3.3.2-1]. One scan checks the string rules and the wildcards.
+    let (i, raw) = binary_slice(i)?;
+    let topic = match check_publish_topic(raw) {
+        Ok(()) => Some(TopicName::from_checked_publish_topic(frame.share(raw))),
+        Err(TopicError::Empty) => None,
+        Err(TopicError::String(e)) => return fail(string_error(e, v)),
+        // The Topic Name in the PUBLISH packet MUST NOT contain wildcard
+        // characters [MQTT-3.3.2-2].
+        Err(_) => {
+            return fail(DecodeError::protocol(
+                "MQTT-3.3.2-2",
+                "PUBLISH topic name holds a wildcard",
+            ))
+        }
+    };
+    let (i, packet_id) = match qos {
+        QoS::AtMostOnce => (i, None),
+        _ => {
+            let (i, packet_id) = u16_(i)?;
+            // PUBLISH (where QoS > 0) MUST carry a non-zero Packet
+            // Identifier [MQTT-2.2.1-3] (3.1.1: [MQTT-2.3.1-1]).
+            let Some(packet_id) = PacketId::new(packet_id) else {
+                return fail(DecodeError::protocol(
+                    id(v, "MQTT-2.2.1-3", "MQTT-2.3.1-1"),
+                    "PUBLISH packet identifier 0",
+                ));
+            };
+            (i, Some(packet_id))
+        }
+    };
+    if topic.is_none() && v == ProtocolVersion::V311 {
+        return fail(empty_topic());
+    }
+    Ok((
+        i,
+        PublishHead {
+            dup,
+            qos,
+            retain,
+            topic,
+            packet_id,
+        },
+    ))
+}
+
+/// All Topic Names MUST be at least one character long [MQTT-4.7.3-1]; in
+/// v5 a zero-length Topic Name is allowed only with a Topic Alias (3.3.2.1).
+pub(crate) fn empty_topic() -> DecodeError {
+    DecodeError::protocol(
+        "MQTT-4.7.3-1",
+        "zero-length topic name without a topic alias",
+    )
+}
+
+impl Publish {
     /// The size of this PUBLISH on the wire, fixed header included. For QoS
     /// 1/2 without a packet identifier yet, the two bytes one will take are
     /// counted, so a sender can check a size limit before assigning one.
@@ -127,10 +160,12 @@ impl Publish {
         Ok(super::frame_len(c.0))
     }
 
+    #[inline]
     pub(crate) fn write<S: Sink>(&self, s: &mut S, v: ProtocolVersion) -> Result<(), EncodeError> {
         self.write_with_id(s, v, self.packet_id)
     }
 
+    #[inline]
     fn write_with_id<S: Sink>(
         &self,
         s: &mut S,

@@ -52,10 +52,75 @@ pub(crate) fn check_mqtt_str(bytes: &[u8]) -> Result<&str, StringError> {
     Ok(s)
 }
 
+/// What one pass over a string's bytes found: the facts the string and
+/// topic name rules need, gathered together.
+pub(crate) struct Scan {
+    /// A byte of 0x80 or more: the UTF-8 needs checking.
+    pub non_ascii: bool,
+    /// A zero byte.
+    pub nul: bool,
+    /// A `+` or `#`.
+    pub wildcard: bool,
+}
+
+/// One pass over `b`, eight bytes at a time, for [`Scan`]'s facts. A caller
+/// that ignores a field lets the compiler drop its share of the work.
+#[inline(always)]
+pub(crate) fn scan_str(b: &[u8]) -> Scan {
+    const LO: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HI: u64 = u64::from_ne_bytes([0x80; 8]);
+    const PLUS: u64 = u64::from_ne_bytes([b'+'; 8]);
+    const HASH: u64 = u64::from_ne_bytes([b'#'; 8]);
+    // Non-zero exactly when some byte of `x` is 0: the borrow can only
+    // mark lanes above a true zero byte, so "any lane set" is exact.
+    #[inline(always)]
+    fn has_zero(x: u64) -> u64 {
+        x.wrapping_sub(LO) & !x & HI
+    }
+    let (mut high, mut nul, mut wild) = (0u64, 0u64, 0u64);
+    let mut chunks = b.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_ne_bytes(word);
+        high |= x & HI;
+        nul |= has_zero(x);
+        wild |= has_zero(x ^ PLUS) | has_zero(x ^ HASH);
+    }
+    for &c in chunks.remainder() {
+        high |= u64::from(c & 0x80);
+        nul |= u64::from(c == 0);
+        wild |= u64::from(c == b'+' || c == b'#');
+    }
+    Scan {
+        non_ascii: high != 0,
+        nul: nul != 0,
+        wildcard: wild != 0,
+    }
+}
+
+/// [`check_mqtt_str`] without the `&str`: all-ASCII strings, the usual
+/// kind, are checked by one [`scan_str`] pass instead of a UTF-8 pass and a
+/// NUL search. Same verdicts.
+#[inline]
+pub(crate) fn validate_mqtt_str(bytes: &[u8]) -> Result<(), StringError> {
+    if bytes.len() > usize::from(u16::MAX) {
+        return Err(StringError::TooLong);
+    }
+    let found = scan_str(bytes);
+    if found.non_ascii {
+        check_mqtt_str(bytes).map(|_| ())
+    } else if found.nul {
+        Err(StringError::NullCharacter)
+    } else {
+        Ok(())
+    }
+}
+
 impl MqttString {
     /// A string from bytes, checked against the MQTT rules, without copying.
     pub fn from_bytes(bytes: Bytes) -> Result<Self, StringError> {
-        check_mqtt_str(&bytes)?;
+        validate_mqtt_str(&bytes)?;
         Ok(MqttString(bytes))
     }
 
@@ -146,6 +211,21 @@ impl fmt::Display for MqttString {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_pass_check_agrees_with_utf8_and_nul_checks() {
+        let mut verdicts = std::collections::HashSet::new();
+        for s in crate::topic::tests::awkward_strings() {
+            let got = validate_mqtt_str(&s);
+            assert_eq!(got, check_mqtt_str(&s).map(|_| ()), "{s:02X?}");
+            verdicts.insert(format!("{got:?}"));
+        }
+        assert_eq!(verdicts.len(), 3, "{verdicts:?}");
+        assert_eq!(
+            validate_mqtt_str(&[b'a'; 65_536]),
+            Err(StringError::TooLong)
+        );
+    }
 
     #[test]
     fn rejects_surrogates_and_nul() {

@@ -39,7 +39,7 @@ impl Session {
         self.clean_start_sent = clean_start;
         let connect = self.build_connect(clean_start);
         self.state = ConnectionState::Connecting;
-        if let Err(e) = self.try_send_packet(now, &Packet::Connect(connect)) {
+        if let Err(e) = self.try_send_packet(now, &Packet::Connect(Box::new(connect))) {
             // Only an oversized field of the configuration can get here.
             self.end_connection(DisconnectInfo {
                 initiator: Initiator::Local,

@@ -69,7 +69,7 @@ impl Session {
             return;
         }
         match packet {
-            Packet::ConnAck(ack) => self.on_connack(now, ack),
+            Packet::ConnAck(ack) => self.on_connack(now, *ack),
             Packet::Publish(p) => self.on_publish(now, p),
             Packet::PubAck(ack) => self.on_puback(now, ack),
             Packet::PubRec(ack) => self.on_pubrec(now, ack),

@@ -61,7 +61,7 @@ impl ScriptedBroker {
         match conn.recv().await {
             Some(Packet::Connect(c)) => {
                 assert_eq!(c.protocol_version, version, "CONNECT at the expected level");
-                conn.connect = Some(c);
+                conn.connect = Some(*c);
             }
             other => panic!("expected CONNECT, got {other:?}"),
         }
@@ -140,11 +140,11 @@ impl Conn {
             ProtocolVersion::V5 => properties,
             ProtocolVersion::V311 => ConnAckProperties::default(),
         };
-        self.send(&Packet::ConnAck(ConnAck {
+        self.send(&Packet::ConnAck(Box::new(ConnAck {
             session_present,
             reason_code: ReasonCode::SUCCESS,
             properties,
-        }))
+        })))
         .await;
     }
 

@@ -67,7 +67,7 @@ impl Double {
     pub fn open(&mut self) -> tern_mqtt::codec::Connect {
         self.session.handle_transport_open(self.now).unwrap();
         match self.sent().as_slice() {
-            [Packet::Connect(c)] => c.clone(),
+            [Packet::Connect(c)] => (**c).clone(),
             other => panic!("expected one CONNECT, got {other:?}"),
         }
     }
@@ -75,7 +75,7 @@ impl Double {
     /// Opens the transport and accepts it with `ack`; returns the events.
     pub fn connect_with(&mut self, ack: ConnAck) -> Vec<Event> {
         self.open();
-        self.server(Packet::ConnAck(ack));
+        self.server(Packet::ConnAck(Box::new(ack)));
         self.events()
     }
 

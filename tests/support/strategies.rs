@@ -716,8 +716,8 @@ pub fn auth() -> BoxedStrategy<Auth> {
 /// `max_payload` bytes. Every packet type is equally likely.
 pub fn packet_with_payload(v: ProtocolVersion, max_payload: usize) -> BoxedStrategy<Packet> {
     let common = prop_oneof![
-        connect(v).prop_map(Packet::Connect),
-        connack(v).prop_map(Packet::ConnAck),
+        connect(v).prop_map(|c| Packet::Connect(Box::new(c))),
+        connack(v).prop_map(|c| Packet::ConnAck(Box::new(c))),
         publish(v, max_payload).prop_map(Packet::Publish),
         publish_ack(v, AckKind::PubAck).prop_map(Packet::PubAck),
         publish_ack(v, AckKind::PubRec).prop_map(Packet::PubRec),
