@@ -407,3 +407,36 @@ fn client_and_subscription_are_send_and_the_client_is_sync() {
     send::<Subscription>();
     send::<tern_mqtt::client::Message>();
 }
+
+#[tokio::test]
+async fn a_self_signed_server_certificate_is_named_as_such() {
+    let broker = Broker::start(
+        BrokerOptions::listeners(&[Listener::Tls]).server_cert(ServerCert::SelfSigned),
+    );
+    let url = format!("mqtts://127.0.0.1:{}", broker.tls_port());
+    let r = Client::connect(ConnectOptions::new(&url).unwrap().ca_file(broker.ca_path())).await;
+    assert!(matches!(r, Err(Error::Tls(TlsError::SelfSigned))), "{r:?}");
+    // Distinct from a certificate signed by a CA we do not trust.
+    let valid = Broker::start(BrokerOptions::listeners(&[Listener::Tls]));
+    let url = format!("mqtts://127.0.0.1:{}", valid.tls_port());
+    let r = Client::connect(
+        ConnectOptions::new(&url)
+            .unwrap()
+            .ca_file(valid.other_ca_path()),
+    )
+    .await;
+    assert!(matches!(r, Err(Error::Tls(TlsError::UnknownCa))), "{r:?}");
+    let messages = [
+        TlsError::SelfSigned.to_string(),
+        TlsError::UnknownCa.to_string(),
+        TlsError::Expired.to_string(),
+        TlsError::NotYetValid.to_string(),
+        TlsError::NameMismatch("h".into()).to_string(),
+    ];
+    let distinct: std::collections::HashSet<_> = messages.iter().collect();
+    assert_eq!(
+        distinct.len(),
+        messages.len(),
+        "every TLS failure has its own message"
+    );
+}

@@ -80,6 +80,9 @@ pub enum TlsError {
     /// The server's certificate is not signed by a trusted CA.
     #[error("the server's certificate is signed by an unknown CA")]
     UnknownCa,
+    /// The server's certificate is self-signed (and not trusted as such).
+    #[error("the server's certificate is self-signed")]
+    SelfSigned,
     /// The server's certificate does not name the host.
     #[error("the server's certificate is not valid for {0}")]
     NameMismatch(String),
@@ -114,6 +117,11 @@ impl TlsError {
         use rustls::AlertDescription as A;
         match e {
             rustls::Error::InvalidCertificate(c) => match c {
+                CertificateError::Other(ref o)
+                    if o.0.downcast_ref::<SelfSignedLeaf>().is_some() =>
+                {
+                    TlsError::SelfSigned
+                }
                 CertificateError::UnknownIssuer | CertificateError::BadSignature => {
                     TlsError::UnknownCa
                 }
@@ -219,7 +227,18 @@ pub fn client_config(options: &TlsOptions) -> Result<rustls::ClientConfig, TlsEr
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(NoVerification(provider)))
     } else {
-        builder.with_root_certificates(roots(&options.trust)?)
+        let webpki = rustls::client::WebPkiServerVerifier::builder_with_provider(
+            Arc::new(roots(&options.trust)?),
+            provider.clone(),
+        )
+        .build()
+        .map_err(|e| TlsError::Load {
+            what: "certificate verifier",
+            detail: e.to_string(),
+        })?;
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(Classifying(webpki)))
     };
     let mut config = match &options.client_cert {
         Some(c) => {
@@ -302,5 +321,135 @@ impl ServerCertVerifier for NoVerification {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// The standard webpki verification, with one refinement: a leaf that signed
+/// itself is reported as such rather than as "unknown CA", so the error
+/// says what is wrong.
+#[derive(Debug)]
+struct Classifying(Arc<rustls::client::WebPkiServerVerifier>);
+
+/// Marks a self-signed leaf inside `CertificateError::Other`.
+#[derive(Debug, thiserror::Error)]
+#[error("self-signed certificate")]
+struct SelfSignedLeaf;
+
+impl ServerCertVerifier for Classifying {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        match self
+            .0
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        {
+            Err(rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer))
+                if intermediates.is_empty() && is_self_signed(end_entity) =>
+            {
+                Err(rustls::Error::InvalidCertificate(CertificateError::Other(
+                    rustls::OtherError(Arc::new(SelfSignedLeaf)),
+                )))
+            }
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.supported_verify_schemes()
+    }
+}
+
+/// One DER element: its tag, its contents, and what follows it.
+fn der_element(buf: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&tag, rest) = buf.split_first()?;
+    let (&first, rest) = rest.split_first()?;
+    let (len, rest) = if first < 0x80 {
+        (usize::from(first), rest)
+    } else {
+        // Long form: the low bits say how many length bytes follow (at most
+        // four here; certificates are far smaller).
+        let n = usize::from(first & 0x7F);
+        if n == 0 || n > 4 {
+            return None;
+        }
+        let (bytes, rest) = (rest.get(..n)?, rest.get(n..)?);
+        (
+            bytes
+                .iter()
+                .fold(0usize, |acc, b| (acc << 8) | usize::from(*b)),
+            rest,
+        )
+    };
+    Some((tag, rest.get(..len)?, rest.get(len..)?))
+}
+
+/// Whether a certificate's issuer and subject names are the same: a
+/// self-signed (or self-issued) certificate. Reads only as far as the
+/// subject of the TBSCertificate (RFC 5280 section 4.1).
+fn is_self_signed(cert: &CertificateDer<'_>) -> bool {
+    let tbs_fields = || -> Option<bool> {
+        let (_, certificate, _) = der_element(cert.as_ref())?;
+        let (_, tbs, _) = der_element(certificate)?;
+        let mut rest = tbs;
+        // version [0] EXPLICIT is optional.
+        if rest.first() == Some(&0xA0) {
+            rest = der_element(rest)?.2;
+        }
+        let (_, _serial, rest) = der_element(rest)?;
+        let (_, _signature, rest) = der_element(rest)?;
+        let (_, issuer, rest) = der_element(rest)?;
+        let (_, _validity, rest) = der_element(rest)?;
+        let (_, subject, _) = der_element(rest)?;
+        Some(issuer == subject)
+    };
+    tbs_fields().unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn garbage_and_truncated_der_is_not_self_signed_and_does_not_panic() {
+        for bytes in [
+            &b""[..],
+            &[0x30],
+            &[0x30, 0x85, 1, 2, 3, 4, 5],
+            &[0x30, 0x03, 0x30, 0x01],
+            &[0xFF; 64],
+        ] {
+            assert!(!is_self_signed(&CertificateDer::from(bytes.to_vec())));
+        }
+        assert_eq!(
+            der_element(&[0x02, 0x01, 0x07, 0xAA]),
+            Some((0x02, &[0x07][..], &[0xAA][..]))
+        );
+        assert_eq!(
+            der_element(&[0x04, 0x81, 0x01, 0x09]),
+            Some((0x04, &[0x09][..], &[][..]))
+        );
     }
 }

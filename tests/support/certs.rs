@@ -149,6 +149,22 @@ impl Ca {
         self.issue(params)
     }
 
+    /// A server certificate with the same names, signed by its own key
+    /// rather than by this CA (a self-signed leaf).
+    pub fn self_signed_server(&self) -> CertKey {
+        let params = self.server_params(&SERVER_SANS);
+        let key_pair = KeyPair::generate().expect("generate leaf key");
+        let cert = params
+            .self_signed(&key_pair)
+            .expect("self-sign leaf certificate");
+        CertKey {
+            cert_pem: cert.pem(),
+            cert_der: cert.der().to_vec(),
+            key_pem: key_pair.serialize_pem(),
+            key_der: key_pair.serialize_der(),
+        }
+    }
+
     /// Client certificate with the given common name and EKU clientAuth.
     pub fn client(&self, common_name: &str) -> CertKey {
         let mut params = CertificateParams::default();

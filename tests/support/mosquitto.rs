@@ -134,6 +134,8 @@ pub enum ServerCert {
     Expired,
     /// Same SANs, not yet valid (2190..2191).
     NotYetValid,
+    /// Same SANs, signed by its own key instead of the test CA.
+    SelfSigned,
 }
 
 /// What [`Broker::start`] sets up.
@@ -370,6 +372,7 @@ impl Broker {
             ServerCert::Valid => pki.server.clone(),
             ServerCert::Expired => pki.ca.expired_server(),
             ServerCert::NotYetValid => pki.ca.future_server(),
+            ServerCert::SelfSigned => pki.ca.self_signed_server(),
         };
         let mut broker = Broker {
             dir,
