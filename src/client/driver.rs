@@ -833,16 +833,17 @@ impl Driver {
         let targets = self
             .router
             .targets(&m.topic, m.properties.subscription_identifiers.as_slice());
+        let token = m.ack;
+        let msg = Message {
+            topic: m.topic,
+            payload: m.payload,
+            qos: m.qos,
+            retain: m.retain,
+            dup: m.dup,
+            properties: m.properties,
+            ack,
+        };
         if targets.is_empty() {
-            let msg = Message {
-                topic: m.topic,
-                payload: m.payload,
-                qos: m.qos,
-                retain: m.retain,
-                dup: m.dup,
-                properties: m.properties,
-                ack,
-            };
             // The catch-all never holds up reading: nobody may be listening.
             // What it cannot take is logged and acknowledged, so it does not
             // hold a slot of our Receive Maximum for ever.
@@ -863,22 +864,13 @@ impl Driver {
                 None => Some("no unmatched-message stream is open"),
             };
             if let Some(why) = refused {
-                if let Some(token) = m.ack {
+                if let Some(token) = token {
                     self.session.ack(now(), token);
                 }
                 tracing::warn!(why, "a message matching no subscription was dropped");
             }
             return;
         }
-        let msg = Message {
-            topic: m.topic,
-            payload: m.payload,
-            qos: m.qos,
-            retain: m.retain,
-            dup: m.dup,
-            properties: m.properties,
-            ack,
-        };
         let last = targets.len() - 1;
         let mut msg = Some(msg);
         for (i, tx) in targets.into_iter().enumerate() {
