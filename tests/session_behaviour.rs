@@ -1560,6 +1560,27 @@ fn connack_without_the_connect_auth_method_is_a_protocol_error() {
     d.assert_completions();
 }
 
+#[test]
+fn an_auth_answer_larger_than_the_server_maximum_is_not_sent() {
+    let (c, _) = auth_config();
+    let mut d = Double::new(c);
+    d.open();
+    d.server(Packet::ConnAck(Box::new(connack_with(ConnAckProperties {
+        authentication_method: Some(s("REVERSE")),
+        maximum_packet_size: std::num::NonZeroU32::new(20),
+        ..Default::default()
+    }))));
+    d.events();
+    let _ = d.session.reauthenticate(d.now);
+    // [MQTT-3.2.2-15]: the AUTH (method + data, 22 bytes) exceeds 20.
+    let sent = d.sent();
+    assert!(
+        !sent.iter().any(|p| matches!(p, Packet::Auth(_))),
+        "{sent:?}"
+    );
+    assert!(d.session.wants_close());
+}
+
 // ----- 11. subscriptions -----
 
 #[test]

@@ -449,7 +449,23 @@ impl Session {
                 ..Default::default()
             },
         };
-        self.send_packet(now, &Packet::Auth(auth));
+        let packet = Packet::Auth(auth);
+        // The Client MUST NOT send packets exceeding Maximum Packet Size to
+        // the Server [MQTT-3.2.2-15]. An AUTH carries nothing that may be
+        // dropped, so the exchange cannot go on.
+        if packet
+            .encoded_len(self.version())
+            .map_or(true, |n| n > self.max_send())
+        {
+            self.fail_connection(
+                now,
+                ProtocolError::Auth(
+                    "the AUTH packet would exceed the server's maximum packet size".into(),
+                ),
+            );
+            return;
+        }
+        self.send_packet(now, &packet);
     }
 
     /// The keep-alive interval in force.
