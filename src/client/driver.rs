@@ -20,7 +20,7 @@ use crate::Error;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::num::NonZeroU32;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{broadcast, mpsc, oneshot, OwnedSemaphorePermit};
 use tracing::Instrument;
 
@@ -352,6 +352,12 @@ impl Driver {
         if self.session.handle_transport_open(now()).is_err() {
             return Ended::Closed;
         }
+        // One timer for the connection, moved only when the deadline moves
+        // (registering a fresh one on every pass of the loop costs CPU on
+        // every message).
+        let sleep = tokio::time::sleep(Duration::from_secs(86_400));
+        tokio::pin!(sleep);
+        let mut armed: Option<tokio::time::Instant> = None;
         loop {
             while let Some(bytes) = self.session.poll_transmit() {
                 match self.write_out(&mut stream, &bytes).await {
@@ -415,6 +421,12 @@ impl Driver {
                 deadline = Some(deadline.map_or(d.deadline, |t| t.min(d.deadline)));
             }
             let sleep_until = deadline.map(tokio::time::Instant::from_std);
+            if let Some(t) = sleep_until {
+                if armed != Some(t) {
+                    sleep.as_mut().reset(t);
+                    armed = Some(t);
+                }
+            }
             let front = self.deliveries.front().map(|(tx, _)| tx.clone());
             let reserve = self.read_reserve;
             let recv = self.session.recv_buffer();
@@ -468,7 +480,8 @@ impl Driver {
                         return Ended::Lost;
                     }
                 },
-                _ = async { match sleep_until { Some(t) => tokio::time::sleep_until(t).await, None => std::future::pending().await } } => {
+                _ = &mut sleep, if sleep_until.is_some() => {
+                    armed = None;
                     self.session.handle_timeout(now());
                 }
             }
@@ -483,6 +496,21 @@ impl Driver {
     /// timeout at most; `WriteEnd::Abandoned` when it gave up on the write.
     async fn write_out(&mut self, stream: &mut Stream, bytes: &[u8]) -> Result<(), WriteEnd> {
         let mut rest = bytes;
+        // Fast path: the socket takes it all at once (the usual case), with
+        // none of the machinery below.
+        let first = std::future::poll_fn(|cx| {
+            match std::pin::Pin::new(&mut *stream).poll_write(cx, rest) {
+                std::task::Poll::Ready(r) => std::task::Poll::Ready(Some(r)),
+                std::task::Poll::Pending => std::task::Poll::Ready(None),
+            }
+        })
+        .await;
+        match first {
+            Some(Ok(0)) => return Err(WriteEnd::Io(std::io::ErrorKind::WriteZero.into())),
+            Some(Ok(n)) => rest = rest.get(n..).unwrap_or_default(),
+            Some(Err(e)) => return Err(WriteEnd::Io(e)),
+            None => {}
+        }
         let closing_deadline = tokio::time::Instant::now() + self.disconnect_timeout;
         while !rest.is_empty() {
             let closing = self.session.wants_close();
