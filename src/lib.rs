@@ -1,6 +1,22 @@
 //! # tern-mqtt
 //!
-//! An MQTT 3.1.1 and 5.0 client library.
+//! An MQTT 3.1.1 and 5.0 client library: one code path for both versions,
+//! every operation async and completed when the protocol says it is done.
+//!
+//! ```no_run
+//! use tern_mqtt::codec::QoS;
+//! use tern_mqtt::{Client, ConnectOptions};
+//!
+//! # async fn run() -> Result<(), tern_mqtt::Error> {
+//! let client = Client::connect(ConnectOptions::new("mqtt://localhost:1883")?).await?;
+//! let mut readings = client.subscribe("sensors/+/temperature", QoS::AtLeastOnce).await?;
+//! // Resolves on PUBACK, with the broker's reason code.
+//! client.publish("sensors/kitchen/temperature", "21.5", QoS::AtLeastOnce, false).await?;
+//! while let Some(msg) = readings.recv().await {
+//!     println!("{}: {:?}", msg.topic, msg.payload);
+//! }
+//! # Ok(()) }
+//! ```
 //!
 //! The crate is layered, and dependencies point one way:
 //!
