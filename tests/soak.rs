@@ -247,9 +247,13 @@ async fn soak_qos1_steady_rate_with_periodic_cuts() {
         end_rss <= base_rss + slack_kib,
         "RSS grew from {base_rss} KiB to {end_rss} KiB (slack {slack_kib} KiB)"
     );
+    // The fd count dips while a cut connection is being replaced (15-21
+    // were seen within a minute), so the baseline is the larger of the two
+    // samples taken before the run settles: a dip there is not the level.
+    let steady_fds = base_fds.max(start_fds);
     assert!(
-        end_fds <= base_fds + 2,
-        "fds grew from {base_fds} to {end_fds}"
+        end_fds <= steady_fds + 2,
+        "fds grew from {steady_fds} to {end_fds}"
     );
 
     publisher.disconnect().await.expect("publisher disconnect");
