@@ -23,6 +23,8 @@
 
 #[path = "support/mosquitto.rs"]
 mod mosquitto;
+#[path = "support/process.rs"]
+mod process;
 #[path = "support/proxy.rs"]
 mod proxy;
 
@@ -104,16 +106,6 @@ fn init_tracing() {
             .with_test_writer()
             .try_init();
     }
-}
-
-/// Resident set size of this process, in KiB (`VmRSS` of /proc/self/status).
-fn rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").expect("read /proc/self/status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmRSS in /proc/self/status")
 }
 
 /// The payload of message `seq`: the number and a filler derived from it,
@@ -550,7 +542,7 @@ async fn chaos_run(plan: Plan, seed: u64) {
     let collect_q1 = collect(sub_q1, 1, plan.q1, Arc::clone(&tally_q1), seen_q1_tx);
     let collect_q2 = collect(sub_q2, 2, plan.q2, Arc::clone(&tally_q2), seen_q2_tx);
 
-    let rss_idle = rss_kib();
+    let rss_idle = process::rss_kib();
     println!("chaos: connected; RSS {rss_idle} KiB");
 
     for p in [&pub_proxy, &sub_proxy] {
@@ -661,7 +653,7 @@ async fn chaos_run(plan: Plan, seed: u64) {
         .expect("marker stream open");
     assert_eq!(&marker.payload[..], b"end");
     let elapsed = started.elapsed();
-    let rss_after = rss_kib();
+    let rss_after = process::rss_kib();
 
     let cuts_c2b =
         pub_proxy.cuts_in(Direction::ClientToBroker) + sub_proxy.cuts_in(Direction::ClientToBroker);

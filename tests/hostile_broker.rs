@@ -12,6 +12,8 @@
 //! - (d) sane reconnection afterwards: the client reconnects with its
 //!   backoff, `Reconnected` is seen, and a round trip works.
 
+#[path = "support/process.rs"]
+mod process;
 #[path = "support/scripted_broker.rs"]
 mod scripted_broker;
 
@@ -58,13 +60,6 @@ fn count_panics() {
 
 fn panics() -> usize {
     PANICS.with(Cell::get)
-}
-
-/// Resident set size of this process, in bytes.
-fn rss() -> usize {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
-    let pages: usize = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
-    pages * 4096
 }
 
 /// What several concurrent tests may add to the RSS meanwhile; far below
@@ -297,7 +292,7 @@ fn publish_body(
 #[tokio::test]
 async fn remaining_length_of_256_mb_fails_on_the_header_without_buffering() {
     let (mut case, mut conn) = start(V5, |o| o).await;
-    let before = rss();
+    let before = process::rss_bytes();
     // PUBLISH announcing 268,435,455 bytes: only the fixed header is sent.
     conn.send_raw(&[0x30, 0xFF, 0xFF, 0xFF, 0x7F]).await;
     // The DISCONNECT arrives although no byte of the body was sent.
@@ -307,7 +302,7 @@ async fn remaining_length_of_256_mb_fails_on_the_header_without_buffering() {
         &["exceeds the maximum packet size"],
     )
     .await;
-    let grown = rss().saturating_sub(before);
+    let grown = process::rss_bytes().saturating_sub(before);
     assert!(grown < RSS_SLACK, "RSS grew by {grown} bytes");
     case.expect_sane_reconnect().await;
 }
@@ -315,7 +310,7 @@ async fn remaining_length_of_256_mb_fails_on_the_header_without_buffering() {
 #[tokio::test]
 async fn packet_over_our_maximum_size_fails_before_its_body() {
     let (mut case, mut conn) = start(V5, |o| o).await;
-    let before = rss();
+    let before = process::rss_bytes();
     let body = publish_body(b"big", None, Some(&[]), &vec![b'x'; MAX_PACKET as usize]);
     let packet = raw_packet(0x30, &body);
     // Header and the first kilobyte only; the rest would never be needed.
@@ -326,7 +321,7 @@ async fn packet_over_our_maximum_size_fails_before_its_body() {
         &["exceeds the maximum packet size of 65536"],
     )
     .await;
-    let grown = rss().saturating_sub(before);
+    let grown = process::rss_bytes().saturating_sub(before);
     assert!(grown < RSS_SLACK, "RSS grew by {grown} bytes");
     case.expect_sane_reconnect().await;
 }
@@ -548,7 +543,7 @@ async fn flood_beyond_our_receive_maximum_is_refused() {
     let connect = conn.connect.take().unwrap();
     assert_eq!(connect.properties.receive_maximum, Some(id(2)));
     let mut sub = subscribe_granted(&case, &mut conn, "flood/#", QoS::AtLeastOnce).await;
-    let before = rss();
+    let before = process::rss_bytes();
     for n in 1..=3u16 {
         conn.send(&publish("flood/x", b"f", QoS::AtLeastOnce, Some(id(n))))
             .await;
@@ -559,7 +554,7 @@ async fn flood_beyond_our_receive_maximum_is_refused() {
         &["receive maximum exceeded"],
     )
     .await;
-    let grown = rss().saturating_sub(before);
+    let grown = process::rss_bytes().saturating_sub(before);
     assert!(grown < RSS_SLACK, "RSS grew by {grown} bytes");
     // The two within the maximum were delivered, unacknowledged.
     for _ in 0..2 {

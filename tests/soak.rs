@@ -22,6 +22,8 @@
 
 #[path = "support/mosquitto.rs"]
 mod mosquitto;
+#[path = "support/process.rs"]
+mod process;
 #[path = "support/proxy.rs"]
 mod proxy;
 
@@ -44,23 +46,6 @@ fn env_u64(name: &str, default: u64) -> u64 {
                 .unwrap_or_else(|e| panic!("{name}={v:?}: {e}"))
         })
         .unwrap_or(default)
-}
-
-/// Resident set size of this process, in KiB.
-fn rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").expect("read /proc/self/status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmRSS in /proc/self/status")
-}
-
-/// Open file descriptors of this process.
-fn fds() -> u64 {
-    std::fs::read_dir("/proc/self/fd")
-        .expect("read /proc/self/fd")
-        .count() as u64
 }
 
 fn options(url: &str, id: &str) -> ConnectOptions {
@@ -136,8 +121,8 @@ async fn soak_qos1_steady_rate_with_periodic_cuts() {
         }
     });
 
-    let start_rss = rss_kib();
-    let start_fds = fds();
+    let start_rss = process::rss_kib();
+    let start_fds = process::open_fds();
     println!("soak: start RSS {start_rss} KiB, fds {start_fds}");
 
     let started = Instant::now();
@@ -152,7 +137,7 @@ async fn soak_qos1_steady_rate_with_periodic_cuts() {
     let mut max_in_flight = 0usize;
     let mut samples = Vec::new();
     let sample = |published: u64, in_flight: usize, label: &str| {
-        let (rss, fd) = (rss_kib(), fds());
+        let (rss, fd) = (process::rss_kib(), process::open_fds());
         let got = received.lock().unwrap().1;
         println!(
             "soak: {label} t={:>5}s RSS {rss} KiB fds {fd} published {published} \
