@@ -901,23 +901,20 @@ async fn auth_without_an_authentication_method_is_a_protocol_error() {
 
 // ----- more state violations -----
 
-#[tokio::test]
-async fn pubrec_for_a_qos1_exchange_is_a_protocol_error() {
+/// The broker answers a publish with the wrong acknowledgement: the client
+/// closes with a protocol error, then re-sends the publish on the next
+/// connection, where it completes.
+async fn wrong_ack_for_a_publish(qos: QoS, wrong_ack: fn(PublishAck) -> Packet, expected: &str) {
     let (mut case, mut conn) = start(V5, |o| o).await;
     let client = case.client.clone();
-    let publishing =
-        tokio::spawn(async move { client.publish("q1/x", "one", QoS::AtLeastOnce, false).await });
+    let publishing = tokio::spawn(async move { client.publish("q/x", "m", qos, false).await });
     let Some(Packet::Publish(p)) = conn.recv().await else {
         panic!("PUBLISH expected")
     };
-    conn.send(&Packet::PubRec(PublishAck::new(p.packet_id.unwrap())))
+    conn.send(&wrong_ack(PublishAck::new(p.packet_id.unwrap())))
         .await;
-    case.expect_failure(
-        &mut conn,
-        ReasonCode::PROTOCOL_ERROR,
-        &["PUBREC for a QoS 1"],
-    )
-    .await;
+    case.expect_failure(&mut conn, ReasonCode::PROTOCOL_ERROR, &[expected])
+        .await;
     // Resent on the new connection (the serving broker acknowledges it).
     let served = case.broker.accept_with(V5, connack_props()).await.serve();
     let outcome = tokio::time::timeout(WAIT, publishing)
@@ -929,30 +926,14 @@ async fn pubrec_for_a_qos1_exchange_is_a_protocol_error() {
 }
 
 #[tokio::test]
+async fn pubrec_for_a_qos1_exchange_is_a_protocol_error() {
+    wrong_ack_for_a_publish(QoS::AtLeastOnce, Packet::PubRec, "PUBREC for a QoS 1").await;
+}
+
+#[tokio::test]
 async fn pubcomp_before_pubrel_is_a_protocol_error() {
-    let (mut case, mut conn) = start(V5, |o| o).await;
-    let client = case.client.clone();
-    let publishing =
-        tokio::spawn(async move { client.publish("q2/x", "two", QoS::ExactlyOnce, false).await });
-    let Some(Packet::Publish(p)) = conn.recv().await else {
-        panic!("PUBLISH expected")
-    };
     // PUBCOMP while the client still awaits PUBREC.
-    conn.send(&Packet::PubComp(PublishAck::new(p.packet_id.unwrap())))
-        .await;
-    case.expect_failure(
-        &mut conn,
-        ReasonCode::PROTOCOL_ERROR,
-        &["PUBCOMP before PUBREL"],
-    )
-    .await;
-    let served = case.broker.accept_with(V5, connack_props()).await.serve();
-    let outcome = tokio::time::timeout(WAIT, publishing)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(outcome.unwrap().reason_code, ReasonCode::SUCCESS);
-    case.expect_reconnected_round_trip(served).await;
+    wrong_ack_for_a_publish(QoS::ExactlyOnce, Packet::PubComp, "PUBCOMP before PUBREL").await;
 }
 
 #[tokio::test]
