@@ -4,10 +4,12 @@
 //! (a WebSocket, say) slots in as another [`Stream`] variant without
 //! touching the session engine.
 
+mod connector;
 mod tcp;
 #[cfg(feature = "tls")]
 mod tls;
 
+pub use connector::{BoxedTransport, ConnectFuture, Connector, TcpConnector, Transport};
 pub use tcp::connect_tcp;
 #[cfg(feature = "tls")]
 pub use tls::{connect_tls, ClientCertificate, TlsError, TlsOptions, TrustAnchors};
