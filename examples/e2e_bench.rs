@@ -138,7 +138,7 @@ async fn run_tern(cfg: &Config, qos: u8, n: u64, tag: &str) -> Result<Sample, Bo
         ConnectOptions::new(&url)?
             .client_id(&format!("{tag}-sub"))
             .version(version)
-            .subscription_buffer(cfg.window)
+            .subscription_buffer_bytes(cfg.window.saturating_mul(1024))
             .receive_maximum(u16::try_from(cfg.window).unwrap_or(u16::MAX)),
     )
     .await?;

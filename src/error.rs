@@ -62,10 +62,61 @@ pub enum Error {
     /// Not connected, and the offline queue is at its bound.
     #[error("not connected, and the offline queue holds {0} messages already")]
     OfflineQueueFull(usize),
+    /// A live subscription of this client has this filter already.
+    #[error("already subscribed to {filter:?} (a second SUBSCRIBE would replace the first one's options)")]
+    AlreadySubscribed {
+        /// The filter.
+        filter: String,
+    },
+    /// Another connection with our client id took the session over (v5
+    /// DISCONNECT 0x8E); the client stopped instead of fighting for it.
+    #[error("another connection with this client id took the session over")]
+    SessionTakenOver,
     /// Every reconnect attempt failed.
     #[error("gave up reconnecting after {attempts} attempts")]
     ReconnectGaveUp {
         /// How many attempts were made.
         attempts: u32,
     },
+}
+
+impl Error {
+    /// A copy for one more waiter (I/O and TLS errors keep their kind and
+    /// text).
+    pub(crate) fn duplicate(&self) -> Error {
+        match self {
+            Error::InvalidUrl { url, why } => Error::InvalidUrl {
+                url: url.clone(),
+                why,
+            },
+            Error::Topic(e) => Error::Topic(e.clone()),
+            Error::Io(e) => Error::Io(io::Error::new(e.kind(), e.to_string())),
+            #[cfg(feature = "tls")]
+            Error::Tls(e) => Error::Io(io::Error::other(e.to_string())),
+            Error::TlsNotEnabled => Error::TlsNotEnabled,
+            Error::ConnectionRefused {
+                reason_code,
+                reason_string,
+            } => Error::ConnectionRefused {
+                reason_code: *reason_code,
+                reason_string: reason_string.clone(),
+            },
+            Error::Protocol(e) => Error::Protocol(e.clone()),
+            Error::Command(e) => Error::Command(e.clone()),
+            Error::ConnectTimeout => Error::ConnectTimeout,
+            Error::ConnectionClosed { reason_code } => Error::ConnectionClosed {
+                reason_code: *reason_code,
+            },
+            Error::Closed => Error::Closed,
+            Error::QueueFull => Error::QueueFull,
+            Error::OfflineQueueFull(n) => Error::OfflineQueueFull(*n),
+            Error::AlreadySubscribed { filter } => Error::AlreadySubscribed {
+                filter: filter.clone(),
+            },
+            Error::SessionTakenOver => Error::SessionTakenOver,
+            Error::ReconnectGaveUp { attempts } => Error::ReconnectGaveUp {
+                attempts: *attempts,
+            },
+        }
+    }
 }

@@ -467,15 +467,15 @@ async fn drain_until_payload(sub: &mut Subscription, stop: &str) -> Vec<String> 
 }
 
 async fn wait_for(
-    events: &mut tokio::sync::broadcast::Receiver<ConnectionEvent>,
+    events: &mut tern_mqtt::client::Events,
     pred: impl Fn(&ConnectionEvent) -> bool,
 ) {
     tokio::time::timeout(WAIT * 2, async {
         loop {
             match events.recv().await {
-                Ok(e) if pred(&e) => return,
-                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-                Err(e) => panic!("event stream ended: {e}"),
+                Some(e) if pred(&e) => return,
+                Some(_) => {}
+                None => panic!("event stream ended"),
             }
         }
     })

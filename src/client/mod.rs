@@ -15,26 +15,64 @@
 //! client.disconnect().await?;
 //! # Ok(()) }
 //! ```
+//!
+//! # Lifecycle
+//!
+//! [`Client`] is a cheap handle; every clone talks to one connection task.
+//! When the last `Client` is dropped, the task sends DISCONNECT (Normal
+//! disconnection, so the broker discards the will) once in-flight
+//! exchanges finish or the disconnect timeout passes, ends, and never
+//! reconnects. A live [`Subscription`] does not keep the connection up:
+//! it yields what its buffer still holds, then `None`.
+//!
+//! # Flow control
+//!
+//! The connection never stops reading because the application is slow.
+//! Each subscription (and the unmatched stream) buffers messages up to a
+//! budget in bytes of decoded size
+//! ([`ConnectOptions::subscription_buffer_bytes`], 1 MiB by default). A
+//! QoS 1/2 message is acknowledged when it enters its buffer (with manual
+//! acks, when the application acks it). When a buffer is full, further
+//! QoS 1/2 messages for it are kept by the connection unacknowledged (so
+//! later acknowledgements wait too, in the order the spec requires) until
+//! the application reads; the broker's window (Receive Maximum in v5, its
+//! in-flight limit in 3.1.1) then throttles delivery, while our own
+//! publishes, their acknowledgements and pings keep flowing. A QoS 0
+//! message that finds its buffer full makes room by dropping the oldest
+//! QoS 0 messages in it, or is dropped itself when the buffer holds only
+//! QoS 1/2 messages; [`Subscription::dropped`] counts them. A full buffer
+//! is reported once per episode as [`ConnectionEvent::SubscriptionFull`].
+//! No QoS 1/2 message is ever acknowledged and then dropped, except when
+//! the application drops the [`Subscription`] it was buffered for.
 
+mod commands;
+mod dispatch;
 mod driver;
+mod inbox;
+mod io;
 mod options;
 mod reconnect;
 mod router;
+mod status;
 mod subscription;
 
-pub use options::{ConnectOptions, Credentials, ReconnectHook, ReconnectOptions};
+pub use options::{
+    ConnectOptions, Credentials, OfflinePolicy, ReconnectAttempt, ReconnectHook,
+    ReconnectOptions,
+};
+pub use status::{ConnectionEvent, ConnectionStatus, Events};
 pub use subscription::Subscription;
 
 use crate::codec::{
     AckProperties, PublishProperties, QoS, ReasonCode, SubscribeProperties, SubscriptionOptions,
 };
-use crate::session::{AckToken, PublishCommand, SubscribeResult};
+use crate::session::{AckToken, PublishCommand};
 use crate::topic::{TopicFilter, TopicName};
 use crate::Error;
 use bytes::Bytes;
 use driver::Command;
-use std::sync::Arc;
-use tokio::sync::{broadcast, mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
+use std::sync::{Arc, Mutex};
+use tokio::sync::{broadcast, mpsc, oneshot, watch, OwnedSemaphorePermit, Semaphore};
 
 /// The outcome of a completed publish: the reason code of its final
 /// acknowledgement (Success for QoS 0) and the broker's properties.
@@ -66,24 +104,22 @@ pub struct Message {
 
 impl Message {
     /// With manual acks, acknowledges the message (PUBACK or PUBREC goes out
-    /// in the order the spec requires). Does nothing otherwise.
+    /// in the order the spec requires). Does nothing otherwise, or once the
+    /// client is gone.
     pub fn ack(&self) {
-        if let Some(h) = &self.ack {
-            let _ = h.tx.send(Command::Ack {
-                token: h.token,
-                reason_code: ReasonCode::SUCCESS,
-            });
-        }
+        self.reject(ReasonCode::SUCCESS)
     }
 
     /// With manual acks on v5, refuses the message with a reason code of
-    /// 0x80 or above.
+    /// 0x80 or above (3.1.1 has no refusal: it acks).
     pub fn reject(&self, reason_code: ReasonCode) {
-        if let Some(h) = &self.ack {
-            let _ = h.tx.send(Command::Ack {
-                token: h.token,
-                reason_code,
-            });
+        if let Some(tx) = self.ack.as_ref().and_then(|h| h.tx.upgrade()) {
+            if let Some(h) = &self.ack {
+                let _ = tx.send(Command::Ack {
+                    token: h.token,
+                    reason_code,
+                });
+            }
         }
     }
 
@@ -96,102 +132,148 @@ impl Message {
 #[derive(Debug, Clone)]
 struct AckHandle {
     token: AckToken,
-    tx: mpsc::UnboundedSender<Command>,
+    tx: mpsc::WeakUnboundedSender<Command>,
 }
 
-/// What happens to the connection, for [`Client::events`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ConnectionEvent {
-    /// Connected (the first time).
-    Connected {
-        /// Whether the broker resumed a session.
-        session_present: bool,
-    },
-    /// The connection was lost.
-    ConnectionLost {
-        /// Why, in words.
-        reason: String,
-    },
-    /// The broker ended the connection with a DISCONNECT.
-    DisconnectedByServer {
-        /// Its v5 reason code.
-        reason_code: ReasonCode,
-        /// Its reason string.
-        reason_string: Option<String>,
-        /// Another server to use.
-        server_reference: Option<String>,
-    },
-    /// A reconnect attempt is scheduled.
-    Reconnecting {
-        /// Attempt number, from 1.
-        attempt: u32,
-        /// Delay before it.
-        delay: std::time::Duration,
-    },
-    /// Connected again.
-    Reconnected {
-        /// Whether the broker resumed the session.
-        session_present: bool,
-    },
-    /// Subscriptions were sent again because the broker lost the session.
-    Resubscribed {
-        /// How many filters.
-        filters: usize,
-    },
-    /// Reconnecting stopped after the maximum number of attempts.
-    GaveUp {
-        /// Attempts made.
-        attempts: u32,
-    },
-    /// The client disconnected for good.
-    Closed,
+/// What every clone of one [`Client`] shares. Dropping the last one drops
+/// the command sender, which tells the connection task to leave.
+#[derive(Debug)]
+struct Shared {
+    tx: mpsc::UnboundedSender<Command>,
+    publish_slots: Arc<Semaphore>,
+    publish_queue: usize,
+    /// A receiver kept only to make new ones from (the handles hold no
+    /// sender, so the stream ends when the connection task does).
+    events: Mutex<broadcast::Receiver<ConnectionEvent>>,
+    /// The receiver made before the task started, for the first
+    /// [`Client::events`] call: it has every event from the start.
+    first_events: Mutex<Option<broadcast::Receiver<ConnectionEvent>>>,
+    status: watch::Receiver<ConnectionStatus>,
+    session_present: bool,
+    offline_policy: OfflinePolicy,
+    client_id: String,
+    broker: String,
 }
 
 /// A handle to one MQTT connection. Cheap to clone; every clone talks to
-/// the same connection task.
-#[derive(Debug, Clone)]
+/// the same connection task, which ends when the last clone is dropped.
+#[derive(Clone)]
 pub struct Client {
-    tx: mpsc::UnboundedSender<Command>,
-    publish_slots: Arc<Semaphore>,
-    events: broadcast::Sender<ConnectionEvent>,
-    buffer: usize,
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("broker", &self.shared.broker)
+            .field("client_id", &self.shared.client_id)
+            .field("status", &*self.shared.status.borrow())
+            .finish()
+    }
 }
 
 fn closed<T>(_: T) -> Error {
     Error::Closed
 }
 
+/// Events kept for a receiver that lags; one that falls further behind
+/// gets [`ConnectionEvent::Missed`] instead of the oldest.
+const EVENT_CAPACITY: usize = 1024;
+
 impl Client {
     /// Connects and returns once the broker has accepted the connection
-    /// (CONNACK with success), or fails with the reason.
+    /// (CONNACK with success), or fails with the reason: the transport's
+    /// error, [`Error::ConnectTimeout`], or [`Error::ConnectionRefused`]
+    /// with the broker's reason code. With
+    /// [`ReconnectOptions::retry_first_connect`] the first connection is
+    /// retried under the reconnect policy instead.
     pub async fn connect(options: ConnectOptions) -> Result<Client, Error> {
-        let (events, _) = broadcast::channel(64);
-        let publish_slots = Arc::new(Semaphore::new(options.publish_queue));
-        let buffer = options.subscription_buffer;
+        let (events, first) = broadcast::channel(EVENT_CAPACITY);
+        let template = first.resubscribe();
+        let (status_tx, status) = watch::channel(ConnectionStatus::Connecting);
+        let publish_queue = options.publish_queue;
+        let publish_slots = Arc::new(Semaphore::new(publish_queue));
+        let offline_policy = options.offline_policy;
+        let client_id = options.session.client_id.to_string();
+        let broker = options.describe_broker();
         let (tx, rx) = mpsc::unbounded_channel();
         let (ready_tx, ready_rx) = oneshot::channel();
-        let driver = driver::Driver::new(options, rx, tx.clone(), events.clone());
+        let driver = driver::Driver::new(options, rx, tx.downgrade(), events, status_tx);
         tokio::spawn(driver.run(ready_tx));
-        ready_rx.await.map_err(closed)??;
+        let session_present = ready_rx.await.map_err(closed)??;
         Ok(Client {
-            tx,
-            publish_slots,
-            events,
-            buffer,
+            shared: Arc::new(Shared {
+                tx,
+                publish_slots,
+                publish_queue,
+                events: Mutex::new(template),
+                first_events: Mutex::new(Some(first)),
+                status,
+                session_present,
+                offline_policy,
+                client_id,
+                broker,
+            }),
         })
     }
 
-    /// Connection events: lost, reconnecting, reconnected, disconnected by
-    /// the server. Each is also logged through `tracing`.
-    pub fn events(&self) -> broadcast::Receiver<ConnectionEvent> {
-        self.events.subscribe()
+    fn send(&self, cmd: Command) -> Result<(), Error> {
+        self.shared.tx.send(cmd).map_err(closed)
+    }
+
+    /// Connection events: lost, reconnecting, reconnected, refused, full
+    /// buffers. The first call sees every event since `connect` began
+    /// (`Connected` included); later calls see events from then on. Each
+    /// event is also logged through `tracing`.
+    pub fn events(&self) -> Events {
+        let first = self
+            .shared
+            .first_events
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        Events::new(first.unwrap_or_else(|| {
+            self.shared
+                .events
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .resubscribe()
+        }))
+    }
+
+    /// Where the connection stands now.
+    pub fn status(&self) -> ConnectionStatus {
+        self.shared.status.borrow().clone()
+    }
+
+    /// A watch of the connection status, to await changes
+    /// (`changed().await`) or read the latest.
+    pub fn watch_status(&self) -> watch::Receiver<ConnectionStatus> {
+        self.shared.status.clone()
+    }
+
+    /// True while a connection is up and accepted by the broker.
+    pub fn is_connected(&self) -> bool {
+        matches!(
+            *self.shared.status.borrow(),
+            ConnectionStatus::Connected { .. }
+        )
+    }
+
+    /// Whether the broker resumed a session on the first connection
+    /// (later connections report it in [`ConnectionEvent::Reconnected`]).
+    pub fn session_present(&self) -> bool {
+        self.shared.session_present
     }
 
     /// Publishes and waits until the QoS is done: QoS 0 once written for the
     /// transport, QoS 1 on PUBACK, QoS 2 on PUBCOMP. Dropping the returned
     /// future after the message was handed to the connection task neither
     /// cancels nor corrupts the publish.
+    ///
+    /// While disconnected, with [`OfflinePolicy::Fail`] (the default), the
+    /// message waits in the offline queue, or fails at once with
+    /// [`Error::OfflineQueueFull`] when that queue is at its bound.
     pub async fn publish(
         &self,
         topic: &str,
@@ -205,13 +287,21 @@ impl Client {
 
     /// Publishes a message built with every v5 property.
     pub async fn publish_command(&self, cmd: PublishCommand) -> Result<PublishOutcome, Error> {
-        let permit = self
-            .publish_slots
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(closed)?;
+        let permit = self.publish_slot().await?;
         self.send_publish(cmd, permit)?.await
+    }
+
+    /// A publish slot: waits for one while connected (or with
+    /// [`OfflinePolicy::Wait`]); offline it fails at once when none is free.
+    async fn publish_slot(&self) -> Result<OwnedSemaphorePermit, Error> {
+        let slots = Arc::clone(&self.shared.publish_slots);
+        if self.shared.offline_policy == OfflinePolicy::Fail && !self.is_connected() {
+            return slots.try_acquire_owned().map_err(|_| {
+                let available = self.shared.publish_slots.available_permits();
+                Error::OfflineQueueFull(self.shared.publish_queue.saturating_sub(available))
+            });
+        }
+        slots.acquire_owned().await.map_err(closed)
     }
 
     /// Queues a publish without waiting for room: fails with
@@ -224,9 +314,7 @@ impl Client {
         impl std::future::Future<Output = Result<PublishOutcome, Error>> + Send + 'static,
         Error,
     > {
-        let permit = self
-            .publish_slots
-            .clone()
+        let permit = Arc::clone(&self.shared.publish_slots)
             .try_acquire_owned()
             .map_err(|_| Error::QueueFull)?;
         self.send_publish(cmd, permit)
@@ -241,9 +329,7 @@ impl Client {
         Error,
     > {
         let (reply, rx) = oneshot::channel();
-        self.tx
-            .send(Command::Publish { cmd, reply, permit })
-            .map_err(closed)?;
+        self.send(Command::Publish { cmd, reply, permit })?;
         Ok(async move { rx.await.map_err(closed)? })
     }
 
@@ -259,50 +345,48 @@ impl Client {
     /// Subscribes to several filters with full options; resolves on SUBACK.
     /// The [`Subscription`] receives every message matching any of its
     /// filters; [`Subscription::results`] has the broker's answer per filter.
-    /// It fails when the broker refused every filter.
+    /// It fails when the broker refused every filter, and with
+    /// [`Error::AlreadySubscribed`] when a live subscription of this client
+    /// has one of the filters already (a second SUBSCRIBE would replace
+    /// the first one's options at the broker).
     pub async fn subscribe_many(
         &self,
         filters: Vec<(TopicFilter, SubscriptionOptions)>,
         properties: SubscribeProperties,
     ) -> Result<Subscription, Error> {
-        let (msg_tx, msg_rx) = mpsc::channel(self.buffer);
         let (reply, rx) = oneshot::channel();
-        self.tx
-            .send(Command::Subscribe {
-                filters: filters.clone(),
-                properties,
-                messages: msg_tx,
-                reply,
-            })
-            .map_err(closed)?;
-        let (id, results): (u64, Vec<SubscribeResult>) = rx.await.map_err(closed)??;
+        self.send(Command::Subscribe {
+            filters: filters.clone(),
+            properties,
+            reply,
+        })?;
+        let (id, results, inbox) = rx.await.map_err(closed)??;
         Ok(Subscription::new(
             id,
             filters,
             results,
-            msg_rx,
-            self.tx.clone(),
+            inbox,
+            self.shared.tx.downgrade(),
         ))
     }
 
-    /// A stream of the messages that match no subscription (for example
+    /// The stream of messages that match no subscription (for example
     /// ones the broker sends for a session resumed from before this
-    /// process). Messages that arrive before this call are kept for it (up
-    /// to the subscription buffer;
-    /// beyond it, and when no such stream is open, such messages are
-    /// acknowledged and dropped with a `tracing` warning: reading from the
-    /// broker never waits for this stream). Only the latest call's stream
-    /// receives them.
+    /// process). It exists from the start and buffers under the same
+    /// budget and flow control as a subscription, so nothing is
+    /// acknowledged and then dropped when nobody reads it: its QoS 1/2
+    /// messages wait unacknowledged once it is full. Every call returns a
+    /// reader of the same stream.
     pub async fn unmatched(&self) -> Result<Subscription, Error> {
         let (reply, rx) = oneshot::channel();
-        self.tx.send(Command::CatchAll { reply }).map_err(closed)?;
-        let messages = rx.await.map_err(closed)?;
+        self.send(Command::Unmatched { reply })?;
+        let inbox = rx.await.map_err(closed)?;
         Ok(Subscription::new(
-            0,
+            router::UNMATCHED,
             Vec::new(),
             Vec::new(),
-            messages,
-            self.tx.clone(),
+            inbox,
+            self.shared.tx.downgrade(),
         ))
     }
 
@@ -314,16 +398,14 @@ impl Client {
             .map(|f| TopicFilter::new(f))
             .collect::<Result<Vec<_>, _>>()?;
         let (reply, rx) = oneshot::channel();
-        self.tx
-            .send(Command::Unsubscribe { filters, reply })
-            .map_err(closed)?;
+        self.send(Command::Unsubscribe { filters, reply })?;
         rx.await.map_err(closed)?
     }
 
     /// Re-authenticates (v5 enhanced authentication).
     pub async fn reauthenticate(&self) -> Result<(), Error> {
         let (reply, rx) = oneshot::channel();
-        self.tx.send(Command::Reauth { reply }).map_err(closed)?;
+        self.send(Command::Reauth { reply })?;
         rx.await.map_err(closed)?
     }
 
@@ -336,9 +418,7 @@ impl Client {
     /// Disconnects with a v5 reason code; 0x04 asks the broker to publish the will.
     pub async fn disconnect_with(&self, reason_code: ReasonCode) -> Result<(), Error> {
         let (reply, rx) = oneshot::channel();
-        self.tx
-            .send(Command::Disconnect { reason_code, reply })
-            .map_err(closed)?;
+        self.send(Command::Disconnect { reason_code, reply })?;
         rx.await.map_err(closed)?
     }
 
@@ -346,7 +426,7 @@ impl Client {
     /// publishes the will). For tests and failover drills.
     pub async fn abort(&self) -> Result<(), Error> {
         let (reply, rx) = oneshot::channel();
-        self.tx.send(Command::Abort { reply }).map_err(closed)?;
+        self.send(Command::Abort { reply })?;
         rx.await.map_err(closed)
     }
 }

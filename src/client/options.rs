@@ -9,6 +9,7 @@ use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::transport::{Connector, TcpConnector};
 #[cfg(feature = "tls")]
 use crate::transport::{ClientCertificate, TlsOptions, TrustAnchors};
 
@@ -21,22 +22,67 @@ pub struct Credentials {
     pub password: Option<Bytes>,
 }
 
-/// Called before each reconnect attempt with the attempt number (from 1);
-/// may return fresh credentials.
-pub type ReconnectHook = Arc<dyn Fn(u32) -> Option<Credentials> + Send + Sync>;
+/// What the reconnect hook is told about the coming attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ReconnectAttempt {
+    /// Failures since the last stable connection, from 1.
+    pub attempt: u32,
+    /// Set when the broker refused the credentials (0x86 Bad User Name or
+    /// Password, 0x87 Not authorized, 0x8C Bad authentication method; the
+    /// 3.1.1 return codes 4 and 5 map to 0x86 and 0x87): the attempt is
+    /// made only if the hook returns new credentials.
+    pub refused: Option<crate::codec::ReasonCode>,
+}
 
-/// Automatic reconnection: exponential backoff with full jitter.
+/// Called before each reconnect attempt; may return fresh credentials
+/// (for example a new short-lived token). It runs on the connection task,
+/// so it should be quick.
+pub type ReconnectHook = Arc<dyn Fn(&ReconnectAttempt) -> Option<Credentials> + Send + Sync>;
+
+/// Automatic reconnection: exponential backoff with equal jitter (each
+/// delay is uniform between half the current ceiling and the ceiling,
+/// never below 10 ms), the ceiling doubling from `base_delay` up to
+/// `max_delay` with each failure.
+///
+/// - The failure count resets only after a connection stayed up for
+///   `stable_after`, so a broker that accepts and drops at once backs the
+///   client off like any failure.
+/// - 0x8E Session taken over (another client with our id) stops
+///   reconnecting with [`ConnectionEvent::SessionTakenOver`](super::ConnectionEvent::SessionTakenOver):
+///   two instances with one id must not fight.
+/// - 0x86 / 0x87 / 0x8C (credentials refused) retry only when the hook
+///   returns new credentials; otherwise the client stops with
+///   [`Error::ConnectionRefused`].
+/// - 0x8A Banned, 0x85 Client Identifier not valid and 0x84 Unsupported
+///   Protocol Version stop at once.
+/// - 0x89 Server busy, 0x97 Quota exceeded and 0x9F Connection rate
+///   exceeded wait at least `busy_delay`.
+/// - 0x9C / 0x9D (use another server) are reported in the event; the
+///   client retries the same server (following the reference is not built
+///   yet).
 #[derive(Clone)]
 pub struct ReconnectOptions {
-    /// Whether to reconnect at all after the first connection.
+    /// Whether to reconnect after a connection is lost. Default: true.
     pub enabled: bool,
-    /// The first backoff ceiling.
+    /// Whether the first connection is retried under this policy too
+    /// (`Client::connect` then waits until one succeeds or the policy
+    /// stops). Default: false: the first failure is returned at once.
+    pub retry_first_connect: bool,
+    /// The first backoff ceiling. Default: 100 ms.
     pub base_delay: Duration,
-    /// The largest backoff ceiling.
+    /// The largest backoff ceiling. Default: 30 s.
     pub max_delay: Duration,
-    /// Attempts before giving up; 0 means forever.
+    /// The shortest delay after "come back later" refusals (0x89, 0x97,
+    /// 0x9F), capped at `max_delay`. Default: 5 s.
+    pub busy_delay: Duration,
+    /// How long a connection must stay up before the failure count
+    /// resets. Default: 10 s.
+    pub stable_after: Duration,
+    /// Failures in a row (without a stable connection between) before
+    /// giving up with [`Error::ReconnectGaveUp`]; 0 means never. Default: 0.
     pub max_attempts: u32,
-    /// Called before each attempt.
+    /// Called before each attempt. Default: none.
     pub hook: Option<ReconnectHook>,
 }
 
@@ -44,20 +90,39 @@ impl Default for ReconnectOptions {
     fn default() -> Self {
         ReconnectOptions {
             enabled: true,
+            retry_first_connect: false,
             base_delay: Duration::from_millis(100),
             max_delay: Duration::from_secs(30),
+            busy_delay: Duration::from_secs(5),
+            stable_after: Duration::from_secs(10),
             max_attempts: 0,
             hook: None,
         }
     }
 }
 
+/// What `publish` does while the client is disconnected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OfflinePolicy {
+    /// Messages queue up to the offline bound
+    /// ([`ConnectOptions::offline_queue`]); beyond it `publish` fails at
+    /// once with [`Error::OfflineQueueFull`]. The default.
+    #[default]
+    Fail,
+    /// `publish` waits for room in the publish queue
+    /// ([`ConnectOptions::publish_queue`]) instead of failing.
+    Wait,
+}
+
 impl std::fmt::Debug for ReconnectOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ReconnectOptions")
             .field("enabled", &self.enabled)
+            .field("retry_first_connect", &self.retry_first_connect)
             .field("base_delay", &self.base_delay)
             .field("max_delay", &self.max_delay)
+            .field("busy_delay", &self.busy_delay)
+            .field("stable_after", &self.stable_after)
             .field("max_attempts", &self.max_attempts)
             .field("hook", &self.hook.is_some())
             .finish()
@@ -79,7 +144,6 @@ impl std::fmt::Debug for ReconnectOptions {
 /// assert_eq!(opts.port(), 1884);
 /// assert!(ConnectOptions::new("http://x").is_err());
 /// ```
-#[derive(Debug)]
 pub struct ConnectOptions {
     pub(crate) host: String,
     pub(crate) port: u16,
@@ -90,8 +154,27 @@ pub struct ConnectOptions {
     pub(crate) reconnect: ReconnectOptions,
     pub(crate) publish_queue: usize,
     pub(crate) offline_queue: usize,
-    pub(crate) subscription_buffer: usize,
+    pub(crate) offline_policy: OfflinePolicy,
+    pub(crate) subscription_budget: usize,
+    pub(crate) subscription_identifiers: bool,
+    pub(crate) version_fallback: bool,
     pub(crate) disconnect_timeout: Duration,
+    pub(crate) connector: Option<Arc<dyn Connector>>,
+}
+
+impl std::fmt::Debug for ConnectOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectOptions")
+            .field("broker", &self.describe_broker())
+            .field("session", &self.session)
+            .field("reconnect", &self.reconnect)
+            .field("publish_queue", &self.publish_queue)
+            .field("offline_queue", &self.offline_queue)
+            .field("offline_policy", &self.offline_policy)
+            .field("subscription_budget", &self.subscription_budget)
+            .field("disconnect_timeout", &self.disconnect_timeout)
+            .finish_non_exhaustive()
+    }
 }
 
 fn generated_client_id() -> String {
@@ -163,10 +246,54 @@ impl ConnectOptions {
             session: SessionConfig::new(client_id),
             reconnect: ReconnectOptions::default(),
             publish_queue: 1024,
-            offline_queue: 10_000,
-            subscription_buffer: 256,
+            offline_queue: 1000,
+            offline_policy: OfflinePolicy::Fail,
+            subscription_budget: 1024 * 1024,
+            subscription_identifiers: true,
+            version_fallback: false,
             disconnect_timeout: Duration::from_secs(10),
+            connector: None,
         })
+    }
+
+    /// The connector in force: the user's, or TCP / TLS from the URL.
+    pub(crate) fn make_connector(&self) -> Arc<dyn Connector> {
+        if let Some(c) = &self.connector {
+            return Arc::clone(c);
+        }
+        #[cfg(feature = "tls")]
+        if self.secure {
+            return Arc::new(TcpConnector::tls(&self.host, self.port, self.tls.clone()));
+        }
+        Arc::new(TcpConnector::plain(&self.host, self.port))
+    }
+
+    /// Where the client connects, for logs and `Debug` (no credentials).
+    pub(crate) fn describe_broker(&self) -> String {
+        match &self.connector {
+            Some(c) => c.describe(),
+            None => TcpConnector::plain(&self.host, self.port).describe(),
+        }
+    }
+
+    pub(crate) fn driver_settings(&self) -> super::driver::DriverSettings {
+        super::driver::DriverSettings {
+            offline_queue: self.offline_queue,
+            offline_policy: self.offline_policy,
+            disconnect_timeout: self.disconnect_timeout,
+            subscription_budget: self.subscription_budget,
+            manual_acks: self.session.manual_acks,
+            subscription_identifiers: self.subscription_identifiers,
+            version_fallback: self.version_fallback,
+        }
+    }
+
+    /// Connects through `connector` instead of TCP / TLS to the URL's host
+    /// (any `AsyncRead + AsyncWrite` stream: an in-memory pipe, a tunnel,
+    /// QUIC). The URL still names the broker in logs.
+    pub fn connector(mut self, connector: impl Connector) -> Self {
+        self.connector = Some(Arc::new(connector));
+        self
     }
 
     /// The broker host.
@@ -203,9 +330,14 @@ impl ConnectOptions {
         self
     }
 
-    /// Keep alive (whole seconds, at most 65,535; zero turns it off).
+    /// Keep alive, in whole seconds: a fraction of a second rounds up (500
+    /// ms is 1 s, never 0), anything over 65,535 s is 65,535 s, and zero
+    /// turns keep alive off. Default: 60 s.
     pub fn keep_alive(mut self, keep_alive: Duration) -> Self {
-        self.session.keep_alive = u16::try_from(keep_alive.as_secs()).unwrap_or(u16::MAX);
+        let secs = keep_alive
+            .as_secs()
+            .saturating_add(u64::from(keep_alive.subsec_nanos() > 0));
+        self.session.keep_alive = u16::try_from(secs).unwrap_or(u16::MAX);
         self
     }
 
@@ -295,19 +427,53 @@ impl ConnectOptions {
         self
     }
 
-    /// How many publishes may wait while disconnected before new ones fail.
+    /// How many publishes may wait while disconnected before new ones fail
+    /// with [`Error::OfflineQueueFull`] (under [`OfflinePolicy::Fail`]).
+    /// The bound in force is the smaller of this and the publish queue.
+    /// Default: 1,000.
     pub fn offline_queue(mut self, n: usize) -> Self {
         self.offline_queue = n;
         self
     }
 
-    /// Messages buffered per subscription before reading from the broker pauses.
-    pub fn subscription_buffer(mut self, n: usize) -> Self {
-        self.subscription_buffer = n.max(1);
+    /// What `publish` does while disconnected. Default: [`OfflinePolicy::Fail`].
+    pub fn offline_policy(mut self, policy: OfflinePolicy) -> Self {
+        self.offline_policy = policy;
         self
     }
 
-    /// How long `disconnect` waits for in-flight publishes.
+    /// Each subscription's buffer (and the unmatched stream's), in bytes of
+    /// decoded message size (topic, payload, properties and the message
+    /// itself). A message larger than the budget still gets through an
+    /// empty buffer. Default: 1 MiB, enough for a burst of thousands of
+    /// small messages to one idle subscription.
+    pub fn subscription_buffer_bytes(mut self, bytes: usize) -> Self {
+        self.subscription_budget = bytes.max(1);
+        self
+    }
+
+    /// Whether v5 subscriptions carry a Subscription Identifier, which
+    /// routes each message to exactly the subscriptions it matched even
+    /// when filters overlap. Default: true. Turned off, or when the broker
+    /// announces Subscription Identifiers Available = 0, messages are
+    /// routed by matching filters.
+    pub fn subscription_identifiers(mut self, on: bool) -> Self {
+        self.subscription_identifiers = on;
+        self
+    }
+
+    /// When a broker refuses our MQTT 5.0 CONNECT as an unsupported
+    /// protocol version (a 3.1.1-only broker), connect again at 3.1.1.
+    /// Default: false: the connect fails with
+    /// [`Error::ConnectionRefused`] carrying 0x84.
+    pub fn version_fallback(mut self, on: bool) -> Self {
+        self.version_fallback = on;
+        self
+    }
+
+    /// How long `disconnect` (and dropping the last `Client`) waits for
+    /// in-flight publishes, and then for the last bytes to be written.
+    /// Saturates: `Duration::MAX` waits as long as it takes. Default: 10 s.
     pub fn disconnect_timeout(mut self, timeout: Duration) -> Self {
         self.disconnect_timeout = timeout;
         self

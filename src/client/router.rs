@@ -1,112 +1,169 @@
-//! Routes incoming messages to the subscriptions whose filters match.
+//! Routes incoming messages to the subscriptions whose filters match, and
+//! keeps what a full subscription buffer could not take yet.
 
+use super::inbox::Inbox;
 use super::Message;
 use crate::codec::SubscriptionOptions;
+use crate::session::AckToken;
 use crate::topic::{TopicFilter, TopicName};
-use tokio::sync::mpsc;
+use std::collections::VecDeque;
+use std::num::NonZeroU32;
+use std::sync::Arc;
 
-/// One `Subscription` handle's route.
+/// The route id of the unmatched-message stream.
+pub(crate) const UNMATCHED: u64 = 0;
+
+/// A message a full buffer could not take: kept, unacknowledged, until the
+/// application makes room.
+#[derive(Debug)]
+pub(crate) struct Held {
+    pub message: Message,
+    /// The ack owed once every route holding a copy has stored it.
+    pub ack: Option<AckToken>,
+}
+
+/// One `Subscription` handle's route (or the unmatched stream's).
 #[derive(Debug)]
 pub(crate) struct Route {
     pub id: u64,
     pub filters: Vec<(TopicFilter, SubscriptionOptions)>,
-    pub tx: mpsc::Sender<Message>,
+    pub inbox: Arc<Inbox>,
     /// The v5 subscription identifier the route subscribed with, when the
     /// broker supports them: messages carrying it go to this route alone.
-    pub subscription_id: Option<std::num::NonZeroU32>,
-    /// Whether the broker granted it (only granted routes are resubscribed).
-    pub confirmed: bool,
+    pub subscription_id: Option<NonZeroU32>,
+    /// Messages waiting for room in the inbox, oldest first.
+    pub held: VecDeque<Held>,
+    /// Whether the inbox was found full since it last had room (reported
+    /// once per episode).
+    pub full_reported: bool,
 }
 
-/// What one route subscribes again with: its filters and its identifier.
-pub(crate) type Resubscription = (
-    Vec<(TopicFilter, SubscriptionOptions)>,
-    Option<std::num::NonZeroU32>,
-);
+impl Route {
+    pub fn new(id: u64, filters: Vec<(TopicFilter, SubscriptionOptions)>, inbox: Arc<Inbox>) -> Self {
+        Route {
+            id,
+            filters,
+            inbox,
+            subscription_id: None,
+            held: VecDeque::new(),
+            full_reported: false,
+        }
+    }
+}
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Router {
     routes: Vec<Route>,
-    pub catch_all: Option<mpsc::Sender<Message>>,
+    unmatched: Route,
 }
 
 impl Router {
+    pub fn new(unmatched: Arc<Inbox>) -> Self {
+        Router {
+            routes: Vec::new(),
+            unmatched: Route::new(UNMATCHED, Vec::new(), unmatched),
+        }
+    }
+
     pub fn add(&mut self, route: Route) {
         self.routes.push(route);
     }
 
+    /// The filter of `filters` that a live route already subscribes to.
+    pub fn taken_filter<'a>(
+        &self,
+        filters: &'a [(TopicFilter, SubscriptionOptions)],
+    ) -> Option<&'a TopicFilter> {
+        filters.iter().map(|(f, _)| f).find(|f| {
+            self.routes
+                .iter()
+                .any(|r| !r.inbox.is_closed() && r.filters.iter().any(|(g, _)| g == *f))
+        })
+    }
+
     /// Removes a route; returns its filters that no other route uses, which
-    /// can be unsubscribed.
-    pub fn remove(&mut self, id: u64) -> Vec<TopicFilter> {
+    /// can be unsubscribed, and the acks of the messages it still held
+    /// (those messages are gone with the subscription; their acks must not
+    /// block the ones after them).
+    pub fn remove(&mut self, id: u64) -> (Vec<TopicFilter>, Vec<AckToken>) {
         let Some(pos) = self.routes.iter().position(|r| r.id == id) else {
-            return Vec::new();
+            return (Vec::new(), Vec::new());
         };
         let route = self.routes.swap_remove(pos);
-        route
+        route.inbox.abandon();
+        let acks = route.held.into_iter().filter_map(|h| h.ack).collect();
+        let unused = route
             .filters
             .into_iter()
             .map(|(f, _)| f)
-            .filter(|f| {
-                !self
-                    .routes
-                    .iter()
-                    .any(|r| r.filters.iter().any(|(g, _)| g == f))
-            })
-            .collect()
+            .filter(|f| !self.routes.iter().any(|r| r.filters.iter().any(|(g, _)| g == f)))
+            .collect();
+        (unused, acks)
     }
 
-    /// Marks a route granted, keeping only the filters the broker granted.
+    /// Keeps only the filters the broker granted.
     pub fn confirm(&mut self, id: u64, results: &[crate::session::SubscribeResult]) {
-        if let Some(r) = self.routes.iter_mut().find(|r| r.id == id) {
+        if let Some(r) = self.get_mut(id) {
             let mut granted = results.iter().map(Result::is_ok);
             r.filters.retain(|_| granted.next().unwrap_or(false));
-            r.confirmed = true;
         }
     }
 
-    /// The granted routes, for resubscribing: their filters and
-    /// subscription identifiers.
-    pub fn confirmed(&self) -> Vec<Resubscription> {
-        self.routes
-            .iter()
-            .filter(|r| r.confirmed && !r.filters.is_empty())
-            .map(|r| (r.filters.clone(), r.subscription_id))
-            .collect()
+    pub fn get_mut(&mut self, id: u64) -> Option<&mut Route> {
+        if id == UNMATCHED {
+            return Some(&mut self.unmatched);
+        }
+        self.routes.iter_mut().find(|r| r.id == id)
     }
 
-    /// The senders of the routes a message goes to: by its subscription
+    /// The ids of the routes a message goes to: by its subscription
     /// identifiers when it carries ours (v5: exact, even when filters
-    /// overlap), else every route with a matching filter. Empty when none
-    /// matches (the caller then tries [`Router::catch_all`]).
+    /// overlap), else every route with a matching filter, else the
+    /// unmatched stream.
     ///
     /// Without subscription identifiers (3.1.1, or a broker without them),
     /// a broker that sends one copy per matching subscription makes
     /// overlapping routes see a message more than once.
-    pub fn targets(
-        &self,
-        topic: &TopicName,
-        subscription_ids: &[std::num::NonZeroU32],
-    ) -> Vec<mpsc::Sender<Message>> {
-        let by_id: Vec<&Route> = self
-            .routes
-            .iter()
-            .filter(|r| {
-                r.subscription_id
-                    .is_some_and(|id| subscription_ids.contains(&id))
-            })
+    pub fn targets(&self, topic: &TopicName, subscription_ids: &[NonZeroU32]) -> Vec<u64> {
+        let live = self.routes.iter().filter(|r| !r.inbox.is_closed());
+        let by_id: Vec<u64> = live
+            .clone()
+            .filter(|r| r.subscription_id.is_some_and(|id| subscription_ids.contains(&id)))
+            .map(|r| r.id)
             .collect();
-        let chosen: Vec<&Route> = if by_id.is_empty() {
-            self.routes
-                .iter()
-                .filter(|r| r.filters.iter().any(|(f, _)| f.matches(topic)))
-                .collect()
+        if !by_id.is_empty() {
+            return by_id;
+        }
+        let by_filter: Vec<u64> = live
+            .filter(|r| r.filters.iter().any(|(f, _)| f.matches(topic)))
+            .map(|r| r.id)
+            .collect();
+        if by_filter.is_empty() {
+            vec![UNMATCHED]
         } else {
-            by_id
-        };
-        chosen
-            .into_iter()
-            .filter(|r| !r.tx.is_closed())
-            .map(|r| r.tx.clone())
-            .collect()
+            by_filter
+        }
+    }
+
+    /// Ends every stream: readers get what is buffered, then the end.
+    pub fn close_all(&mut self) {
+        for r in self.routes.iter().chain(std::iter::once(&self.unmatched)) {
+            r.inbox.close();
+        }
+    }
+}
+
+impl Router {
+    /// The unmatched stream's buffer.
+    pub fn unmatched_inbox(&self) -> Arc<Inbox> {
+        Arc::clone(&self.unmatched.inbox)
+    }
+
+    /// Filters the application unsubscribed from by name: no route
+    /// matches on them any more.
+    pub fn forget_filters(&mut self, filters: &[TopicFilter]) {
+        for r in &mut self.routes {
+            r.filters.retain(|(f, _)| !filters.contains(f));
+        }
     }
 }

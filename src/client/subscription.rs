@@ -1,29 +1,36 @@
 //! `Subscription`: a stream of the messages matching its filters.
 
 use super::driver::Command;
+use super::inbox::Inbox;
+use super::router::UNMATCHED;
 use super::Message;
 use crate::codec::SubscriptionOptions;
 use crate::session::SubscribeResult;
 use crate::topic::TopicFilter;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use tokio::sync::mpsc;
 
 /// The messages matching a set of filters, as a [`futures_core::Stream`]
 /// (or through [`recv`](Subscription::recv)). Dropping it unsubscribes
-/// from the filters no other subscription uses.
+/// from the filters no other subscription uses, and drops what its buffer
+/// still holds.
 ///
-/// Its buffer is bounded: when it is full, the connection stops reading
-/// from the broker until there is room, so a slow consumer slows the
-/// broker (through TCP, and through Receive Maximum) instead of losing
-/// messages.
+/// Its buffer is bounded in bytes (see the flow control section of
+/// [`crate::client`]): when it is full, the connection keeps reading and
+/// holds the acknowledgements of this subscription's further QoS 1/2
+/// messages until there is room, so a slow reader slows the broker
+/// instead of losing messages or stalling the other subscriptions.
+/// The stream ends (`None`) once the client is closed and the buffer is
+/// read.
 #[derive(Debug)]
 pub struct Subscription {
     id: u64,
     filters: Vec<(TopicFilter, SubscriptionOptions)>,
     results: Vec<SubscribeResult>,
-    rx: mpsc::Receiver<Message>,
-    tx: mpsc::UnboundedSender<Command>,
+    inbox: Arc<Inbox>,
+    tx: mpsc::WeakUnboundedSender<Command>,
 }
 
 impl Subscription {
@@ -31,21 +38,27 @@ impl Subscription {
         id: u64,
         filters: Vec<(TopicFilter, SubscriptionOptions)>,
         results: Vec<SubscribeResult>,
-        rx: mpsc::Receiver<Message>,
-        tx: mpsc::UnboundedSender<Command>,
+        inbox: Arc<Inbox>,
+        tx: mpsc::WeakUnboundedSender<Command>,
     ) -> Self {
         Subscription {
             id,
             filters,
             results,
-            rx,
+            inbox,
             tx,
         }
     }
 
-    /// The next message; `None` once the client has closed.
+    /// The next message; `None` once the client has closed and the buffer
+    /// is empty.
     pub async fn recv(&mut self) -> Option<Message> {
-        self.rx.recv().await
+        std::future::poll_fn(|cx| self.inbox.poll_pop(cx)).await
+    }
+
+    /// This subscription's id, as events name it (0 is the unmatched stream).
+    pub fn id(&self) -> u64 {
+        self.id
     }
 
     /// The filters of this subscription.
@@ -58,18 +71,35 @@ impl Subscription {
     pub fn results(&self) -> &[SubscribeResult] {
         &self.results
     }
+
+    /// Decoded bytes waiting in the buffer.
+    pub fn buffered_bytes(&self) -> usize {
+        self.inbox.bytes()
+    }
+
+    /// QoS 0 messages dropped because the buffer was full, all told.
+    pub fn dropped(&self) -> u64 {
+        self.inbox.dropped()
+    }
 }
 
 impl futures_core::Stream for Subscription {
     type Item = Message;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Message>> {
-        self.get_mut().rx.poll_recv(cx)
+        self.inbox.poll_pop(cx)
     }
 }
 
 impl Drop for Subscription {
     fn drop(&mut self) {
-        let _ = self.tx.send(Command::DropSubscription { id: self.id });
+        // The unmatched stream outlives its readers.
+        if self.id == UNMATCHED {
+            return;
+        }
+        self.inbox.abandon();
+        if let Some(tx) = self.tx.upgrade() {
+            let _ = tx.send(Command::DropSubscription { id: self.id });
+        }
     }
 }

@@ -147,7 +147,7 @@ pub async fn run(args: BenchArgs) -> Result<(), CliError> {
         let opts = args
             .conn
             .options(false, &format!("-sub-{i}"))?
-            .subscription_buffer(4096);
+            .subscription_buffer_bytes(16 * 1024 * 1024);
         let (filter, qos) = (filter.clone(), args.qos);
         set.spawn(async move {
             let client = connect(opts).await?;

@@ -10,7 +10,6 @@ use std::time::Duration;
 use tern_mqtt::client::{ConnectionEvent, Message};
 use tern_mqtt::codec::{ProtocolVersion, QoS, SubscribeProperties, SubscriptionOptions};
 use tern_mqtt::topic::TopicFilter;
-use tokio::sync::broadcast::error::RecvError;
 
 /// Arguments of `tern sub`.
 #[derive(Args, Debug)]
@@ -113,19 +112,19 @@ pub async fn run(args: SubArgs) -> Result<(), CliError> {
             }
             _ = &mut ctrl_c => break Ok(()),
             ev = events.recv(), if events_open => match ev {
-                Ok(ConnectionEvent::ConnectionLost { reason }) => {
+                Some(ConnectionEvent::ConnectionLost { reason }) => {
                     eprintln!("tern: connection lost: {reason}; reconnecting");
                 }
-                Ok(ConnectionEvent::DisconnectedByServer { reason_code, reason_string, .. }) => {
+                Some(ConnectionEvent::DisconnectedByServer { reason_code, reason_string, .. }) => {
                     let why = reason_string.map(|s| format!(" ({s})")).unwrap_or_default();
                     eprintln!("tern: the broker disconnected: {reason_code}{why}; reconnecting");
                 }
-                Ok(ConnectionEvent::Reconnected { .. }) => eprintln!("tern: reconnected"),
-                Ok(ConnectionEvent::GaveUp { attempts }) => {
+                Some(ConnectionEvent::Reconnected { .. }) => eprintln!("tern: reconnected"),
+                Some(ConnectionEvent::GaveUp { attempts }) => {
                     break Err(failed(format!("gave up reconnecting after {attempts} attempts")));
                 }
-                Ok(_) | Err(RecvError::Lagged(_)) => {}
-                Err(RecvError::Closed) => events_open = false,
+                Some(_) => {}
+                None => events_open = false,
             },
         }
     };

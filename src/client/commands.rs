@@ -1,0 +1,186 @@
+//! What the driver does with each command from a handle: it maps it onto
+//! the engine and keeps the reply for the engine's completion event.
+
+use super::driver::{deadline, now, Command, Driver};
+use super::inbox::Inbox;
+use super::options::OfflinePolicy;
+use super::router::Route;
+use crate::codec::{
+    ProtocolVersion, ReasonCode, SubscribeProperties, SubscriptionOptions, UnsubscribeProperties,
+};
+use crate::session::{ConnectionState, PublishCommand};
+use crate::topic::TopicFilter;
+use crate::Error;
+use std::num::NonZeroU32;
+use tokio::sync::{oneshot, OwnedSemaphorePermit};
+
+impl Driver {
+    pub(super) fn handle_command(&mut self, cmd: Command) {
+        match cmd {
+            Command::Publish { cmd, reply, permit } => self.publish(cmd, reply, permit),
+            Command::Subscribe {
+                filters,
+                properties,
+                reply,
+            } => self.subscribe(filters, properties, reply),
+            Command::Unsubscribe { filters, reply } => {
+                self.router.forget_filters(&filters);
+                match self
+                    .session
+                    .unsubscribe(now(), filters, UnsubscribeProperties::default())
+                {
+                    Ok(id) => {
+                        self.pending.unsubscribes.insert(id, reply);
+                    }
+                    Err(e) => {
+                        let _ = reply.send(Err(Error::Command(e)));
+                    }
+                }
+            }
+            Command::DropSubscription { id } => self.drop_route(id),
+            Command::Unmatched { reply } => {
+                let _ = reply.send(self.router.unmatched_inbox());
+            }
+            Command::Ack { token, reason_code } => {
+                self.session.ack_with(now(), token, reason_code)
+            }
+            Command::Room { route } => self.refill(route),
+            Command::Reauth { reply } => match self.session.reauthenticate(now()) {
+                Ok(id) => {
+                    self.pending.reauths.insert(id, reply);
+                }
+                Err(e) => {
+                    let _ = reply.send(Err(Error::Command(e)));
+                }
+            },
+            Command::Disconnect { reason_code, reply } => self.disconnect(reason_code, reply),
+            Command::Abort { reply } => self.pending.abort = Some(reply),
+        }
+    }
+
+    fn publish(
+        &mut self,
+        cmd: PublishCommand,
+        reply: oneshot::Sender<Result<crate::client::PublishOutcome, Error>>,
+        permit: OwnedSemaphorePermit,
+    ) {
+        let connected = self.session.state() == ConnectionState::Connected;
+        let queued = self.session.queued();
+        if !connected
+            && self.settings.offline_policy == OfflinePolicy::Fail
+            && queued >= self.settings.offline_queue
+        {
+            let _ = reply.send(Err(Error::OfflineQueueFull(queued)));
+            return;
+        }
+        match self.session.publish(now(), cmd) {
+            Ok(id) => {
+                self.pending.publishes.insert(id, (reply, permit));
+            }
+            Err(e) => {
+                let _ = reply.send(Err(Error::Command(e)));
+            }
+        }
+    }
+
+    fn subscribe(
+        &mut self,
+        filters: Vec<(TopicFilter, SubscriptionOptions)>,
+        mut properties: SubscribeProperties,
+        reply: oneshot::Sender<Result<super::driver::SubscribeReply, Error>>,
+    ) {
+        if let Some(taken) = self.router.taken_filter(&filters) {
+            let _ = reply.send(Err(Error::AlreadySubscribed {
+                filter: taken.to_string(),
+            }));
+            return;
+        }
+        self.next_route += 1;
+        let route_id = self.next_route;
+        // Tag the subscription with an identifier of our own, so that
+        // messages route exactly even when filters overlap; unless the
+        // broker has no identifiers or the application turned them off
+        // (routing then matches filters).
+        if self.session.version() == ProtocolVersion::V5
+            && self.settings.subscription_identifiers
+            && self.session.limits().subscription_identifiers_available
+            && properties.subscription_identifier.is_none()
+        {
+            properties.subscription_identifier =
+                u32::try_from(route_id).ok().and_then(NonZeroU32::new);
+        }
+        let subscription_id = properties.subscription_identifier;
+        match self.session.subscribe(now(), filters.clone(), properties) {
+            Ok(id) => {
+                let inbox = Inbox::new(
+                    route_id,
+                    self.settings.subscription_budget,
+                    self.commands.clone(),
+                );
+                let mut route = Route::new(route_id, filters, inbox);
+                route.subscription_id = subscription_id;
+                self.router.add(route);
+                self.pending.subscribes.insert(id, (route_id, reply));
+            }
+            Err(e) => {
+                let _ = reply.send(Err(Error::Command(e)));
+            }
+        }
+    }
+
+    /// A `Subscription` was dropped (or its subscribe was abandoned):
+    /// unsubscribe from the filters nobody else uses, and release the acks
+    /// its held messages owed so they do not block later ones.
+    pub(super) fn drop_route(&mut self, id: u64) {
+        let (unused, acks) = self.router.remove(id);
+        for token in acks {
+            self.release_ack(token);
+        }
+        if !unused.is_empty() && !self.session.is_closed() {
+            // Its completion has no reply waiting: nobody asked.
+            let _ = self
+                .session
+                .unsubscribe(now(), unused, UnsubscribeProperties::default());
+        }
+    }
+
+    fn disconnect(&mut self, reason_code: ReasonCode, reply: oneshot::Sender<Result<(), Error>>) {
+        if self.session.is_closed() {
+            let _ = reply.send(Ok(()));
+            return;
+        }
+        self.pending.disconnects.push(reply);
+        self.begin_disconnect(reason_code);
+    }
+
+    /// Starts a graceful disconnect: in-flight exchanges get up to the
+    /// disconnect timeout to finish.
+    pub(super) fn begin_disconnect(&mut self, reason_code: ReasonCode) {
+        if self.disconnecting.is_none() {
+            let by = deadline(now(), self.settings.disconnect_timeout);
+            self.disconnecting = Some((by, reason_code));
+        }
+        self.disconnect_check();
+    }
+
+    /// Every `Client` is gone: leave politely (no will), and never come back.
+    pub(super) fn all_handles_gone(&mut self) {
+        tracing::info!("every client handle was dropped: disconnecting");
+        self.begin_disconnect(ReasonCode::NORMAL_DISCONNECTION);
+    }
+
+    /// Sends the DISCONNECT of a graceful disconnect once nothing is in
+    /// flight, or its deadline passed, or there is no connection to wait on.
+    pub(super) fn disconnect_check(&mut self) {
+        let Some((by, reason_code)) = self.disconnecting else {
+            return;
+        };
+        let connected = self.session.state() == ConnectionState::Connected;
+        if !connected || self.session.is_idle() || now() >= by {
+            self.disconnecting = None;
+            let _ = self
+                .session
+                .disconnect(now(), reason_code, Default::default());
+        }
+    }
+}

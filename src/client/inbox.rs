@@ -1,0 +1,211 @@
+//! A subscription's buffer: messages the connection has handed over and
+//! the application has not read yet, bounded in bytes of decoded size.
+//!
+//! The driver pushes without ever waiting; the application pops. When the
+//! driver finds the buffer full it keeps further QoS 1/2 messages itself,
+//! unacknowledged, and asks to be told when there is room: the pop that
+//! brings the buffer down to half its budget sends one
+//! [`Command::Room`](super::driver::Command) back.
+
+use super::driver::Command;
+use super::Message;
+use crate::codec::QoS;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+use tokio::sync::mpsc;
+
+/// What a message costs in memory once decoded: the struct, its topic,
+/// payload and every property's bytes. Used for the byte budgets, so a
+/// message of many empty user properties costs what it really holds.
+pub(crate) fn decoded_size(m: &Message) -> usize {
+    let p = &m.properties;
+    let pair = std::mem::size_of::<crate::codec::UserProperty>();
+    let user: usize = p
+        .user_properties
+        .iter()
+        .map(|(k, v)| pair.saturating_add(k.len()).saturating_add(v.len()))
+        .fold(0, usize::saturating_add);
+    [
+        std::mem::size_of::<Message>(),
+        m.topic.len(),
+        m.payload.len(),
+        user,
+        p.subscription_identifiers.len().saturating_mul(4),
+        p.correlation_data.as_ref().map_or(0, |d| d.len()),
+        p.content_type.as_ref().map_or(0, |s| s.len()),
+        p.response_topic.as_ref().map_or(0, |s| s.len()),
+    ]
+    .into_iter()
+    .fold(0, usize::saturating_add)
+}
+
+#[derive(Debug)]
+struct Entry {
+    message: Message,
+    size: usize,
+}
+
+#[derive(Debug)]
+struct State {
+    queue: VecDeque<Entry>,
+    /// Decoded bytes held.
+    bytes: usize,
+    /// QoS 0 messages dropped to make room, all told.
+    dropped: u64,
+    /// The driver holds messages for this buffer and waits for room.
+    driver_waiting: bool,
+    /// No more messages will come (the client closed, or the route is gone).
+    closed: bool,
+    reader: Option<Waker>,
+}
+
+/// The shared buffer of one route.
+#[derive(Debug)]
+pub(crate) struct Inbox {
+    route: u64,
+    budget: usize,
+    state: Mutex<State>,
+    commands: mpsc::WeakUnboundedSender<Command>,
+}
+
+/// What became of a pushed message.
+#[derive(Debug)]
+pub(crate) enum Pushed {
+    /// In the buffer.
+    Stored,
+    /// In the buffer, after dropping this many older QoS 0 messages.
+    StoredDropping(u64),
+    /// The buffer is full: the message is handed back.
+    Full(Message),
+    /// The reader is gone.
+    Closed,
+}
+
+impl Inbox {
+    pub fn new(route: u64, budget: usize, commands: mpsc::WeakUnboundedSender<Command>) -> Arc<Self> {
+        Arc::new(Inbox {
+            route,
+            budget: budget.max(1),
+            state: Mutex::new(State {
+                queue: VecDeque::new(),
+                bytes: 0,
+                dropped: 0,
+                driver_waiting: false,
+                closed: false,
+                reader: None,
+            }),
+            commands,
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding this lock cannot leave the queue
+        // inconsistent (every update is one push or pop), so a poisoned
+        // lock is used as is.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Adds a message if it fits: an empty buffer takes any one message, so
+    /// a message larger than the budget still gets through. A QoS 0 message
+    /// that does not fit makes room by dropping the oldest QoS 0 messages
+    /// (at-most-once allows it); QoS 1/2 messages in the buffer are never
+    /// dropped. `Full` hands the message back, and the pop that brings the
+    /// buffer to half its budget sends [`Command::Room`].
+    pub fn push(&self, message: Message) -> Pushed {
+        let size = decoded_size(&message);
+        let mut s = self.lock();
+        if s.closed {
+            return Pushed::Closed;
+        }
+        let mut dropped = 0;
+        if message.qos == QoS::AtMostOnce {
+            while !s.queue.is_empty() && s.bytes.saturating_add(size) > self.budget {
+                let Some(pos) = s.queue.iter().position(|e| e.message.qos == QoS::AtMostOnce) else {
+                    break;
+                };
+                if let Some(e) = s.queue.remove(pos) {
+                    s.bytes = s.bytes.saturating_sub(e.size);
+                    dropped += 1;
+                }
+            }
+            s.dropped = s.dropped.saturating_add(dropped);
+        }
+        if !s.queue.is_empty() && s.bytes.saturating_add(size) > self.budget {
+            s.driver_waiting = true;
+            return Pushed::Full(message);
+        }
+        s.bytes = s.bytes.saturating_add(size);
+        s.queue.push_back(Entry { message, size });
+        if let Some(w) = s.reader.take() {
+            w.wake();
+        }
+        if dropped > 0 {
+            Pushed::StoredDropping(dropped)
+        } else {
+            Pushed::Stored
+        }
+    }
+
+    /// Counts QoS 0 messages the driver dropped for this buffer.
+    pub fn note_dropped(&self, n: u64) {
+        let mut s = self.lock();
+        s.dropped = s.dropped.saturating_add(n);
+    }
+
+    /// No more messages: the reader gets what is buffered, then the end.
+    pub fn close(&self) {
+        let mut s = self.lock();
+        s.closed = true;
+        if let Some(w) = s.reader.take() {
+            w.wake();
+        }
+    }
+
+    /// The reader went away: drop what is buffered.
+    pub fn abandon(&self) {
+        let mut s = self.lock();
+        s.closed = true;
+        s.queue.clear();
+        s.bytes = 0;
+    }
+
+    /// Whether the reader went away or the route was closed.
+    pub fn is_closed(&self) -> bool {
+        self.lock().closed
+    }
+
+    /// Decoded bytes buffered now.
+    pub fn bytes(&self) -> usize {
+        self.lock().bytes
+    }
+
+    /// QoS 0 messages dropped to make room, all told.
+    pub fn dropped(&self) -> u64 {
+        self.lock().dropped
+    }
+
+    /// The next message, for the reader.
+    pub fn poll_pop(&self, cx: &mut Context<'_>) -> Poll<Option<Message>> {
+        let mut s = self.lock();
+        let Some(entry) = s.queue.pop_front() else {
+            if s.closed {
+                return Poll::Ready(None);
+            }
+            s.reader = Some(cx.waker().clone());
+            return Poll::Pending;
+        };
+        s.bytes = s.bytes.saturating_sub(entry.size);
+        // Room is reported once the buffer is down to half its budget, so
+        // that a slow reader costs one wake-up of the driver per half
+        // budget, not one per message.
+        if s.driver_waiting && s.bytes <= self.budget / 2 {
+            s.driver_waiting = false;
+            drop(s);
+            if let Some(tx) = self.commands.upgrade() {
+                let _ = tx.send(Command::Room { route: self.route });
+            }
+        }
+        Poll::Ready(Some(entry.message))
+    }
+}
