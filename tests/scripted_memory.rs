@@ -266,3 +266,103 @@ async fn tcp_broker_still_works_through_its_url() {
     let seen = tokio::time::timeout(WAIT, served).await.unwrap().unwrap();
     assert!(matches!(seen.as_slice(), [Packet::PingReq(_)]), "{seen:?}");
 }
+
+// ----- mosquitto log helpers -----
+
+/// Runs `mosquitto_pub` once as `client_id` (connect, publish, DISCONNECT).
+fn publish_once(broker: &mosquitto::Broker, client_id: &str) {
+    let out = broker
+        .client_command("mosquitto_pub", mosquitto::Listener::Plain)
+        .args(["-i", client_id, "-t", "test/count", "-m", "hi"])
+        .output()
+        .expect("run mosquitto_pub");
+    assert!(out.status.success(), "mosquitto_pub: {out:?}");
+}
+
+#[test]
+fn mosquitto_log_counts_connections_and_disconnects_per_client_id() {
+    use mosquitto::{connections_in, disconnects_in, Broker, BrokerOptions};
+    let broker = Broker::start(BrokerOptions::plain());
+    assert_eq!(broker.connections_from("tern-count"), 0);
+    for n in 1..=2 {
+        publish_once(&broker, "tern-count");
+        assert!(
+            broker.wait_for(WAIT, move |log| connections_in(log, "tern-count") == n
+                && disconnects_in(log, "tern-count") == n),
+            "{n} connections and DISCONNECTs logged:\n{}",
+            broker.log()
+        );
+    }
+    // Another id (a prefix of the first) is counted apart.
+    publish_once(&broker, "tern");
+    assert!(broker.wait_for_log("Received DISCONNECT from tern\n", WAIT));
+    assert_eq!(broker.connections_from("tern-count"), 2);
+    assert_eq!(broker.connections_from("tern"), 1);
+    assert_eq!(broker.disconnects_from("tern"), 1);
+    assert_eq!(broker.count_log("'test/count'"), 3, "three PUBLISHes");
+    assert_eq!(broker.wills_from("tern-count"), 0);
+}
+
+#[tokio::test]
+async fn mosquitto_log_wait_lets_the_runtime_run_meanwhile() {
+    use mosquitto::{connections_in, Broker, BrokerOptions, Listener};
+    let broker = Broker::start(BrokerOptions::plain());
+    // The CONNECT the wait is for is written by this same (current-thread)
+    // runtime while the wait is pending: a wait that blocked the thread
+    // would never see it.
+    let seen = broker
+        .log_watch()
+        .until(WAIT, |log| connections_in(log, "async-id") == 1);
+    let connect = async {
+        let tcp = tokio::net::TcpStream::connect(broker.addr(Listener::Plain))
+            .await
+            .unwrap();
+        let mut client: BoxedTransport = Box::new(tcp);
+        write(&mut client, &connect_packet("async-id")).await;
+        assert!(matches!(read(&mut client).await, Packet::ConnAck(_)));
+        client
+    };
+    let (seen, _client) = tokio::join!(seen, connect);
+    assert!(seen, "the connection was logged:\n{}", broker.log());
+}
+
+#[tokio::test]
+async fn mosquitto_log_shows_a_will_and_its_delivery() {
+    use mosquitto::{connections_in, Broker, BrokerOptions, Listener};
+    let broker = Broker::start(BrokerOptions::plain());
+    let watch = broker.log_watch();
+    let mut willer = broker
+        .client_command("mosquitto_sub", Listener::Plain)
+        .args(["-i", "willer", "-t", "test/none"])
+        .args(["--will-topic", "test/will", "--will-payload", "bye"])
+        .spawn()
+        .expect("run mosquitto_sub");
+    let connected = watch.until(WAIT, |log| {
+        connections_in(log, "willer") == 1 && log.contains("Sending SUBACK to willer")
+    });
+    assert!(connected.await, "willer connected:\n{}", broker.log());
+    assert_eq!(broker.wills_from("willer"), 1);
+
+    // A subscriber to the will topic, then the willer dies without a
+    // DISCONNECT: the broker publishes the will to the subscriber.
+    let watcher = broker
+        .client_command("mosquitto_sub", Listener::Plain)
+        .args(["-i", "watcher", "-t", "test/will", "-C", "1"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run mosquitto_sub");
+    assert!(
+        watch
+            .until(WAIT, |log| log.contains("Sending SUBACK to watcher"))
+            .await
+    );
+    willer.kill().unwrap();
+    willer.wait().unwrap();
+    let delivered = watch.until(WAIT, |log| {
+        log.contains("Sending PUBLISH to watcher (d0, q0, r0, m0, 'test/will'")
+    });
+    assert!(delivered.await, "will delivered:\n{}", broker.log());
+    assert_eq!(broker.disconnects_from("willer"), 0);
+    let out = watcher.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "bye");
+}
