@@ -1,7 +1,8 @@
 //! Real-broker test harness: starts a private `mosquitto` (2.0.x) as a
 //! child process with its own config, certificates and ports.
 //!
-//! Plain `std` (no tokio), so sync and async tests can both use it:
+//! Plain `std` (blocking), so sync and async tests can both use it; the one
+//! future, [`LogWatch::until`], waits on tokio's blocking pool:
 //!
 //! ```ignore
 //! #[path = "support/mosquitto.rs"]
@@ -27,6 +28,14 @@
 //!   [`Broker::crash`] sends SIGKILL; `Drop` stops the broker (SIGKILL when
 //!   persistence is off, as there is nothing to save) and, if the test is
 //!   panicking, prints the tail of the broker log.
+//! * The log: `log_type all` and `connection_messages true`, so the log
+//!   file ([`Broker::log`]) shows every packet. [`Broker::count_log`],
+//!   [`Broker::connections_from`] / [`Broker::disconnects_from`] /
+//!   [`Broker::wills_from`] (per client id) and the `*_in(log, ..)` free
+//!   functions read it; [`Broker::wait_for`] (blocking) and
+//!   [`LogWatch::until`] (async) wait, event-driven, until a predicate on
+//!   it holds. A will that reaches a subscriber shows as
+//!   `Sending PUBLISH to <subscriber> (d0, q0, r0, m0, '<will topic>', ...`.
 //!
 //! Listeners ([`Listener`]): `Plain` (anonymous), `Tls` (server certificate,
 //! anonymous), `MutualTls` (`require_certificate true`,
@@ -561,20 +570,26 @@ impl Broker {
     /// passes (false). Event-driven: woken by every new log line. Use it
     /// for broker-side effects of a client action (the log is written by a
     /// reader thread, so a line may land just after the client returns).
+    ///
+    /// This blocks the thread: in an async test where the client still has
+    /// to act (reconnect, say), use [`LogWatch::until`] instead.
     pub fn wait_for_log(&self, needle: &str, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        let (count, changed) = &*self.log_lines;
-        loop {
-            let seen = *count.lock().unwrap_or_else(|e| e.into_inner());
-            if self.log().contains(needle) {
-                return true;
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return false;
-            }
-            let guard = count.lock().unwrap_or_else(|e| e.into_inner());
-            let _ = changed.wait_timeout_while(guard, left, |n| *n == seen);
+        self.log_watch().wait(timeout, |log| log.contains(needle))
+    }
+
+    /// Wait until `done(log)` holds (true) or `timeout` passes (false);
+    /// blocking, woken by every new log line. E.g.
+    /// `broker.wait_for(WAIT, |log| connections_in(log, "id") >= 2)`.
+    pub fn wait_for(&self, timeout: Duration, done: impl Fn(&str) -> bool) -> bool {
+        self.log_watch().wait(timeout, done)
+    }
+
+    /// A handle on the log that outlives `&self` borrows, for waiting on it
+    /// from async code ([`LogWatch::until`]).
+    pub fn log_watch(&self) -> LogWatch {
+        LogWatch {
+            path: self.log_path(),
+            lines: Arc::clone(&self.log_lines),
         }
     }
 
@@ -586,9 +601,28 @@ impl Broker {
 
     /// The broker log so far.
     pub fn log(&self) -> String {
-        fs::read(self.log_path())
-            .map(|b| String::from_utf8_lossy(&b).into_owned())
-            .unwrap_or_default()
+        read_log(&self.log_path())
+    }
+
+    /// How many log lines contain `pattern`.
+    pub fn count_log(&self, pattern: &str) -> usize {
+        count_in(&self.log(), pattern)
+    }
+
+    /// How many connections from `client_id` the broker accepted (CONNECT
+    /// read, all starts).
+    pub fn connections_from(&self, client_id: &str) -> usize {
+        connections_in(&self.log(), client_id)
+    }
+
+    /// How many DISCONNECT packets the broker received from `client_id`.
+    pub fn disconnects_from(&self, client_id: &str) -> usize {
+        disconnects_in(&self.log(), client_id)
+    }
+
+    /// How many of `client_id`'s connections carried a Will Message.
+    pub fn wills_from(&self, client_id: &str) -> usize {
+        wills_in(&self.log(), client_id)
     }
 
     /// The generated certificates.
@@ -1006,4 +1040,99 @@ impl Drop for Broker {
             );
         }
     }
+}
+
+fn read_log(path: &Path) -> String {
+    fs::read(path)
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default()
+}
+
+/// A clonable, `'static` view of a [`Broker`]'s log (see
+/// [`Broker::log_watch`]).
+#[derive(Clone)]
+pub struct LogWatch {
+    path: PathBuf,
+    lines: Arc<(Mutex<u64>, Condvar)>,
+}
+
+impl LogWatch {
+    /// The broker log so far.
+    pub fn log(&self) -> String {
+        read_log(&self.path)
+    }
+
+    /// Wait until `done(log)` holds (true) or `timeout` passes (false),
+    /// blocking the thread; woken by every line the broker logs.
+    pub fn wait(&self, timeout: Duration, done: impl Fn(&str) -> bool) -> bool {
+        let deadline = Instant::now() + timeout;
+        let (count, changed) = &*self.lines;
+        loop {
+            let seen = *count.lock().unwrap_or_else(|e| e.into_inner());
+            if done(&self.log()) {
+                return true;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            let guard = count.lock().unwrap_or_else(|e| e.into_inner());
+            let _ = changed.wait_timeout_while(guard, left, |n| *n == seen);
+        }
+    }
+
+    /// [`wait`](Self::wait) on tokio's blocking pool, so the test's runtime
+    /// (and the client's driver on it) keeps running meanwhile. Real time:
+    /// for tests against mosquitto, not on a paused clock.
+    pub fn until(
+        &self,
+        timeout: Duration,
+        done: impl Fn(&str) -> bool + Send + 'static,
+    ) -> impl std::future::Future<Output = bool> + Send + 'static {
+        let watch = self.clone();
+        async move {
+            tokio::task::spawn_blocking(move || watch.wait(timeout, done))
+                .await
+                .expect("the log wait does not panic")
+        }
+    }
+}
+
+/// The messages of a mosquitto log, without their `<timestamp>: ` prefix.
+fn messages(log: &str) -> impl Iterator<Item = &str> {
+    log.lines()
+        .map(|line| line.split_once(": ").map_or(line, |(_, msg)| msg))
+}
+
+/// How many lines of `log` contain `pattern`.
+pub fn count_in(log: &str, pattern: &str) -> usize {
+    log.lines().filter(|l| l.contains(pattern)).count()
+}
+
+/// Whether `msg` is mosquitto's line for an accepted CONNECT from
+/// `client_id` ("New client connected from <addr> as <id> (p2, c1, k60).").
+fn is_connection_of(msg: &str, client_id: &str) -> bool {
+    msg.starts_with("New client connected from ") && msg.contains(&format!(" as {client_id} ("))
+}
+
+/// How many connections from `client_id` `log` records.
+pub fn connections_in(log: &str, client_id: &str) -> usize {
+    messages(log)
+        .filter(|m| is_connection_of(m, client_id))
+        .count()
+}
+
+/// How many DISCONNECT packets from `client_id` `log` records.
+pub fn disconnects_in(log: &str, client_id: &str) -> usize {
+    let line = format!("Received DISCONNECT from {client_id}");
+    messages(log).filter(|m| *m == line).count()
+}
+
+/// How many connections from `client_id` in `log` declared a Will Message
+/// (mosquitto logs "Will message specified" right after the connection).
+pub fn wills_in(log: &str, client_id: &str) -> usize {
+    let msgs: Vec<&str> = messages(log).collect();
+    msgs.windows(2)
+        .filter(|w| is_connection_of(w[0], client_id) && w[1].starts_with("Will message specified"))
+        .count()
 }

@@ -1,23 +1,43 @@
-//! A scripted MQTT broker for hostile-server tests: a tokio `TcpListener`
-//! on 127.0.0.1:0 that speaks through the crate's own codec, so a test can
-//! answer CONNECT properly and then send whatever bytes it likes, and read
-//! back (decoded) what the client answers.
+//! A scripted MQTT broker for hostile-server and lifecycle tests. It speaks
+//! through the crate's own codec, so a test can answer CONNECT properly and
+//! then send whatever bytes it likes, and read back (decoded) what the
+//! client answers.
 //!
-//! Every read is bounded by [`WAIT`]: a client that stays silent fails the
-//! test instead of hanging it.
+//! Two ways in, one [`Conn`] for both:
+//!
+//! * [`ScriptedBroker::bind`]: a tokio `TcpListener` on 127.0.0.1:0, reached
+//!   through [`ScriptedBroker::url`];
+//! * [`ScriptedBroker::in_memory`]: a [`MemoryConnector`] (a
+//!   `tern_mqtt::transport::Connector`) that makes a `tokio::io::duplex`
+//!   pair on every `connect()` and hands the broker end to the broker. No
+//!   socket, no real time: with `#[tokio::test(start_paused = true)]` a
+//!   whole reconnect schedule runs in virtual time. The connector counts
+//!   attempts ([`MemoryConnector::connects`]) and can refuse them
+//!   ([`MemoryConnector::refuse_next`], [`MemoryConnector::set_refusing`]).
+//!
+//! Every wait is bounded by [`WAIT`] through `tokio::time::timeout` (never a
+//! real-time sleep): a client that stays silent fails the test instead of
+//! hanging it. On paused time the bound is virtual, so it costs nothing.
 
 #![allow(dead_code)]
 
 use bytes::{Bytes, BytesMut};
+use std::io;
 use std::net::SocketAddr;
 use std::num::NonZeroU16;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 use tern_mqtt::codec::{
     decode, encode, AckProperties, ConnAck, ConnAckProperties, Connect, Packet, ProtocolVersion,
     PubAck, Publish, PublishAck, QoS, ReasonCode, SubAck,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tern_mqtt::transport::{BoxedTransport, ConnectFuture, Connector};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, DuplexStream, ReadBuf};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, Mutex};
 
 /// The longest a scripted broker waits for the client to do something.
 pub const WAIT: Duration = Duration::from_secs(3);
@@ -25,10 +45,22 @@ pub const WAIT: Duration = Duration::from_secs(3);
 /// What the scripted broker accepts from the client in one packet.
 const BROKER_MAX_PACKET: u32 = 16 * 1024 * 1024;
 
+/// Bytes buffered in each direction of an in-memory connection.
+pub const MEMORY_BUFFER: usize = 64 * 1024;
+
 /// A listener that hands out scripted connections.
 pub struct ScriptedBroker {
-    listener: TcpListener,
-    addr: SocketAddr,
+    incoming: Incoming,
+}
+
+/// Where a [`ScriptedBroker`]'s connections come from.
+enum Incoming {
+    Tcp {
+        listener: TcpListener,
+        addr: SocketAddr,
+    },
+    /// Broker ends of the duplex pairs a [`MemoryConnector`] made.
+    Memory(Mutex<mpsc::UnboundedReceiver<DuplexStream>>),
 }
 
 impl ScriptedBroker {
@@ -36,28 +68,69 @@ impl ScriptedBroker {
     pub async fn bind() -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        ScriptedBroker { listener, addr }
+        ScriptedBroker {
+            incoming: Incoming::Tcp { listener, addr },
+        }
     }
 
-    /// The URL for `ConnectOptions::new`.
+    /// A broker reached only through the returned connector: every
+    /// `connect()` makes a `tokio::io::duplex` pair ([`MEMORY_BUFFER`] each
+    /// way), returns the client end and queues the broker end for the next
+    /// [`accept`](Self::accept). Once the broker is dropped, connects are
+    /// refused.
+    pub fn in_memory() -> (MemoryConnector, ScriptedBroker) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let connector = MemoryConnector {
+            shared: Arc::new(MemoryShared {
+                broker: tx,
+                connects: AtomicUsize::new(0),
+                refuse_next: AtomicUsize::new(0),
+                refusing: AtomicBool::new(false),
+            }),
+        };
+        let broker = ScriptedBroker {
+            incoming: Incoming::Memory(Mutex::new(rx)),
+        };
+        (connector, broker)
+    }
+
+    /// The URL for `ConnectOptions::new`. Panics for an in-memory broker
+    /// (use its [`MemoryConnector`]).
     pub fn url(&self) -> String {
-        format!("mqtt://{}", self.addr)
+        match &self.incoming {
+            Incoming::Tcp { addr, .. } => format!("mqtt://{addr}"),
+            Incoming::Memory(_) => {
+                panic!(
+                    "an in-memory ScriptedBroker has no URL: connect through its MemoryConnector"
+                )
+            }
+        }
+    }
+
+    /// The next client connection, before its CONNECT; panics if none
+    /// comes within [`WAIT`].
+    pub async fn accept_stream(&self) -> BoxedTransport {
+        let next = async {
+            match &self.incoming {
+                Incoming::Tcp { listener, .. } => {
+                    let (stream, _) = listener.accept().await.unwrap();
+                    stream.set_nodelay(true).unwrap();
+                    Box::new(stream) as BoxedTransport
+                }
+                Incoming::Memory(rx) => {
+                    let stream = rx.lock().await.recv().await;
+                    Box::new(stream.expect("the connector outlives the wait")) as BoxedTransport
+                }
+            }
+        };
+        tokio::time::timeout(WAIT, next)
+            .await
+            .expect("the client connects within the wait")
     }
 
     /// Accepts the next client connection and reads its CONNECT.
     pub async fn accept(&self, version: ProtocolVersion) -> Conn {
-        let (stream, _) = tokio::time::timeout(WAIT, self.listener.accept())
-            .await
-            .expect("the client connects within the wait")
-            .unwrap();
-        stream.set_nodelay(true).unwrap();
-        let mut conn = Conn {
-            stream,
-            buf: BytesMut::new(),
-            version,
-            connect: None,
-            next_id: 0,
-        };
+        let mut conn = Conn::new(self.accept_stream().await, version);
         match conn.recv().await {
             Some(Packet::Connect(c)) => {
                 assert_eq!(c.protocol_version, version, "CONNECT at the expected level");
@@ -76,9 +149,80 @@ impl ScriptedBroker {
     }
 }
 
+/// The client side of [`ScriptedBroker::in_memory`]: a
+/// `tern_mqtt::transport::Connector` whose connections are in-memory duplex
+/// pipes to that broker. Clones share the counters and the refusals.
+#[derive(Clone)]
+pub struct MemoryConnector {
+    shared: Arc<MemoryShared>,
+}
+
+struct MemoryShared {
+    broker: mpsc::UnboundedSender<DuplexStream>,
+    /// Attempts so far, refused ones included.
+    connects: AtomicUsize,
+    /// How many of the next attempts to refuse.
+    refuse_next: AtomicUsize,
+    /// Refuse every attempt while set.
+    refusing: AtomicBool,
+}
+
+impl MemoryConnector {
+    /// How many times `connect()` was called, refused attempts included.
+    pub fn connects(&self) -> usize {
+        self.shared.connects.load(Ordering::SeqCst)
+    }
+
+    /// Refuse the next `n` attempts (`ConnectionRefused`), on top of any
+    /// refusals still pending.
+    pub fn refuse_next(&self, n: usize) {
+        self.shared.refuse_next.fetch_add(n, Ordering::SeqCst);
+    }
+
+    /// Refuse every attempt while `on` (a broker that is down).
+    pub fn set_refusing(&self, on: bool) {
+        self.shared.refusing.store(on, Ordering::SeqCst);
+    }
+
+    /// One attempt: counted, then refused or connected.
+    fn open(&self) -> io::Result<DuplexStream> {
+        let shared = &self.shared;
+        let attempt = shared.connects.fetch_add(1, Ordering::SeqCst) + 1;
+        let refuse_one = shared
+            .refuse_next
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if refuse_one || shared.refusing.load(Ordering::SeqCst) {
+            return Err(refused(format!(
+                "memory: attempt {attempt} refused by the test"
+            )));
+        }
+        let (client, broker) = tokio::io::duplex(MEMORY_BUFFER);
+        shared
+            .broker
+            .send(broker)
+            .map_err(|_| refused("memory: the scripted broker is gone".to_string()))?;
+        Ok(client)
+    }
+}
+
+fn refused(msg: String) -> io::Error {
+    io::Error::new(io::ErrorKind::ConnectionRefused, msg)
+}
+
+impl Connector for MemoryConnector {
+    fn connect(&self) -> ConnectFuture<'_> {
+        Box::pin(async move { Ok(Box::new(self.open()?) as BoxedTransport) })
+    }
+
+    fn describe(&self) -> String {
+        "memory".to_string()
+    }
+}
+
 /// One scripted connection, after the client's CONNECT.
 pub struct Conn {
-    stream: TcpStream,
+    stream: BoxedTransport,
     buf: BytesMut,
     /// The protocol version spoken.
     pub version: ProtocolVersion,
@@ -98,6 +242,19 @@ pub fn connack_props() -> ConnAckProperties {
 }
 
 impl Conn {
+    /// A connection over `stream` speaking `version`, before any packet:
+    /// for a stream a test made itself (see also
+    /// [`ScriptedBroker::accept_stream`]).
+    pub fn new(stream: BoxedTransport, version: ProtocolVersion) -> Self {
+        Conn {
+            stream,
+            buf: BytesMut::new(),
+            version,
+            connect: None,
+            next_id: 0,
+        }
+    }
+
     /// Encodes and writes `packet`.
     pub async fn send(&mut self, packet: &Packet) {
         let mut out = BytesMut::new();
@@ -229,6 +386,56 @@ impl Conn {
         match self.recv_skipping_pings().await {
             None => {}
             Some(p) => panic!("expected the client to close, got {p:?}"),
+        }
+    }
+
+    /// Asserts that the client sends nothing, not a byte, for `dur` (of
+    /// virtual time on a paused clock), and keeps the connection open: a
+    /// packet (a PINGREQ too), part of one, or EOF within `dur` fails.
+    pub async fn expect_silence(&mut self, dur: Duration) {
+        if let Ok(got) = tokio::time::timeout(dur, self.recv_unbounded()).await {
+            match got {
+                Some(p) => panic!("expected {dur:?} of silence, the client sent {p:?}"),
+                None => panic!("expected {dur:?} of silence, the client closed the connection"),
+            }
+        }
+        assert!(
+            self.buf.is_empty(),
+            "expected {dur:?} of silence, the client sent {} bytes of a packet",
+            self.buf.len()
+        );
+    }
+
+    /// Waits (within [`WAIT`]) for the client to close its end and returns
+    /// every packet it sent before that, PINGREQs included.
+    pub async fn closed(&mut self) -> Vec<Packet> {
+        let mut seen = Vec::new();
+        while let Some(p) = self.recv().await {
+            seen.push(p);
+        }
+        seen
+    }
+
+    /// Whether the client has closed its end (EOF or a reset), without
+    /// waiting: bytes already readable are kept for the next `recv`.
+    pub async fn is_closed(&mut self) -> bool {
+        let mut chunk = [0u8; 4096];
+        let stream = &mut self.stream;
+        let polled = std::future::poll_fn(|cx| {
+            let mut rb = ReadBuf::new(&mut chunk);
+            Poll::Ready(match Pin::new(&mut *stream).poll_read(cx, &mut rb) {
+                Poll::Pending => None,
+                Poll::Ready(r) => Some(r.map(|()| rb.filled().len())),
+            })
+        })
+        .await;
+        match polled {
+            None => false,
+            Some(Ok(0)) | Some(Err(_)) => true,
+            Some(Ok(n)) => {
+                self.buf.extend_from_slice(&chunk[..n]);
+                false
+            }
         }
     }
 
