@@ -869,7 +869,7 @@ async fn reconnect_attempts_restart_after_each_accepted_connection() {
                     Some(e @ ConnectionEvent::Reconnected { .. })
                     | Some(e @ ConnectionEvent::GaveUp { .. })
                     | Some(e @ ConnectionEvent::Closed) => return e,
-                Some(_) => {}
+                    Some(_) => {}
                     None => panic!("event stream ended"),
                 }
             }

@@ -466,10 +466,7 @@ async fn drain_until_payload(sub: &mut Subscription, stop: &str) -> Vec<String> 
     }
 }
 
-async fn wait_for(
-    events: &mut tern_mqtt::client::Events,
-    pred: impl Fn(&ConnectionEvent) -> bool,
-) {
+async fn wait_for(events: &mut tern_mqtt::client::Events, pred: impl Fn(&ConnectionEvent) -> bool) {
     tokio::time::timeout(WAIT * 2, async {
         loop {
             match events.recv().await {

@@ -41,9 +41,7 @@ impl Driver {
             Command::Unmatched { reply } => {
                 let _ = reply.send(self.router.unmatched_inbox());
             }
-            Command::Ack { token, reason_code } => {
-                self.session.ack_with(now(), token, reason_code)
-            }
+            Command::Ack { token, reason_code } => self.session.ack_with(now(), token, reason_code),
             Command::Room { route } => self.refill(route),
             Command::Reauth { reply } => match self.session.reauthenticate(now()) {
                 Ok(id) => {

@@ -119,6 +119,7 @@ impl Driver {
             self.facts.server_reason = Some(code);
         }
         let accepted = self.facts.accepted_at.is_some();
+        if !accepted {}
         match (info.initiator, info.reason_code) {
             (Initiator::Remote, Some(reason_code)) if !accepted => {
                 self.last_error = Some(Error::ConnectionRefused {
@@ -148,7 +149,9 @@ impl Driver {
                 if let Some(e) = info.error.clone() {
                     self.last_error = Some(Error::Protocol(e));
                 }
-                if accepted {
+                // Only once connected: a first connect reports its failure
+                // to `connect` instead.
+                if self.connected_once {
                     self.emit(ConnectionEvent::ConnectionLost { reason });
                 }
             }

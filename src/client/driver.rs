@@ -195,9 +195,10 @@ impl Driver {
     pub(super) fn broker_host(&self) -> String {
         let name = self.connector.describe();
         match name.rsplit_once(':') {
-            Some((host, port)) if port.parse::<u16>().is_ok() => {
-                host.trim_start_matches('[').trim_end_matches(']').to_owned()
-            }
+            Some((host, port)) if port.parse::<u16>().is_ok() => host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_owned(),
             _ => name,
         }
     }
@@ -381,7 +382,10 @@ impl Driver {
 
     /// Runs `fut` while taking commands (publishes queue up offline). None
     /// when the client closed meanwhile.
-    pub(super) async fn while_offline<F: std::future::Future>(&mut self, fut: F) -> Option<F::Output> {
+    pub(super) async fn while_offline<F: std::future::Future>(
+        &mut self,
+        fut: F,
+    ) -> Option<F::Output> {
         tokio::pin!(fut);
         loop {
             tokio::select! {
@@ -404,12 +408,18 @@ impl Driver {
     /// Waits out a reconnect delay while still taking commands. False when
     /// the client closed meanwhile.
     async fn wait_offline(&mut self, delay: Duration) -> bool {
-        self.while_offline(tokio::time::sleep(delay)).await.is_some()
+        self.while_offline(tokio::time::sleep(delay))
+            .await
+            .is_some()
     }
 
     /// Ends for good: fails what is pending, ends every stream and answers
     /// a disconnect.
     fn shut_down(&mut self) {
+        // Why the client stopped goes to what is pending first; the engine's
+        // own `Closed` completions then find no reply left to take.
+        let error = self.final_error.take().unwrap_or(Error::Closed);
+        self.fail_pending(&error);
         if !self.session.is_closed() {
             let _ = self.session.disconnect(
                 now(),
@@ -418,8 +428,6 @@ impl Driver {
             );
         }
         self.dispatch_events();
-        let error = self.final_error.take().unwrap_or(Error::Closed);
-        self.fail_pending(&error);
         if let Some(r) = self.ready.take() {
             let _ = r.send(Err(error));
         }

@@ -83,7 +83,11 @@ pub(crate) enum Pushed {
 }
 
 impl Inbox {
-    pub fn new(route: u64, budget: usize, commands: mpsc::WeakUnboundedSender<Command>) -> Arc<Self> {
+    pub fn new(
+        route: u64,
+        budget: usize,
+        commands: mpsc::WeakUnboundedSender<Command>,
+    ) -> Arc<Self> {
         Arc::new(Inbox {
             route,
             budget: budget.max(1),
@@ -121,7 +125,11 @@ impl Inbox {
         let mut dropped = 0;
         if message.qos == QoS::AtMostOnce {
             while !s.queue.is_empty() && s.bytes.saturating_add(size) > self.budget {
-                let Some(pos) = s.queue.iter().position(|e| e.message.qos == QoS::AtMostOnce) else {
+                let Some(pos) = s
+                    .queue
+                    .iter()
+                    .position(|e| e.message.qos == QoS::AtMostOnce)
+                else {
                     break;
                 };
                 if let Some(e) = s.queue.remove(pos) {

@@ -203,7 +203,9 @@ impl Driver {
             let read = std::pin::pin!(io.stream.read_buf(self.session.recv_buffer())).poll(cx);
             match read {
                 Poll::Ready(Ok(0)) => {
-                    return Err(Closed::Remote(Some(Error::ConnectionClosed { reason_code: None })))
+                    return Err(Closed::Remote(Some(Error::ConnectionClosed {
+                        reason_code: None,
+                    })))
                 }
                 Poll::Ready(Ok(n)) => {
                     got = true;

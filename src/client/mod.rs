@@ -57,8 +57,7 @@ mod status;
 mod subscription;
 
 pub use options::{
-    ConnectOptions, Credentials, OfflinePolicy, ReconnectAttempt, ReconnectHook,
-    ReconnectOptions,
+    ConnectOptions, Credentials, OfflinePolicy, ReconnectAttempt, ReconnectHook, ReconnectOptions,
 };
 pub use status::{ConnectionEvent, ConnectionStatus, Events};
 pub use subscription::Subscription;

@@ -9,9 +9,9 @@ use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::transport::{Connector, TcpConnector};
 #[cfg(feature = "tls")]
 use crate::transport::{ClientCertificate, TlsOptions, TrustAnchors};
+use crate::transport::{Connector, TcpConnector};
 
 /// Credentials a reconnect hook may hand back.
 #[derive(Debug, Clone, Default)]

@@ -215,7 +215,9 @@ mod tests {
 
     fn delay_of(d: Decision) -> Duration {
         match d {
-            Decision::Retry { delay, .. } | Decision::RetryWithNewCredentials { delay, .. } => delay,
+            Decision::Retry { delay, .. } | Decision::RetryWithNewCredentials { delay, .. } => {
+                delay
+            }
             Decision::Stop(s) => panic!("stopped: {s:?}"),
         }
     }
@@ -224,9 +226,13 @@ mod tests {
     fn every_delay_lies_between_half_the_ceiling_and_the_ceiling() {
         let mut b = Backoff::seeded(options(), 7);
         for n in 1..=12u32 {
-            let ceiling = (Duration::from_millis(100) * 2u32.pow(n - 1)).min(Duration::from_secs(30));
+            let ceiling =
+                (Duration::from_millis(100) * 2u32.pow(n - 1)).min(Duration::from_secs(30));
             let d = delay_of(b.next(End::Unreachable));
-            assert!(d >= ceiling / 2 && d <= ceiling, "attempt {n}: {d:?} vs {ceiling:?}");
+            assert!(
+                d >= ceiling / 2 && d <= ceiling,
+                "attempt {n}: {d:?} vs {ceiling:?}"
+            );
         }
     }
 
@@ -313,7 +319,10 @@ mod tests {
     fn banned_and_invalid_client_id_stop() {
         for code in [ReasonCode::BANNED, ReasonCode::CLIENT_IDENTIFIER_NOT_VALID] {
             let mut b = Backoff::seeded(options(), 17);
-            assert_eq!(b.next(End::Refused(code)), Decision::Stop(Stop::Refused(code)));
+            assert_eq!(
+                b.next(End::Refused(code)),
+                Decision::Stop(Stop::Refused(code))
+            );
         }
     }
 

@@ -39,7 +39,11 @@ pub(crate) struct Route {
 }
 
 impl Route {
-    pub fn new(id: u64, filters: Vec<(TopicFilter, SubscriptionOptions)>, inbox: Arc<Inbox>) -> Self {
+    pub fn new(
+        id: u64,
+        filters: Vec<(TopicFilter, SubscriptionOptions)>,
+        inbox: Arc<Inbox>,
+    ) -> Self {
         Route {
             id,
             filters,
@@ -96,7 +100,12 @@ impl Router {
             .filters
             .into_iter()
             .map(|(f, _)| f)
-            .filter(|f| !self.routes.iter().any(|r| r.filters.iter().any(|(g, _)| g == f)))
+            .filter(|f| {
+                !self
+                    .routes
+                    .iter()
+                    .any(|r| r.filters.iter().any(|(g, _)| g == f))
+            })
             .collect();
         (unused, acks)
     }
@@ -128,7 +137,10 @@ impl Router {
         let live = self.routes.iter().filter(|r| !r.inbox.is_closed());
         let by_id: Vec<u64> = live
             .clone()
-            .filter(|r| r.subscription_id.is_some_and(|id| subscription_ids.contains(&id)))
+            .filter(|r| {
+                r.subscription_id
+                    .is_some_and(|id| subscription_ids.contains(&id))
+            })
             .map(|r| r.id)
             .collect();
         if !by_id.is_empty() {

@@ -140,9 +140,15 @@ impl fmt::Display for ConnectionEvent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use ConnectionEvent as E;
         match self {
-            E::Connected { session_present } => write!(f, "connected (session present: {session_present})"),
+            E::Connected { session_present } => {
+                write!(f, "connected (session present: {session_present})")
+            }
             E::ConnectionLost { reason } => write!(f, "connection lost: {reason}"),
-            E::DisconnectedByServer { reason_code, reason_string, server_reference } => {
+            E::DisconnectedByServer {
+                reason_code,
+                reason_string,
+                server_reference,
+            } => {
                 write!(f, "disconnected by the broker: {reason_code}")?;
                 if let Some(s) = reason_string {
                     write!(f, " ({s})")?;
@@ -152,20 +158,41 @@ impl fmt::Display for ConnectionEvent {
                 }
                 Ok(())
             }
-            E::Refused { reason_code, reason_string, .. } => {
+            E::Refused {
+                reason_code,
+                reason_string,
+                ..
+            } => {
                 write!(f, "connection refused: {reason_code}")?;
                 match reason_string {
                     Some(s) => write!(f, " ({s})"),
                     None => Ok(()),
                 }
             }
-            E::Reconnecting { attempt, delay } => write!(f, "reconnecting in {delay:?} (attempt {attempt})"),
-            E::Reconnected { session_present } => write!(f, "reconnected (session present: {session_present})"),
-            E::Resubscribed { filters, refused } => write!(f, "resubscribed to {filters} filters ({} refused)", refused.len()),
-            E::SubscriptionsLost { filters } => write!(f, "the broker lost {filters} subscriptions"),
-            E::SessionTakenOver => f.write_str("session taken over by another connection with this client id"),
-            E::SubscriptionFull { subscription } => write!(f, "subscription {subscription} is full"),
-            E::MessageTooLarge { topic, size } => write!(f, "skipped a message of {size} bytes on {topic}: over the maximum packet size"),
+            E::Reconnecting { attempt, delay } => {
+                write!(f, "reconnecting in {delay:?} (attempt {attempt})")
+            }
+            E::Reconnected { session_present } => {
+                write!(f, "reconnected (session present: {session_present})")
+            }
+            E::Resubscribed { filters, refused } => write!(
+                f,
+                "resubscribed to {filters} filters ({} refused)",
+                refused.len()
+            ),
+            E::SubscriptionsLost { filters } => {
+                write!(f, "the broker lost {filters} subscriptions")
+            }
+            E::SessionTakenOver => {
+                f.write_str("session taken over by another connection with this client id")
+            }
+            E::SubscriptionFull { subscription } => {
+                write!(f, "subscription {subscription} is full")
+            }
+            E::MessageTooLarge { topic, size } => write!(
+                f,
+                "skipped a message of {size} bytes on {topic}: over the maximum packet size"
+            ),
             E::Missed { count } => write!(f, "missed {count} events"),
             E::GaveUp { attempts } => write!(f, "gave up reconnecting after {attempts} attempts"),
             E::Closed => f.write_str("closed"),
