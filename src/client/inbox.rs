@@ -217,3 +217,118 @@ impl Inbox {
         Poll::Ready(Some(entry.message))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::topic::TopicName;
+    use std::task::Poll;
+
+    fn message(qos: QoS, payload: &'static str) -> Message {
+        Message {
+            topic: TopicName::new("t").unwrap(),
+            payload: bytes::Bytes::from_static(payload.as_bytes()),
+            qos,
+            retain: false,
+            dup: false,
+            properties: Default::default(),
+            ack: None,
+        }
+    }
+
+    fn pop(inbox: &Inbox) -> Option<Message> {
+        let waker = std::task::Waker::noop();
+        match inbox.poll_pop(&mut Context::from_waker(waker)) {
+            Poll::Ready(m) => m,
+            Poll::Pending => None,
+        }
+    }
+
+    #[test]
+    fn a_full_buffer_hands_qos1_back_and_reports_room_at_half() {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let one = decoded_size(&message(QoS::AtLeastOnce, "x"));
+        let inbox = Inbox::new(7, one * 4, tx.downgrade());
+        for _ in 0..4 {
+            assert!(matches!(
+                inbox.push(message(QoS::AtLeastOnce, "x")),
+                Pushed::Stored
+            ));
+        }
+        assert!(matches!(
+            inbox.push(message(QoS::AtLeastOnce, "x")),
+            Pushed::Full(_)
+        ));
+        pop(&inbox);
+        assert!(rx.try_recv().is_err(), "not yet at half the budget");
+        pop(&inbox);
+        assert!(matches!(rx.try_recv(), Ok(Command::Room { route: 7 })));
+    }
+
+    #[test]
+    fn qos0_makes_room_by_dropping_the_oldest_qos0_only() {
+        let (tx, _rx) = mpsc::unbounded_channel();
+        let one = decoded_size(&message(QoS::AtMostOnce, "a"));
+        let inbox = Inbox::new(1, one * 2, tx.downgrade());
+        assert!(matches!(
+            inbox.push(message(QoS::AtLeastOnce, "1")),
+            Pushed::Stored
+        ));
+        assert!(matches!(
+            inbox.push(message(QoS::AtMostOnce, "a")),
+            Pushed::Stored
+        ));
+        assert!(matches!(
+            inbox.push(message(QoS::AtMostOnce, "b")),
+            Pushed::StoredDropping(1)
+        ));
+        assert_eq!(
+            &pop(&inbox).unwrap().payload[..],
+            b"1",
+            "QoS 1 is never dropped"
+        );
+        assert_eq!(&pop(&inbox).unwrap().payload[..], b"b");
+        assert_eq!(inbox.dropped(), 1);
+    }
+
+    #[test]
+    fn an_empty_buffer_takes_one_message_over_the_budget() {
+        let (tx, _rx) = mpsc::unbounded_channel();
+        let inbox = Inbox::new(1, 1, tx.downgrade());
+        assert!(matches!(
+            inbox.push(message(QoS::AtLeastOnce, "big")),
+            Pushed::Stored
+        ));
+        assert!(matches!(
+            inbox.push(message(QoS::AtLeastOnce, "next")),
+            Pushed::Full(_)
+        ));
+    }
+
+    #[test]
+    fn many_empty_user_properties_cost_what_they_hold() {
+        let mut m = message(QoS::AtMostOnce, "");
+        let empty = crate::codec::MqttString::try_from("").unwrap();
+        m.properties.user_properties = vec![(empty.clone(), empty); 1000];
+        let size = decoded_size(&m);
+        assert!(size >= 1000 * std::mem::size_of::<crate::codec::UserProperty>());
+    }
+
+    #[test]
+    fn closing_ends_the_reader_after_the_buffer() {
+        let (tx, _rx) = mpsc::unbounded_channel();
+        let inbox = Inbox::new(1, 1 << 20, tx.downgrade());
+        inbox.push(message(QoS::AtMostOnce, "last"));
+        inbox.close();
+        assert!(matches!(
+            inbox.push(message(QoS::AtMostOnce, "late")),
+            Pushed::Closed
+        ));
+        assert_eq!(&pop(&inbox).unwrap().payload[..], b"last");
+        let waker = std::task::Waker::noop();
+        assert!(matches!(
+            inbox.poll_pop(&mut Context::from_waker(waker)),
+            Poll::Ready(None)
+        ));
+    }
+}

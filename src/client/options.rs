@@ -177,6 +177,65 @@ impl std::fmt::Debug for ConnectOptions {
     }
 }
 
+/// `mqtt[s]://host[:port]` into (secure, host, port).
+fn parse_url(url: &str) -> Result<(bool, String, u16), Error> {
+    let invalid = |why| Error::InvalidUrl {
+        url: redact_userinfo(url),
+        why,
+    };
+    let (secure, rest) = if let Some(r) = url.strip_prefix("mqtt://") {
+        (false, r)
+    } else if let Some(r) = url.strip_prefix("mqtts://") {
+        (true, r)
+    } else {
+        return Err(invalid("the scheme must be mqtt:// or mqtts://"));
+    };
+    let rest = rest.trim_end_matches('/');
+    if rest.contains('/') || rest.contains('@') {
+        return Err(invalid("only host and port are supported"));
+    }
+    let (host, port) = if let Some(v6) = rest.strip_prefix('[') {
+        let (h, after) = v6
+            .split_once(']')
+            .ok_or_else(|| invalid("unclosed '[' in an IPv6 host"))?;
+        let port = match after.strip_prefix(':') {
+            Some(p) => Some(p),
+            None if after.is_empty() => None,
+            None => return Err(invalid("unexpected text after the IPv6 host")),
+        };
+        (h.to_owned(), port)
+    } else {
+        match rest.rsplit_once(':') {
+            Some((h, p)) => (h.to_owned(), Some(p)),
+            None => (rest.to_owned(), None),
+        }
+    };
+    if host.is_empty() {
+        return Err(invalid("no host"));
+    }
+    let port = match port {
+        Some(p) => p
+            .parse()
+            .map_err(|_| invalid("the port is not a number from 1 to 65535"))?,
+        None if secure => 8883,
+        None => 1883,
+    };
+    if port == 0 {
+        return Err(invalid("the port is not a number from 1 to 65535"));
+    }
+    Ok((secure, host, port))
+}
+
+/// The URL with any `user:password@` replaced, for error messages: a
+/// secret must never reach a log through an error.
+fn redact_userinfo(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    match rest.rsplit_once('@') {
+        Some((_, host)) => format!("{scheme}://<redacted>@{host}"),
+        None => url.to_owned(),
+    }
+}
+
 fn generated_client_id() -> String {
     // Random enough to avoid clashes between processes: std's RandomState
     // is seeded from the OS.
@@ -191,52 +250,12 @@ impl ConnectOptions {
     /// client id, clean start, keep alive 60 s, connect timeout 30 s,
     /// reconnect on, system TLS roots.
     pub fn new(url: &str) -> Result<Self, Error> {
-        let invalid = |why| Error::InvalidUrl {
-            url: url.to_owned(),
-            why,
-        };
-        let (secure, rest) = if let Some(r) = url.strip_prefix("mqtt://") {
-            (false, r)
-        } else if let Some(r) = url.strip_prefix("mqtts://") {
-            (true, r)
-        } else {
-            return Err(invalid("the scheme must be mqtt:// or mqtts://"));
-        };
-        let rest = rest.trim_end_matches('/');
-        if rest.contains('/') || rest.contains('@') {
-            return Err(invalid("only host and port are supported"));
-        }
-        let (host, port) = if let Some(v6) = rest.strip_prefix('[') {
-            let (h, after) = v6
-                .split_once(']')
-                .ok_or_else(|| invalid("unclosed '[' in an IPv6 host"))?;
-            let port = match after.strip_prefix(':') {
-                Some(p) => Some(p),
-                None if after.is_empty() => None,
-                None => return Err(invalid("unexpected text after the IPv6 host")),
-            };
-            (h.to_owned(), port)
-        } else {
-            match rest.rsplit_once(':') {
-                Some((h, p)) => (h.to_owned(), Some(p)),
-                None => (rest.to_owned(), None),
-            }
-        };
-        if host.is_empty() {
-            return Err(invalid("no host"));
-        }
-        let port = match port {
-            Some(p) => p
-                .parse()
-                .map_err(|_| invalid("the port is not a number from 1 to 65535"))?,
-            None if secure => 8883,
-            None => 1883,
-        };
-        if port == 0 {
-            return Err(invalid("the port is not a number from 1 to 65535"));
-        }
+        let (secure, host, port) = parse_url(url)?;
         let client_id =
-            MqttString::try_from(generated_client_id()).map_err(|_| invalid("client id"))?;
+            MqttString::try_from(generated_client_id()).map_err(|_| Error::InvalidUrl {
+                url: redact_userinfo(url),
+                why: "client id",
+            })?;
         Ok(ConnectOptions {
             host,
             port,
@@ -529,5 +548,41 @@ impl ConnectOptions {
     pub fn tls_server_name(mut self, name: &str) -> Self {
         self.tls.server_name = Some(name.to_owned());
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_invalid_url_error_never_echoes_credentials() {
+        let err = ConnectOptions::new("mqtt://user:hunter2@broker:1883").unwrap_err();
+        let text = format!("{err} {err:?}");
+        assert!(!text.contains("hunter2"), "{text}");
+        assert!(text.contains("<redacted>@broker:1883"), "{text}");
+    }
+
+    #[test]
+    fn keep_alive_rounds_up_and_saturates() {
+        let ka = |d| {
+            ConnectOptions::new("mqtt://h")
+                .unwrap()
+                .keep_alive(d)
+                .session
+                .keep_alive
+        };
+        assert_eq!(ka(Duration::from_millis(500)), 1);
+        assert_eq!(ka(Duration::from_millis(1500)), 2);
+        assert_eq!(ka(Duration::ZERO), 0);
+        assert_eq!(ka(Duration::MAX), u16::MAX);
+    }
+
+    #[test]
+    fn debug_shows_no_password() {
+        let opts = ConnectOptions::new("mqtt://h")
+            .unwrap()
+            .credentials("u", "s3cret");
+        assert!(!format!("{opts:?}").contains("s3cret"));
     }
 }
