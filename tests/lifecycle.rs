@@ -647,3 +647,255 @@ async fn the_first_connect_to_a_v311_broker_at_v311_works() {
     let (client, _conn) = connect_with(&broker, V311, options(&connector, V311)).await;
     assert!(client.is_connected());
 }
+
+// ----- 2. resubscribe on the idle path -----
+
+/// Subscribes to `filter` at QoS 1 with the broker granting it.
+async fn subscribed(
+    client: &Client,
+    conn: &mut Conn,
+    filter: &'static str,
+) -> tern_mqtt::client::Subscription {
+    let c = client.clone();
+    let s = tokio::spawn(async move { c.subscribe(filter, QoS::AtLeastOnce).await });
+    grant(conn).await;
+    s.await.unwrap().unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_idle_subscriber_is_resubscribed_after_a_cut_with_no_further_command() {
+    for keep_alive in [60, 0] {
+        let (connector, broker) = ScriptedBroker::in_memory();
+        let opts = options(&connector, V5).keep_alive(Duration::from_secs(keep_alive));
+        let (client, mut conn) = connect_with(&broker, V5, opts).await;
+        let mut sub = subscribed(&client, &mut conn, "idle/#").await;
+        let mut events = client.events();
+        drop(conn);
+        // The new connection: the broker lost the session. Nothing else is
+        // asked of the client; the SUBSCRIBE must still go out at once.
+        let mut conn = broker.accept_with(V5, connack_props()).await;
+        match next_within(&mut conn, Duration::from_millis(100)).await {
+            Some(Packet::Subscribe(s)) => {
+                assert_eq!(s.filters[0].0.as_str(), "idle/#", "keep alive {keep_alive}");
+                conn.send(&Packet::SubAck(tern_mqtt::codec::SubAck {
+                    packet_id: s.packet_id,
+                    properties: Default::default(),
+                    reason_codes: vec![ReasonCode::GRANTED_QOS_1],
+                }))
+                .await;
+            }
+            other => panic!("keep alive {keep_alive}: SUBSCRIBE expected at once, got {other:?}"),
+        }
+        let e = wait_for(&mut events, Duration::from_secs(1), |e| {
+            matches!(e, ConnectionEvent::Resubscribed { .. })
+        })
+        .await;
+        assert_eq!(
+            e,
+            ConnectionEvent::Resubscribed {
+                filters: 1,
+                refused: vec![]
+            }
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        conn.send(&publish("idle/t", b"after", QoS::AtLeastOnce, Some(id(9))))
+            .await;
+        let m = tokio::time::timeout(Duration::from_secs(1), sub.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(&m.payload[..], b"after");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn publishes_queued_offline_go_out_after_the_resubscribe() {
+    let (connector, broker) = ScriptedBroker::in_memory();
+    let (client, mut conn) = connect_with(&broker, V5, options(&connector, V5)).await;
+    let _sub = subscribed(&client, &mut conn, "order/#").await;
+    drop(conn);
+    let mut status = client.watch_status();
+    status
+        .wait_for(|s| matches!(s, ConnectionStatus::Reconnecting { .. }))
+        .await
+        .unwrap();
+    let c = client.clone();
+    let queued = tokio::spawn(async move { c.publish("order/t", "q", QoS::AtLeastOnce, false).await });
+    let mut conn = broker.accept_with(V5, connack_props()).await;
+    assert!(matches!(conn.recv().await, Some(Packet::Subscribe(_))), "SUBSCRIBE first");
+    match conn.recv().await {
+        Some(Packet::Publish(p)) => {
+            conn.send(&Packet::PubAck(PublishAck::new(p.packet_id.unwrap())))
+                .await
+        }
+        other => panic!("then the PUBLISH, got {other:?}"),
+    }
+    queued.await.unwrap().unwrap();
+}
+
+// ----- 6. QoS 2 after PUBREC with the session lost -----
+
+#[tokio::test(start_paused = true)]
+async fn a_qos2_message_whose_pubrec_arrived_is_not_resent_when_the_session_is_lost() {
+    let (connector, broker) = ScriptedBroker::in_memory();
+    let (client, mut conn) = connect_with(&broker, V5, options(&connector, V5)).await;
+    let c = client.clone();
+    let publishing = tokio::spawn(async move { c.publish("x2", "once", QoS::ExactlyOnce, false).await });
+    let Some(Packet::Publish(p)) = conn.recv().await else {
+        panic!("PUBLISH expected")
+    };
+    let pid = p.packet_id.unwrap();
+    conn.send(&Packet::PubRec(PublishAck::new(pid))).await;
+    assert!(matches!(conn.recv().await, Some(Packet::PubRel(_))));
+    drop(conn);
+    let mut conn = broker.accept_with(V5, connack_props()).await;
+    let outcome = tokio::time::timeout(Duration::from_secs(1), publishing)
+        .await
+        .expect("resolves")
+        .unwrap()
+        .unwrap();
+    assert!(outcome.pubcomp_lost, "told apart from a plain success");
+    conn.expect_silence(Duration::from_secs(5)).await;
+}
+
+// ----- 7. no poison loops -----
+
+#[tokio::test(start_paused = true)]
+async fn a_v311_publish_the_broker_closes_on_three_times_fails_instead_of_looping() {
+    let (connector, broker) = ScriptedBroker::in_memory();
+    let (client, mut conn) = connect_with(&broker, V311, options(&connector, V311)).await;
+    let c = client.clone();
+    let publishing = tokio::spawn(async move { c.publish("big", "poison", QoS::AtLeastOnce, false).await });
+    for round in 1..=3 {
+        match conn.recv().await {
+            Some(Packet::Publish(p)) => assert_eq!(&p.payload[..], b"poison", "round {round}"),
+            other => panic!("round {round}: PUBLISH expected, got {other:?}"),
+        }
+        drop(conn);
+        conn = broker.accept_with(V311, connack_props()).await;
+    }
+    match tokio::time::timeout(Duration::from_secs(1), publishing).await {
+        Ok(Ok(Err(Error::Command(tern_mqtt::session::CommandError::RejectedByServer {
+            attempts: 3,
+        })))) => {}
+        other => panic!("RejectedByServer expected, got {other:?}"),
+    }
+    conn.expect_silence(Duration::from_secs(5)).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_oversized_incoming_message_is_skipped_acked_and_reported_v311() {
+    let (connector, broker) = ScriptedBroker::in_memory();
+    let opts = options(&connector, V311).maximum_packet_size(1024);
+    let (client, mut conn) = connect_with(&broker, V311, opts).await;
+    let mut sub = subscribed(&client, &mut conn, "big/#").await;
+    let mut events = client.events();
+    static BIG: [u8; 8192] = [7; 8192];
+    conn.send(&publish("big/t", &BIG, QoS::AtLeastOnce, Some(id(3))))
+        .await;
+    conn.send(&publish("big/t", b"small", QoS::AtLeastOnce, Some(id(4))))
+        .await;
+    for want in [3, 4] {
+        match conn.recv().await {
+            Some(Packet::PubAck(a)) => assert_eq!(a.packet_id, id(want)),
+            other => panic!("PUBACK {want} expected, got {other:?}"),
+        }
+    }
+    let e = wait_for(&mut events, Duration::from_secs(1), |e| {
+        matches!(e, ConnectionEvent::MessageTooLarge { .. })
+    })
+    .await;
+    assert!(matches!(e, ConnectionEvent::MessageTooLarge { ref topic, size } if topic == "big/t" && size > 8192));
+    let m = sub.recv().await.unwrap();
+    assert_eq!(&m.payload[..], b"small", "the connection goes on");
+    assert_eq!(connector.connects(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_oversized_v5_message_disconnects_once_then_is_skipped() {
+    let (connector, broker) = ScriptedBroker::in_memory();
+    let opts = options(&connector, V5).maximum_packet_size(1024);
+    let (client, mut conn) = connect_with(&broker, V5, opts).await;
+    let _sub = subscribed(&client, &mut conn, "big/#").await;
+    static BIG: [u8; 8192] = [7; 8192];
+    conn.send(&publish("big/t", &BIG, QoS::AtLeastOnce, Some(id(3))))
+        .await;
+    conn.expect_disconnect(ReasonCode::PACKET_TOO_LARGE).await;
+    let mut conn = broker.accept_with(V5, connack_props()).await;
+    // The broker sends it again: skipped and acked this time, no loop.
+    let mut saw_ack = false;
+    conn.send(&publish("big/t", &BIG, QoS::AtLeastOnce, Some(id(3))))
+        .await;
+    while let Some(p) = next_within(&mut conn, Duration::from_secs(1)).await {
+        match p {
+            Packet::PubAck(a) => {
+                assert_eq!(a.packet_id, id(3));
+                saw_ack = true;
+            }
+            Packet::Subscribe(s) => {
+                conn.send(&Packet::SubAck(tern_mqtt::codec::SubAck {
+                    packet_id: s.packet_id,
+                    properties: Default::default(),
+                    reason_codes: vec![ReasonCode::GRANTED_QOS_1],
+                }))
+                .await
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(saw_ack);
+    assert_eq!(connector.connects(), 2);
+}
+
+// ----- 12. protocol edges -----
+
+#[tokio::test(start_paused = true)]
+async fn receive_maximum_is_not_enforced_on_a_v311_broker() {
+    let (connector, broker) = ScriptedBroker::in_memory();
+    let opts = options(&connector, V311)
+        .receive_maximum(2)
+        .subscription_buffer_bytes(1);
+    let (client, mut conn) = connect_with(&broker, V311, opts).await;
+    let mut sub = subscribed(&client, &mut conn, "rm/#").await;
+    for i in 1..=5 {
+        conn.send(&publish("rm/t", b"m", QoS::AtLeastOnce, Some(id(i))))
+            .await;
+    }
+    for _ in 0..5 {
+        tokio::time::timeout(Duration::from_secs(1), sub.recv())
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    assert_eq!(connector.connects(), 1, "no disconnect for exceeding it");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_v5_connect_refused_by_a_v311_broker_is_unsupported_protocol_version() {
+    let (connector, broker) = ScriptedBroker::in_memory();
+    let (client, conn) = tokio::join!(Client::connect(options(&connector, V5)), async {
+        let mut conn = broker.accept(V5).await;
+        conn.send_raw(&[0x20, 0x02, 0x00, 0x01]).await;
+        conn
+    });
+    drop(conn);
+    match client {
+        Err(Error::ConnectionRefused { reason_code, .. }) => {
+            assert_eq!(reason_code, ReasonCode::UNSUPPORTED_PROTOCOL_VERSION)
+        }
+        other => panic!("0x84 expected, got {other:?}"),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn version_fallback_reconnects_at_v311() {
+    let (connector, broker) = ScriptedBroker::in_memory();
+    let opts = options(&connector, V5).version_fallback(true);
+    let (client, _conn) = tokio::join!(Client::connect(opts), async {
+        let mut first = broker.accept(V5).await;
+        first.send_raw(&[0x20, 0x02, 0x00, 0x01]).await;
+        drop(first);
+        broker.accept_with(V311, connack_props()).await
+    });
+    assert!(client.unwrap().is_connected());
+}

@@ -224,6 +224,9 @@ impl Driver {
             if self.is_done() {
                 break;
             }
+            if self.falls_back(end) {
+                continue;
+            }
             if !self.connected_once && !self.reconnect.retry_first_connect {
                 // The first connection never came up: report why and stop.
                 self.final_error = Some(self.last_error.take().unwrap_or(Error::Closed));
@@ -284,16 +287,25 @@ impl Driver {
         }
     }
 
+    /// With [`ConnectOptions::version_fallback`], a v5 CONNECT refused as
+    /// an unsupported protocol version is tried again at once at 3.1.1.
+    fn falls_back(&mut self, end: End) -> bool {
+        let refused = end == End::Refused(ReasonCode::UNSUPPORTED_PROTOCOL_VERSION);
+        if refused
+            && self.settings.version_fallback
+            && self.session.version() == ProtocolVersion::V5
+        {
+            tracing::info!("the broker does not speak MQTT 5.0: falling back to 3.1.1");
+            self.session.config_mut().version = ProtocolVersion::V311;
+            self.last_error = None;
+            return true;
+        }
+        false
+    }
+
     /// Asks the policy; reports and returns the delay before the next
     /// attempt, or stops.
     fn decide(&mut self, end: End) -> Option<Duration> {
-        if let End::Refused(ReasonCode::UNSUPPORTED_PROTOCOL_VERSION) = end {
-            if self.settings.version_fallback && self.session.version() == ProtocolVersion::V5 {
-                tracing::info!("the broker does not speak MQTT 5.0: falling back to 3.1.1");
-                self.session.config_mut().version = ProtocolVersion::V311;
-                return Some(Duration::ZERO);
-            }
-        }
         match self.backoff.next(end) {
             Decision::Retry { attempt, delay } => Some(self.retry(attempt, delay, true)),
             Decision::RetryWithNewCredentials {
