@@ -88,7 +88,7 @@ fn publish_done(events: &[Event]) -> Vec<(RequestId, Result<ReasonCode, CommandE
     events
         .iter()
         .filter_map(|e| match e {
-            Event::PublishDone { id, result } => Some((*id, result.clone().map(|(rc, _)| rc))),
+            Event::PublishDone { id, result } => Some((*id, result.clone().map(|a| a.reason_code))),
             _ => None,
         })
         .collect()

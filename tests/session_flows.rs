@@ -33,7 +33,9 @@ fn done(events: &[Event]) -> Vec<(u64, Result<ReasonCode, CommandError>)> {
     events
         .iter()
         .filter_map(|e| match e {
-            Event::PublishDone { id, result } => Some((id.0, result.clone().map(|(rc, _)| rc))),
+            Event::PublishDone { id, result } => {
+                Some((id.0, result.clone().map(|a| a.reason_code)))
+            }
             _ => None,
         })
         .collect()

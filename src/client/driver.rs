@@ -735,15 +735,17 @@ impl Driver {
                         self.resubscribe();
                     }
                 }
-                Event::SubscriptionsLost { .. } => {}
+                Event::SubscriptionsLost { .. }
+                | Event::SubscriptionsRestored { .. }
+                | Event::MessageDiscarded { .. } => {}
                 Event::Message(m) => self.route(m),
                 Event::PublishDone { id, result } => {
                     if let Some((reply, _permit)) = self.publishes.remove(&id) {
                         let _ = reply.send(
                             result
-                                .map(|(reason_code, properties)| PublishOutcome {
-                                    reason_code,
-                                    properties,
+                                .map(|acked| PublishOutcome {
+                                    reason_code: acked.reason_code,
+                                    properties: acked.properties,
                                 })
                                 .map_err(Error::Command),
                         );

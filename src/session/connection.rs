@@ -1,9 +1,11 @@
 //! Opening and ending connections: CONNECT, CONNACK, enhanced
 //! authentication, keep alive, and what survives a lost connection.
 
-use super::event::{CommandError, DisconnectInfo, Event, Initiator, ProtocolError, ServerLimits};
+use super::event::{
+    CommandError, DisconnectInfo, Event, Initiator, ProtocolError, PublishAcked, ServerLimits,
+};
 use super::outgoing::{Queued, Stage};
-use super::timers::Timer;
+use super::timers::{deadline, Timer};
 use super::{ConnectionState, Session, SessionLostPolicy};
 use crate::codec::{
     Auth, AuthProperties, ConnAck, Connect, ConnectProperties, Disconnect, DisconnectProperties,
@@ -51,7 +53,7 @@ impl Session {
             return Ok(());
         }
         self.timers
-            .set(Timer::ConnAck, now + self.config.connect_timeout);
+            .set(Timer::ConnAck, deadline(now, self.config.connect_timeout));
         Ok(())
     }
 
@@ -167,11 +169,17 @@ impl Session {
         if !info.session_kept {
             self.incoming.clear();
             if self.config.session_lost_policy == SessionLostPolicy::Fail {
+                self.settle_lost_pubcomps();
                 self.fail_inflight(CommandError::SessionLost);
             }
         }
         tracing::info!(initiator = ?info.initiator, reason = ?info.reason_code, "disconnected");
         self.events.push_back(Event::Disconnected(info));
+        if self.draining.take().is_some() {
+            // A graceful disconnect whose connection was lost: the session
+            // closes now; it does not reconnect to finish.
+            self.fail_all(CommandError::Closed);
+        }
     }
 
     pub(crate) fn on_connack(&mut self, now: Instant, ack: ConnAck) {
@@ -304,6 +312,7 @@ impl Session {
             self.events
                 .push_back(Event::SubscriptionsLost { subscriptions });
         }
+        self.settle_lost_pubcomps();
         let inflight = self.outgoing.take_all();
         for entry in &inflight {
             if let Some(id) = entry.publish.packet_id {
@@ -332,6 +341,22 @@ impl Session {
                     });
                 }
             }
+        }
+    }
+
+    /// The server lost our session: QoS 2 exchanges whose PUBREC (success)
+    /// arrived complete as delivered, with `pubcomp_lost`, under either
+    /// policy. The server had received them; sending them again would
+    /// deliver them twice.
+    fn settle_lost_pubcomps(&mut self) {
+        for entry in self.outgoing.take_awaiting_pubcomp() {
+            if let Some(id) = entry.publish.packet_id {
+                self.ids.release(id);
+            }
+            self.events.push_back(Event::PublishDone {
+                id: entry.req,
+                result: Ok(PublishAcked::pubcomp_lost()),
+            });
         }
     }
 
@@ -497,7 +522,7 @@ impl Session {
         if ka == 0 {
             return None;
         }
-        Some(self.last_sent? + self.keep_alive())
+        Some(deadline(self.last_sent?, self.keep_alive()))
     }
 
     /// The largest packet the server accepts.

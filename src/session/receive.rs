@@ -1,7 +1,9 @@
 //! What the engine does with each packet from the server.
 
 use super::alias::AliasError;
-use super::event::{CommandError, DisconnectInfo, Event, Initiator, Message, ProtocolError};
+use super::event::{
+    CommandError, DisconnectInfo, Event, Initiator, Message, ProtocolError, PublishAcked,
+};
 use super::incoming::{AckOut, Arrival};
 use super::outgoing::Stage;
 use super::subscriptions::{ActiveSubscription, Request};
@@ -30,7 +32,7 @@ impl Session {
                     self.timers.stop(Timer::PingResp);
                     self.on_packet(now, packet);
                 }
-                Ok(None) => return,
+                Ok(None) => return self.after_received(now),
                 Err(e) => {
                     self.fail_connection(now, ProtocolError::Decode(e));
                     return;
@@ -39,6 +41,14 @@ impl Session {
         }
         // Not connected: bytes after the end of a connection are dropped.
         self.recv.clear();
+    }
+
+    /// What may follow the packets just processed: a graceful disconnect
+    /// whose session went idle.
+    fn after_received(&mut self, now: Instant) {
+        if let Err(error) = self.finish_draining(now) {
+            tracing::error!(%error, "cannot encode the DISCONNECT");
+        }
     }
 
     fn violation(
@@ -183,7 +193,11 @@ impl Session {
         if let Some(entry) = self.outgoing.remove(id) {
             self.ids.release(id);
             let result = if ack.reason_code.is_success() {
-                Ok((ack.reason_code, ack.properties))
+                Ok(PublishAcked {
+                    reason_code: ack.reason_code,
+                    properties: ack.properties,
+                    pubcomp_lost: false,
+                })
             } else {
                 Err(CommandError::Refused {
                     reason_code: ack.reason_code,

@@ -3,14 +3,14 @@
 //! command is accepted.
 
 use super::alias::AliasUse;
-use super::event::{CommandError, Event};
+use super::event::{CommandError, Event, PublishAcked};
 use super::incoming::AckOut;
 use super::outgoing::{Inflight, Stage};
 use super::subscriptions::Request;
 use super::{ConnectionState, PublishCommand, Session};
 use crate::codec::{
     encode, encode_publish, EncodeError, Packet, ProtocolVersion, Publish, PublishAck, QoS,
-    ReasonCode, Subscribe, SubscribeProperties, SubscriptionOptions, Unsubscribe,
+    Subscribe, SubscribeProperties, SubscriptionOptions, Unsubscribe,
 };
 use crate::topic::TopicFilter;
 use std::time::Instant;
@@ -286,7 +286,7 @@ impl Session {
             if qos == QoS::AtMostOnce {
                 let result = self
                     .transmit_publish(now, &mut queued.publish)
-                    .map(|()| (ReasonCode::SUCCESS, Default::default()));
+                    .map(|()| PublishAcked::success());
                 self.events.push_back(Event::PublishDone {
                     id: queued.req,
                     result: result.map_err(CommandError::Encode),

@@ -1,0 +1,312 @@
+//! The connection lifecycle: what the session does by itself across
+//! connections (restoring subscriptions, settling QoS 2 exchanges the server
+//! lost, giving up on publishes the server keeps closing on, skipping
+//! oversized messages, the graceful disconnect), on virtual time.
+
+#[path = "support/session_double.rs"]
+mod double;
+
+use bytes::Bytes;
+use double::{config, connack, Double};
+use std::num::{NonZeroU16, NonZeroU32};
+use std::time::Duration;
+use tern_mqtt::codec::{
+    AckProperties, ConnAckProperties, Disconnect, Packet, ProtocolVersion, Publish, PublishAck,
+    PublishProperties, QoS, ReasonCode, SubAck, SubscribeProperties, SubscriptionOptions,
+};
+use tern_mqtt::session::{
+    CommandError, ConnectionState, Event, Initiator, PublishAcked, PublishCommand, RequestId,
+    SessionLostPolicy,
+};
+use tern_mqtt::topic::{TopicFilter, TopicName};
+
+const BOTH: [ProtocolVersion; 2] = [ProtocolVersion::V311, ProtocolVersion::V5];
+
+fn topic(s: &str) -> TopicName {
+    TopicName::new(s).unwrap()
+}
+
+fn filter(s: &str) -> TopicFilter {
+    TopicFilter::new(s).unwrap()
+}
+
+fn pid(n: u16) -> NonZeroU16 {
+    NonZeroU16::new(n).unwrap()
+}
+
+fn msg(qos: QoS) -> PublishCommand {
+    PublishCommand::new(topic("t/1"), Bytes::from_static(b"hello"), qos)
+}
+
+fn publish_done(events: &[Event]) -> Vec<(RequestId, Result<PublishAcked, CommandError>)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::PublishDone { id, result } => Some((*id, result.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn pubrec(id: NonZeroU16) -> Packet {
+    Packet::PubRec(PublishAck::new(id))
+}
+
+/// A session that keeps its session state across connections.
+fn persistent(version: ProtocolVersion) -> Double {
+    let mut c = config(version);
+    c.session_expiry_interval = 3600;
+    c.clean_start = version == ProtocolVersion::V5;
+    Double::new(c)
+}
+
+/// Publishes a QoS 2 message and takes it to PUBCOMP awaited.
+fn qos2_at_pubcomp(d: &mut Double) -> RequestId {
+    let req = d.publish(msg(QoS::ExactlyOnce)).unwrap();
+    let Packet::Publish(p) = d.sent().remove(0) else {
+        panic!("expected the PUBLISH")
+    };
+    let id = p.packet_id.unwrap();
+    d.server(pubrec(id));
+    assert_eq!(d.sent(), vec![Packet::PubRel(PublishAck::new(id))]);
+    req
+}
+
+// ----- 2. QoS 2 whose PUBREC arrived is never sent again -----
+
+#[test]
+fn qos2_after_pubrec_completes_as_delivered_when_session_not_present() {
+    for policy in [SessionLostPolicy::Resend, SessionLostPolicy::Fail] {
+        for v in BOTH {
+            let mut d = persistent(v);
+            d.session.config_mut().session_lost_policy = policy;
+            d.connect();
+            let req = qos2_at_pubcomp(&mut d);
+            d.drop_transport();
+            d.open();
+            d.server(Packet::ConnAck(Box::new(connack(false))));
+            let events = d.events();
+            assert_eq!(
+                publish_done(&events),
+                vec![(
+                    req,
+                    Ok(PublishAcked {
+                        reason_code: ReasonCode::SUCCESS,
+                        properties: AckProperties::default(),
+                        pubcomp_lost: true,
+                    })
+                )],
+                "{policy:?} {v:?}"
+            );
+            assert!(d.sent().is_empty(), "neither PUBLISH nor PUBREL again");
+            assert_eq!(d.session.packet_ids_in_use(), 0);
+            assert!(d.session.is_idle());
+            d.assert_completions();
+        }
+    }
+}
+
+#[test]
+fn qos2_after_pubrec_completes_as_delivered_when_session_not_kept_under_fail() {
+    for v in BOTH {
+        let mut d = Double::new(config(v));
+        d.session.config_mut().session_lost_policy = SessionLostPolicy::Fail;
+        d.connect();
+        let q2 = qos2_at_pubcomp(&mut d);
+        let q1 = d.publish(msg(QoS::AtLeastOnce)).unwrap();
+        let events = d.drop_transport();
+        assert_eq!(
+            publish_done(&events),
+            vec![
+                (
+                    q2,
+                    Ok(PublishAcked {
+                        reason_code: ReasonCode::SUCCESS,
+                        properties: AckProperties::default(),
+                        pubcomp_lost: true,
+                    })
+                ),
+                (q1, Err(CommandError::SessionLost)),
+            ],
+            "{v:?}"
+        );
+        assert_eq!(d.session.packet_ids_in_use(), 0);
+    }
+}
+
+#[test]
+fn qos2_before_pubrec_is_still_resent_as_new_when_session_not_present() {
+    let mut d = persistent(ProtocolVersion::V5);
+    d.connect();
+    let req = d.publish(msg(QoS::ExactlyOnce)).unwrap();
+    d.sent();
+    d.drop_transport();
+    d.open();
+    d.server(Packet::ConnAck(Box::new(connack(false))));
+    assert!(publish_done(&d.events()).is_empty());
+    assert!(matches!(&d.sent()[..], [Packet::Publish(p)] if !p.dup && p.qos == QoS::ExactlyOnce));
+    assert_eq!(d.session.inflight(), 1, "{req:?} awaits its new PUBREC");
+}
+
+// ----- 7. The graceful disconnect -----
+
+#[test]
+fn disconnect_when_idle_sends_disconnect_at_once_when_idle() {
+    let mut d = Double::new(config(ProtocolVersion::V5));
+    d.connect();
+    d.session
+        .disconnect_when_idle(d.now, ReasonCode::SUCCESS, Duration::from_secs(5))
+        .unwrap();
+    assert!(
+        matches!(&d.sent()[..], [Packet::Disconnect(x)] if x.reason_code == ReasonCode::SUCCESS)
+    );
+    assert!(d.session.wants_close());
+    assert!(matches!(
+        &d.events()[..],
+        [Event::Disconnected(i)] if i.initiator == Initiator::Local
+    ));
+    assert_eq!(d.session.poll_timeout(), None);
+}
+
+#[test]
+fn disconnect_when_idle_waits_for_inflight_and_refuses_new_commands() {
+    let mut d = Double::new(config(ProtocolVersion::V5));
+    d.connect();
+    let req = d.publish(msg(QoS::AtLeastOnce)).unwrap();
+    let Packet::Publish(p) = d.sent().remove(0) else {
+        panic!()
+    };
+    d.session
+        .disconnect_when_idle(
+            d.now,
+            ReasonCode::DISCONNECT_WITH_WILL,
+            Duration::from_secs(5),
+        )
+        .unwrap();
+    assert!(d.sent().is_empty(), "the PUBACK is awaited first");
+    assert!(!d.session.wants_close());
+    assert_eq!(
+        d.session.publish(d.now, msg(QoS::AtMostOnce)),
+        Err(CommandError::Closed)
+    );
+    assert_eq!(
+        d.session
+            .disconnect(d.now, ReasonCode::SUCCESS, Default::default()),
+        Err(CommandError::Closed)
+    );
+    assert_eq!(
+        d.session.poll_timeout(),
+        Some(d.now + Duration::from_secs(5))
+    );
+    d.advance(Duration::from_secs(1));
+    d.server(Packet::PubAck(PublishAck::new(p.packet_id.unwrap())));
+    assert!(
+        matches!(&d.sent()[..], [Packet::Disconnect(x)] if x.reason_code == ReasonCode::DISCONNECT_WITH_WILL)
+    );
+    let events = d.events();
+    assert!(matches!(&publish_done(&events)[..], [(id, Ok(_))] if *id == req));
+    assert!(
+        matches!(events.last(), Some(Event::Disconnected(i)) if i.initiator == Initiator::Local)
+    );
+    assert!(d.session.wants_close());
+}
+
+#[test]
+fn disconnect_when_idle_gives_up_at_the_timeout_and_fails_what_is_left() {
+    let mut d = Double::new(config(ProtocolVersion::V5));
+    d.connect();
+    let req = d.publish(msg(QoS::AtLeastOnce)).unwrap();
+    d.sent();
+    d.session
+        .disconnect_when_idle(d.now, ReasonCode::SUCCESS, Duration::from_secs(5))
+        .unwrap();
+    d.advance(Duration::from_secs(4));
+    assert!(d.sent().is_empty());
+    d.advance(Duration::from_secs(1));
+    assert!(matches!(&d.sent()[..], [Packet::Disconnect(_)]));
+    let events = d.events();
+    assert!(matches!(&publish_done(&events)[..], [(id, Err(CommandError::Closed))] if *id == req));
+    assert!(d.session.wants_close());
+}
+
+#[test]
+fn disconnect_when_idle_while_not_connected_closes_at_once() {
+    let mut d = Double::new(config(ProtocolVersion::V5));
+    let req = d.publish(msg(QoS::AtLeastOnce)).unwrap();
+    d.session
+        .disconnect_when_idle(d.now, ReasonCode::SUCCESS, Duration::from_secs(5))
+        .unwrap();
+    assert!(d.sent().is_empty());
+    assert!(
+        matches!(&publish_done(&d.events())[..], [(id, Err(CommandError::Closed))] if *id == req)
+    );
+    assert!(d.session.is_closed());
+    assert_eq!(d.session.poll_timeout(), None);
+    assert_eq!(
+        d.session.handle_transport_open(d.now),
+        Err(CommandError::Closed)
+    );
+}
+
+#[test]
+fn disconnect_when_idle_closes_when_the_connection_is_lost_meanwhile() {
+    let mut d = Double::new(config(ProtocolVersion::V5));
+    d.connect();
+    let req = d.publish(msg(QoS::AtLeastOnce)).unwrap();
+    d.sent();
+    d.session
+        .disconnect_when_idle(d.now, ReasonCode::SUCCESS, Duration::from_secs(5))
+        .unwrap();
+    let events = d.drop_transport();
+    assert!(
+        matches!(events.first(), Some(Event::Disconnected(i)) if i.initiator == Initiator::Transport)
+    );
+    assert!(matches!(&publish_done(&events)[..], [(id, Err(CommandError::Closed))] if *id == req));
+    assert_eq!(d.session.poll_timeout(), None);
+}
+
+// ----- 8. Durations saturate -----
+
+#[test]
+fn connect_timeout_of_duration_max_does_not_panic() {
+    let mut c = config(ProtocolVersion::V5);
+    c.connect_timeout = Duration::MAX;
+    let mut d = Double::new(c);
+    d.open();
+    let at = d.session.poll_timeout().unwrap();
+    assert!(at > d.now + Duration::from_secs(365 * 24 * 3600));
+    d.advance(Duration::from_secs(3600));
+    assert_eq!(d.session.state(), ConnectionState::Connecting);
+}
+
+#[test]
+fn ping_timeout_of_duration_max_does_not_panic() {
+    let mut c = config(ProtocolVersion::V5);
+    c.keep_alive = 10;
+    c.ping_timeout = Some(Duration::MAX);
+    let mut d = Double::new(c);
+    d.connect();
+    d.advance(Duration::from_secs(10));
+    assert!(matches!(&d.sent()[..], [Packet::PingReq(_)]));
+    assert!(d.session.poll_timeout().unwrap() > d.now + Duration::from_secs(365 * 24 * 3600));
+    d.session.set_reading_paused(d.now, true);
+    d.session.set_reading_paused(d.now, false);
+    d.advance(Duration::from_secs(3600));
+    assert_eq!(d.session.state(), ConnectionState::Connected);
+}
+
+#[test]
+fn disconnect_timeout_of_duration_max_does_not_panic() {
+    let mut c = config(ProtocolVersion::V5);
+    c.keep_alive = 0;
+    let mut d = Double::new(c);
+    d.connect();
+    d.publish(msg(QoS::AtLeastOnce)).unwrap();
+    d.sent();
+    d.session
+        .disconnect_when_idle(d.now, ReasonCode::SUCCESS, Duration::MAX)
+        .unwrap();
+    assert!(d.session.poll_timeout().unwrap() > d.now + Duration::from_secs(365 * 24 * 3600));
+    d.advance(Duration::from_secs(3600));
+    assert_eq!(d.session.state(), ConnectionState::Connected);
+}
