@@ -310,3 +310,59 @@ fn disconnect_timeout_of_duration_max_does_not_panic() {
     d.advance(Duration::from_secs(3600));
     assert_eq!(d.session.state(), ConnectionState::Connected);
 }
+
+// ----- 5. Receive Maximum is a v5 notion -----
+
+fn incoming(id: u16, qos: QoS) -> Packet {
+    Packet::Publish(Publish {
+        dup: false,
+        qos,
+        retain: false,
+        topic: Some(topic("in/1")),
+        packet_id: (qos != QoS::AtMostOnce).then(|| pid(id)),
+        properties: PublishProperties::default(),
+        payload: Bytes::from_static(b"x"),
+    })
+}
+
+#[test]
+fn receive_maximum_is_not_enforced_on_a_v311_server() {
+    let mut c = config(ProtocolVersion::V311);
+    c.receive_maximum = 2;
+    c.manual_acks = true;
+    let mut d = Double::new(c);
+    d.connect();
+    for id in 1..=5 {
+        d.server(incoming(id, QoS::AtLeastOnce));
+    }
+    assert!(d.sent().is_empty(), "no DISCONNECT");
+    assert_eq!(d.session.state(), ConnectionState::Connected);
+    let delivered = d
+        .events()
+        .iter()
+        .filter(|e| matches!(e, Event::Message(_)))
+        .count();
+    assert_eq!(delivered, 5);
+}
+
+// ----- 6. A v5 CONNECT answered by a 3.1.1-only server -----
+
+#[test]
+fn v311_connack_refusing_our_v5_connect_is_unsupported_protocol_version() {
+    let mut d = Double::new(config(ProtocolVersion::V5));
+    d.open();
+    d.server_bytes(&[0x20, 0x02, 0x00, 0x01]);
+    assert!(
+        d.sent().is_empty(),
+        "a refusal, not a protocol error: no DISCONNECT"
+    );
+    assert!(d.session.wants_close());
+    let events = d.events();
+    assert!(
+        matches!(&events[..], [Event::Disconnected(i)] if i.initiator == Initiator::Remote
+            && i.reason_code == Some(ReasonCode::UNSUPPORTED_PROTOCOL_VERSION)
+            && i.error.is_none()),
+        "{events:?}"
+    );
+    assert_eq!(d.session.poll_timeout(), None);
+}

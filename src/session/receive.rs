@@ -25,6 +25,9 @@ impl Session {
             self.state,
             ConnectionState::Connecting | ConnectionState::Connected
         ) {
+            if self.v311_connack_refusal() {
+                return;
+            }
             match decode(&mut self.recv, self.config.version, max) {
                 Ok(Some(packet)) => {
                     tracing::trace!(packet = packet.name(), "received");
@@ -48,6 +51,43 @@ impl Session {
     fn after_received(&mut self, now: Instant) {
         if let Err(error) = self.finish_draining(now) {
             tracing::error!(%error, "cannot encode the DISCONNECT");
+        }
+    }
+
+    /// A 3.1.1-only server answers our v5 CONNECT with the 3.1.1 CONNACK
+    /// `20 02 00 01` (return code 1, unacceptable protocol version), which
+    /// is no valid v5 CONNACK: while connecting at v5, it is taken as a
+    /// refusal with 0x84 Unsupported Protocol Version, as a v5 server would
+    /// have said. True when it was one (the connection is then over).
+    fn v311_connack_refusal(&mut self) -> bool {
+        if self.state != ConnectionState::Connecting || self.version() != ProtocolVersion::V5 {
+            return false;
+        }
+        // The Server MUST respond to the CONNECT Packet with a CONNACK return
+        // code 0x01 (unacceptable protocol level) and then disconnect the
+        // Client if the Protocol Level is not supported by the Server
+        // [MQTT-3.1.2-2] (3.1.1): type 2, remaining length 2, flags, 0x01.
+        if self.recv.get(..2) != Some(&[0x20, 0x02][..]) || self.recv.get(3) != Some(&0x01) {
+            return false;
+        }
+        self.timers.stop(Timer::ConnAck);
+        self.recv.clear();
+        self.end_connection(DisconnectInfo {
+            initiator: Initiator::Remote,
+            reason_code: Some(ReasonCode::UNSUPPORTED_PROTOCOL_VERSION),
+            properties: crate::codec::DisconnectProperties::default(),
+            error: None,
+            session_kept: self.has_session_state,
+        });
+        true
+    }
+
+    /// Our Receive Maximum as the server knows it: v5 only. A 3.1.1 server
+    /// is never told ours, so it cannot be held to it.
+    pub(crate) fn receive_maximum_in_force(&self) -> Option<u16> {
+        match self.version() {
+            ProtocolVersion::V311 => None,
+            ProtocolVersion::V5 => Some(self.config.receive_maximum),
         }
     }
 
@@ -132,7 +172,7 @@ impl Session {
                     id,
                     qos,
                     self.config.manual_acks,
-                    self.config.receive_maximum,
+                    self.receive_maximum_in_force(),
                 ) {
                     Arrival::Deliver(token) => Some((id, qos, token)),
                     Arrival::Duplicate { resend_pubrec } => {
@@ -149,10 +189,12 @@ impl Session {
                         return;
                     }
                     Arrival::ReceiveMaximumExceeded => {
-                        // If it receives more than Receive Maximum QoS 1 and QoS 2
-                        // PUBLISH packets where it has not sent a PUBACK or
-                        // PUBCOMP in response, the Client uses DISCONNECT with
-                        // Reason Code 0x93 (Receive Maximum exceeded) (3.1.2.11.3).
+                        // (v5 only.) The Server MUST NOT send more than Receive
+                        // Maximum QoS 1 and QoS 2 PUBLISH packets for which it
+                        // has not received PUBACK, PUBCOMP, or PUBREC with a
+                        // Reason Code of 128 or greater [MQTT-3.3.4-9]; if it
+                        // does, the Client uses DISCONNECT with Reason Code 0x93
+                        // (Receive Maximum exceeded) (3.1.2.11.3).
                         self.violation(
                             now,
                             "MQTT-3.3.4-9",
