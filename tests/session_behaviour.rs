@@ -1642,6 +1642,7 @@ fn suback_gives_per_filter_results_and_remembers_what_was_granted() {
                 ..opts
             },
             subscription_id: NonZeroU32::new(42),
+            requested_qos: opts.qos,
         }),
         "options kept, QoS capped to the granted one"
     );

@@ -366,3 +366,329 @@ fn v311_connack_refusing_our_v5_connect_is_unsupported_protocol_version() {
     );
     assert_eq!(d.session.poll_timeout(), None);
 }
+
+// ----- 1. The session restores subscriptions itself -----
+
+fn subscribe_granted(
+    d: &mut Double,
+    filters: Vec<(TopicFilter, SubscriptionOptions)>,
+    id: Option<u32>,
+    granted: Vec<ReasonCode>,
+) {
+    let props = SubscribeProperties {
+        subscription_identifier: id.and_then(NonZeroU32::new),
+        ..Default::default()
+    };
+    d.subscribe(filters, props).unwrap();
+    let Packet::Subscribe(s) = d.sent().remove(0) else {
+        panic!("expected a SUBSCRIBE")
+    };
+    suback(d, s.packet_id, granted);
+    assert!(matches!(
+        &d.events()[..],
+        [Event::SubscribeDone { result: Ok(_), .. }]
+    ));
+}
+
+fn suback(d: &mut Double, id: NonZeroU16, codes: Vec<ReasonCode>) {
+    d.server(Packet::SubAck(SubAck {
+        packet_id: id,
+        properties: AckProperties::default(),
+        reason_codes: codes,
+    }));
+}
+
+fn qos(q: QoS) -> SubscriptionOptions {
+    SubscriptionOptions::qos(q)
+}
+
+/// Subscribed to `a/+` (id 7, v5 only), `b/#` and `c` (no id), all granted.
+fn three_subscriptions(d: &mut Double) {
+    let v5 = d.version == ProtocolVersion::V5;
+    subscribe_granted(
+        d,
+        vec![(filter("a/+"), qos(QoS::AtLeastOnce))],
+        v5.then_some(7),
+        vec![ReasonCode::GRANTED_QOS_1],
+    );
+    subscribe_granted(
+        d,
+        vec![
+            (filter("b/#"), qos(QoS::AtMostOnce)),
+            (filter("c"), qos(QoS::ExactlyOnce)),
+        ],
+        None,
+        vec![ReasonCode::GRANTED_QOS_0, ReasonCode::GRANTED_QOS_2],
+    );
+}
+
+fn reconnect_without_session(d: &mut Double, ack: tern_mqtt::codec::ConnAck) -> Vec<Event> {
+    d.drop_transport();
+    d.open();
+    d.server(Packet::ConnAck(Box::new(ack)));
+    d.events()
+}
+
+fn subscribes(sent: &[Packet]) -> Vec<&tern_mqtt::codec::Subscribe> {
+    sent.iter()
+        .filter_map(|p| match p {
+            Packet::Subscribe(s) => Some(s),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn session_not_present_restores_subscriptions_before_queued_publishes() {
+    for v in BOTH {
+        let mut d = Double::new(config(v));
+        d.connect();
+        three_subscriptions(&mut d);
+        d.drop_transport();
+        // Queued while offline.
+        d.publish(msg(QoS::AtLeastOnce)).unwrap();
+        d.publish(msg(QoS::AtMostOnce)).unwrap();
+        d.open();
+        d.server(Packet::ConnAck(Box::new(connack(false))));
+        let events = d.events();
+        assert!(!events
+            .iter()
+            .any(|e| matches!(e, Event::SubscriptionsLost { .. })));
+        let sent = d.sent();
+        let n = if v == ProtocolVersion::V5 { 2 } else { 1 };
+        assert!(
+            sent[..n].iter().all(|p| matches!(p, Packet::Subscribe(_))),
+            "{v:?}: {sent:?}"
+        );
+        assert!(sent[n..].iter().all(|p| matches!(p, Packet::Publish(_))));
+        assert_eq!(sent.len(), n + 2);
+        let subs = subscribes(&sent);
+        if v == ProtocolVersion::V5 {
+            assert_eq!(subs[0].properties.subscription_identifier, None);
+            assert_eq!(
+                subs[0].filters,
+                vec![
+                    (filter("b/#"), qos(QoS::AtMostOnce)),
+                    (filter("c"), qos(QoS::ExactlyOnce))
+                ]
+            );
+            assert_eq!(
+                subs[1].properties.subscription_identifier,
+                NonZeroU32::new(7)
+            );
+            assert_eq!(
+                subs[1].filters,
+                vec![(filter("a/+"), qos(QoS::AtLeastOnce))]
+            );
+        } else {
+            assert_eq!(subs[0].filters.len(), 3);
+        }
+        assert!(d.session.subscriptions().is_empty(), "until the SUBACKs");
+        let answers: Vec<_> = subs
+            .iter()
+            .map(|s| {
+                (
+                    s.packet_id,
+                    s.filters
+                        .iter()
+                        .map(|(_, o)| ReasonCode(o.qos as u8))
+                        .collect::<Vec<_>>(),
+                )
+            })
+            .collect();
+        for (id, codes) in answers {
+            suback(&mut d, id, codes);
+        }
+        let events = d.events();
+        assert_eq!(
+            events
+                .iter()
+                .filter(|e| !matches!(e, Event::PublishDone { .. }))
+                .collect::<Vec<_>>(),
+            vec![&Event::SubscriptionsRestored {
+                filters: 3,
+                refused: vec![]
+            }],
+            "{v:?}: no SubscribeDone for the restoration"
+        );
+        assert_eq!(d.session.subscriptions().len(), 3);
+        d.assert_completions();
+    }
+}
+
+#[test]
+fn restored_subscriptions_keep_their_original_options() {
+    let mut d = Double::new(config(ProtocolVersion::V5));
+    d.connect();
+    let mut o = qos(QoS::ExactlyOnce);
+    o.no_local = true;
+    o.retain_as_published = true;
+    subscribe_granted(
+        &mut d,
+        vec![(filter("x"), o)],
+        None,
+        vec![ReasonCode::GRANTED_QOS_1],
+    );
+    assert_eq!(
+        d.session.subscriptions()[&filter("x")].options.qos,
+        QoS::AtLeastOnce
+    );
+    reconnect_without_session(&mut d, connack(false));
+    let sent = d.sent();
+    assert_eq!(
+        subscribes(&sent)[0].filters,
+        vec![(filter("x"), o)],
+        "QoS 2 asked again"
+    );
+}
+
+#[test]
+fn restore_goes_without_identifiers_when_the_server_no_longer_has_them() {
+    let mut d = Double::new(config(ProtocolVersion::V5));
+    d.connect();
+    three_subscriptions(&mut d);
+    let mut ack = connack(false);
+    ack.properties = ConnAckProperties {
+        subscription_identifiers_available: Some(false),
+        ..Default::default()
+    };
+    reconnect_without_session(&mut d, ack);
+    let sent = d.sent();
+    let subs = subscribes(&sent);
+    assert!(!subs.is_empty());
+    assert!(subs
+        .iter()
+        .all(|s| s.properties.subscription_identifier.is_none()));
+    let restored: usize = subs.iter().map(|s| s.filters.len()).sum();
+    assert_eq!(restored, 3);
+}
+
+#[test]
+fn restore_reports_refused_filters_and_drops_them() {
+    let mut d = Double::new(config(ProtocolVersion::V311));
+    d.connect();
+    three_subscriptions(&mut d);
+    reconnect_without_session(&mut d, connack(false));
+    let sent = d.sent();
+    let s = subscribes(&sent)[0].clone();
+    let codes = s
+        .filters
+        .iter()
+        .map(|(f, _)| {
+            if f.as_str() == "c" {
+                ReasonCode(0x80)
+            } else {
+                ReasonCode::GRANTED_QOS_0
+            }
+        })
+        .collect();
+    suback(&mut d, s.packet_id, codes);
+    assert_eq!(
+        d.events(),
+        vec![Event::SubscriptionsRestored {
+            filters: 3,
+            refused: vec![(filter("c"), ReasonCode(0x80))]
+        }]
+    );
+    assert_eq!(d.session.subscriptions().len(), 2);
+    assert!(!d.session.subscriptions().contains_key(&filter("c")));
+}
+
+#[test]
+fn restore_cut_short_by_a_lost_connection_completes_on_the_next_exactly_once() {
+    let mut d = Double::new(config(ProtocolVersion::V5));
+    d.connect();
+    three_subscriptions(&mut d);
+    reconnect_without_session(&mut d, connack(false));
+    let sent = d.sent();
+    let first = subscribes(&sent)[0].clone();
+    // Only the first of the two restoring SUBSCRIBEs is answered.
+    suback(
+        &mut d,
+        first.packet_id,
+        vec![ReasonCode::GRANTED_QOS_0; first.filters.len()],
+    );
+    assert!(d.events().is_empty(), "not all answered yet");
+    let events = reconnect_without_session(&mut d, connack(false));
+    assert!(!events
+        .iter()
+        .any(|e| matches!(e, Event::SubscriptionsRestored { .. })));
+    let sent = d.sent();
+    let subs = subscribes(&sent);
+    let mut filters: Vec<String> = subs
+        .iter()
+        .flat_map(|s| s.filters.iter().map(|(f, _)| f.as_str().to_owned()))
+        .collect();
+    filters.sort();
+    assert_eq!(filters, vec!["a/+", "b/#", "c"], "each filter once");
+    let answers: Vec<_> = subs
+        .iter()
+        .map(|s| {
+            (
+                s.packet_id,
+                vec![ReasonCode::GRANTED_QOS_0; s.filters.len()],
+            )
+        })
+        .collect();
+    for (id, codes) in answers {
+        suback(&mut d, id, codes);
+    }
+    assert_eq!(
+        d.events(),
+        vec![Event::SubscriptionsRestored {
+            filters: 3,
+            refused: vec![]
+        }]
+    );
+    assert_eq!(d.session.subscriptions().len(), 3);
+    assert!(d.session.is_idle());
+}
+
+#[test]
+fn restore_goes_ahead_of_requests_requeued_from_the_lost_connection() {
+    let mut d = Double::new(config(ProtocolVersion::V311));
+    d.connect();
+    subscribe_granted(
+        &mut d,
+        vec![(filter("old"), qos(QoS::AtMostOnce))],
+        None,
+        vec![ReasonCode::GRANTED_QOS_0],
+    );
+    let user = d
+        .subscribe(
+            vec![(filter("new"), qos(QoS::AtMostOnce))],
+            SubscribeProperties::default(),
+        )
+        .unwrap();
+    d.sent();
+    d.publish(msg(QoS::AtLeastOnce)).unwrap();
+    let Packet::Publish(_) = d.sent().remove(0) else {
+        panic!()
+    };
+    reconnect_without_session(&mut d, connack(false));
+    let sent = d.sent();
+    assert_eq!(sent.len(), 3, "{sent:?}");
+    assert!(matches!(&sent[0], Packet::Subscribe(s) if s.filters[0].0 == filter("old")));
+    assert!(matches!(&sent[1], Packet::Subscribe(s) if s.filters[0].0 == filter("new")));
+    assert!(matches!(&sent[2], Packet::Publish(p) if !p.dup));
+    let Packet::Subscribe(user_sub) = &sent[1] else {
+        panic!()
+    };
+    suback(&mut d, user_sub.packet_id, vec![ReasonCode::GRANTED_QOS_0]);
+    assert!(matches!(&d.events()[..], [Event::SubscribeDone { id, .. }] if *id == user));
+}
+
+#[test]
+fn restore_disabled_reports_subscriptions_lost() {
+    let mut c = config(ProtocolVersion::V311);
+    c.restore_subscriptions = false;
+    let mut d = Double::new(c);
+    d.connect();
+    three_subscriptions(&mut d);
+    let events = reconnect_without_session(&mut d, connack(false));
+    assert!(events.iter().any(
+        |e| matches!(e, Event::SubscriptionsLost { subscriptions } if subscriptions.len() == 3)
+    ));
+    assert!(subscribes(&d.sent()).is_empty());
+    assert!(d.session.subscriptions().is_empty());
+}

@@ -164,7 +164,11 @@ impl Driver {
     ) -> Self {
         let subscription_buffer = options.subscription_buffer;
         Driver {
-            session: Session::new(options.session),
+            // This driver still re-subscribes from its own copy (resubscribe).
+            session: Session::new(crate::session::SessionConfig {
+                restore_subscriptions: false,
+                ..options.session
+            }),
             host: options.host,
             port: options.port,
             secure: options.secure,

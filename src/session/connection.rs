@@ -5,13 +5,16 @@ use super::event::{
     CommandError, DisconnectInfo, Event, Initiator, ProtocolError, PublishAcked, ServerLimits,
 };
 use super::outgoing::{Queued, Stage};
+use super::subscriptions::{Request, Restoring};
 use super::timers::{deadline, Timer};
 use super::{ConnectionState, Session, SessionLostPolicy};
 use crate::codec::{
     Auth, AuthProperties, ConnAck, Connect, ConnectProperties, Disconnect, DisconnectProperties,
-    Packet, ProtocolVersion, PublishAck, QoS, ReasonCode,
+    Packet, ProtocolVersion, PublishAck, QoS, ReasonCode, SubscribeProperties, SubscriptionOptions,
 };
+use crate::topic::TopicFilter;
 use bytes::Bytes;
+use std::collections::BTreeMap;
 use std::num::{NonZeroU16, NonZeroU32};
 use std::time::{Duration, Instant};
 
@@ -304,13 +307,10 @@ impl Session {
         // set to 0 it MUST discard its Session State if it continues with the
         // Network Connection [MQTT-3.2.2-5].
         self.incoming.clear();
-        if !self.subs.active.is_empty() {
-            let subscriptions = std::mem::take(&mut self.subs.active)
-                .into_iter()
-                .map(|(f, a)| (f, a.options))
-                .collect();
-            self.events
-                .push_back(Event::SubscriptionsLost { subscriptions });
+        if self.config.restore_subscriptions {
+            self.restore_subscriptions();
+        } else {
+            self.forget_subscriptions();
         }
         self.settle_lost_pubcomps();
         let inflight = self.outgoing.take_all();
@@ -341,6 +341,83 @@ impl Session {
                     });
                 }
             }
+        }
+    }
+
+    /// The server lost our subscriptions, and the configuration says not to
+    /// restore them: report them and forget them.
+    fn forget_subscriptions(&mut self) {
+        let mut subscriptions: Vec<_> = std::mem::take(&mut self.subs.active)
+            .into_iter()
+            .map(|(f, a)| (f, a.options))
+            .collect();
+        subscriptions.extend(
+            self.subs
+                .take_restores()
+                .into_iter()
+                .map(|(f, o, _)| (f, o)),
+        );
+        self.subs.restoring = None;
+        if !subscriptions.is_empty() {
+            self.events
+                .push_back(Event::SubscriptionsLost { subscriptions });
+        }
+    }
+
+    /// The server lost our subscriptions: queue SUBSCRIBEs that restore
+    /// them, at the front of the queue, so they go before anything queued
+    /// (every SUBSCRIBE and PUBLISH) on this connection. One SUBSCRIBE per
+    /// subscription identifier (the filters without one share a SUBSCRIBE),
+    /// each filter with the options first asked for. A restoration cut
+    /// short by an earlier lost connection is folded in: what it had not
+    /// restored yet is restored now, once.
+    fn restore_subscriptions(&mut self) {
+        type Group = Vec<(TopicFilter, SubscriptionOptions)>;
+        let mut all: BTreeMap<TopicFilter, (SubscriptionOptions, Option<NonZeroU32>)> =
+            BTreeMap::new();
+        for (f, o, id) in self.subs.take_restores() {
+            all.insert(f, (o, id));
+        }
+        for (f, a) in std::mem::take(&mut self.subs.active) {
+            all.insert(f, (a.requested_options(), a.subscription_id));
+        }
+        let earlier = self.subs.restoring.take().unwrap_or_default();
+        if all.is_empty() {
+            return;
+        }
+        let mut groups: BTreeMap<Option<NonZeroU32>, Group> = BTreeMap::new();
+        for (f, (o, id)) in all {
+            groups.entry(id).or_default().push((f, o));
+        }
+        self.subs.restoring = Some(Restoring {
+            filters: earlier.refused.len() + groups.values().map(Vec::len).sum::<usize>(),
+            refused: earlier.refused,
+        });
+        for (id, filters) in groups.into_iter().rev() {
+            self.subs.queue.push_front(Request::Restore {
+                properties: SubscribeProperties {
+                    subscription_identifier: id,
+                    ..SubscribeProperties::default()
+                },
+                filters,
+            });
+        }
+    }
+
+    /// A restoration SUBSCRIBE was answered (or could not be sent): records
+    /// what was refused, and reports the restoration once all are answered.
+    pub(crate) fn restore_answered(&mut self, refused: Vec<(TopicFilter, ReasonCode)>) {
+        if let Some(r) = self.subs.restoring.as_mut() {
+            r.refused.extend(refused);
+        }
+        if self.subs.restore_pending() {
+            return;
+        }
+        if let Some(r) = self.subs.restoring.take() {
+            self.events.push_back(Event::SubscriptionsRestored {
+                filters: r.filters,
+                refused: r.refused,
+            });
         }
     }
 
@@ -557,17 +634,20 @@ impl Session {
                 self.ids.release(id);
             }
         }
+        self.subs.restoring = None;
         while let Some(r) = self.subs.queue.pop_front() {
-            self.events.push_back(match r {
-                super::subscriptions::Request::Subscribe { req, .. } => Event::SubscribeDone {
+            match r {
+                Request::Subscribe { req, .. } => self.events.push_back(Event::SubscribeDone {
                     id: req,
                     result: Err(error.clone()),
-                },
-                super::subscriptions::Request::Unsubscribe { req, .. } => Event::UnsubscribeDone {
+                }),
+                Request::Unsubscribe { req, .. } => self.events.push_back(Event::UnsubscribeDone {
                     id: req,
                     result: Err(error.clone()),
-                },
-            });
+                }),
+                // Internal: no completion event.
+                Request::Restore { .. } => {}
+            }
         }
         if let Some(req) = self.reauth.take() {
             self.events.push_back(Event::ReauthDone {

@@ -8,11 +8,14 @@ use super::incoming::{AckOut, Arrival};
 use super::outgoing::Stage;
 use super::subscriptions::{ActiveSubscription, Request};
 use super::timers::Timer;
+use super::SubscribeResult;
 use super::{ConnectionState, Session};
 use crate::codec::{
     decode, Disconnect, Packet, PacketId, ProtocolVersion, Publish, PublishAck, QoS, ReasonCode,
-    SubAck, UnsubAck,
+    SubAck, SubscriptionOptions, UnsubAck,
 };
+use crate::topic::TopicFilter;
+use std::num::NonZeroU32;
 use std::time::Instant;
 
 impl Session {
@@ -347,53 +350,104 @@ impl Session {
             tracing::debug!(id = id.get(), "SUBACK for an unknown packet id ignored");
             return;
         };
-        let Request::Subscribe {
-            req,
-            properties,
-            filters,
-        } = request
-        else {
-            // Kept, so that the lost connection queues it again and it still
-            // gets its one completion.
-            self.subs.sent.insert(id.get(), request);
-            self.violation(
-                now,
-                "MQTT-2.2.1-6",
-                "SUBACK for an UNSUBSCRIBE",
-                ReasonCode::PROTOCOL_ERROR,
-            );
-            return;
+        let (properties, filters) = match &request {
+            Request::Subscribe {
+                properties,
+                filters,
+                ..
+            }
+            | Request::Restore {
+                properties,
+                filters,
+            } => (properties, filters),
+            Request::Unsubscribe { .. } => {
+                // Kept, so that the lost connection queues it again and it
+                // still gets its one completion.
+                self.subs.sent.insert(id.get(), request);
+                self.violation(
+                    now,
+                    "MQTT-2.2.1-6",
+                    "SUBACK for an UNSUBSCRIBE",
+                    ReasonCode::PROTOCOL_ERROR,
+                );
+                return;
+            }
         };
-        self.ids.release(id);
         if ack.reason_codes.len() != filters.len() {
-            // The SUBACK packet sent by the Server to the Client MUST contain
-            // a Reason Code for each Topic Filter/Subscription Option pair
-            // [MQTT-3.8.4-6], in order [MQTT-3.9.3-1].
-            self.events.push_back(Event::SubscribeDone {
-                id: req,
-                result: Err(CommandError::Invalid(
-                    "SUBACK with the wrong number of reason codes",
-                )),
-            });
-            self.violation(
-                now,
-                "MQTT-3.8.4-6",
-                "SUBACK with the wrong number of reason codes",
-                ReasonCode::PROTOCOL_ERROR,
-            );
+            self.suback_wrong_count(now, id, request);
             return;
         }
+        self.ids.release(id);
+        let subscription_id = properties.subscription_identifier;
+        match request {
+            Request::Subscribe { req, filters, .. } => {
+                let results = self.grant(filters, ack.reason_codes, subscription_id);
+                self.events.push_back(Event::SubscribeDone {
+                    id: req,
+                    result: Ok(results),
+                });
+            }
+            Request::Restore { filters, .. } => {
+                let results = self.grant(filters.clone(), ack.reason_codes, subscription_id);
+                let refused = filters
+                    .into_iter()
+                    .zip(results)
+                    .filter_map(|((f, _), r)| r.err().map(|code| (f, code)));
+                self.restore_answered(refused.collect());
+            }
+            Request::Unsubscribe { .. } => {}
+        }
+        self.pump(now);
+    }
+
+    /// The SUBACK packet sent by the Server to the Client MUST contain a
+    /// Reason Code for each Topic Filter/Subscription Option pair
+    /// [MQTT-3.8.4-6], in order [MQTT-3.9.3-1]. An application's SUBSCRIBE
+    /// fails; a restoration is kept to be sent on the next connection.
+    fn suback_wrong_count(&mut self, now: Instant, id: PacketId, request: Request) {
+        match request {
+            Request::Subscribe { req, .. } => {
+                self.ids.release(id);
+                self.events.push_back(Event::SubscribeDone {
+                    id: req,
+                    result: Err(CommandError::Invalid(
+                        "SUBACK with the wrong number of reason codes",
+                    )),
+                });
+            }
+            other => {
+                self.subs.sent.insert(id.get(), other);
+            }
+        }
+        self.violation(
+            now,
+            "MQTT-3.8.4-6",
+            "SUBACK with the wrong number of reason codes",
+            ReasonCode::PROTOCOL_ERROR,
+        );
+    }
+
+    /// Records what a SUBACK granted; returns one result per filter.
+    fn grant(
+        &mut self,
+        filters: Vec<(TopicFilter, SubscriptionOptions)>,
+        codes: Vec<ReasonCode>,
+        subscription_id: Option<NonZeroU32>,
+    ) -> Vec<SubscribeResult> {
         let mut results = Vec::with_capacity(filters.len());
-        for ((filter, options), code) in filters.into_iter().zip(ack.reason_codes) {
+        for ((filter, requested), code) in filters.into_iter().zip(codes) {
             match QoS::from_u8(code.0) {
                 Some(granted) => {
-                    let mut options = options;
-                    options.qos = granted;
+                    let options = SubscriptionOptions {
+                        qos: granted,
+                        ..requested
+                    };
                     self.subs.active.insert(
                         filter,
                         ActiveSubscription {
                             options,
-                            subscription_id: properties.subscription_identifier,
+                            subscription_id,
+                            requested_qos: requested.qos,
                         },
                     );
                     results.push(Ok(granted));
@@ -401,11 +455,7 @@ impl Session {
                 None => results.push(Err(code)),
             }
         }
-        self.events.push_back(Event::SubscribeDone {
-            id: req,
-            result: Ok(results),
-        });
-        self.pump(now);
+        results
     }
 
     fn on_unsuback(&mut self, now: Instant, ack: UnsubAck) {
