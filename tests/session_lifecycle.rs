@@ -692,3 +692,119 @@ fn restore_disabled_reports_subscriptions_lost() {
     assert!(subscribes(&d.sent()).is_empty());
     assert!(d.session.subscriptions().is_empty());
 }
+
+// ----- 3. No poison loop on a publish the broker cannot take -----
+
+/// Reconnects (no session) and returns what was sent after the CONNACK.
+fn reconnect_and_sent(d: &mut Double) -> Vec<Packet> {
+    d.open();
+    d.server(Packet::ConnAck(Box::new(connack(false))));
+    d.sent()
+}
+
+#[test]
+fn publish_the_server_keeps_closing_on_fails_after_max_strikes() {
+    for v in BOTH {
+        let mut d = Double::new(config(v));
+        d.connect();
+        let req = d.publish(msg(QoS::AtLeastOnce)).unwrap();
+        assert!(matches!(&d.sent()[..], [Packet::Publish(_)]));
+        for strike in 1..=3 {
+            let events = d.drop_transport();
+            if strike < 3 {
+                assert!(publish_done(&events).is_empty(), "{v:?} strike {strike}");
+                assert!(matches!(
+                    &reconnect_and_sent(&mut d)[..],
+                    [Packet::Publish(_)]
+                ));
+            } else {
+                assert_eq!(
+                    publish_done(&events),
+                    vec![(req, Err(CommandError::RejectedByServer { attempts: 3 }))],
+                    "{v:?}"
+                );
+            }
+        }
+        assert!(
+            reconnect_and_sent(&mut d).is_empty(),
+            "{v:?}: not sent again"
+        );
+        assert_eq!(d.session.packet_ids_in_use(), 0);
+        assert!(d.session.is_idle());
+        d.assert_completions();
+    }
+}
+
+#[test]
+fn a_server_disconnect_right_after_a_publish_counts_as_a_strike() {
+    let mut c = config(ProtocolVersion::V5);
+    c.max_publish_strikes = 2;
+    let mut d = Double::new(c);
+    d.connect();
+    let req = d.publish(msg(QoS::ExactlyOnce)).unwrap();
+    d.sent();
+    let refuse = || {
+        Packet::Disconnect(Disconnect {
+            reason_code: ReasonCode::NOT_AUTHORIZED,
+            properties: Default::default(),
+        })
+    };
+    d.server(refuse());
+    assert!(publish_done(&d.events()).is_empty());
+    d.session.handle_transport_closed(d.now);
+    assert!(matches!(
+        &reconnect_and_sent(&mut d)[..],
+        [Packet::Publish(_)]
+    ));
+    d.server(refuse());
+    assert_eq!(
+        publish_done(&d.events()),
+        vec![(req, Err(CommandError::RejectedByServer { attempts: 2 }))]
+    );
+}
+
+#[test]
+fn strikes_count_only_connections_in_a_row_the_server_closed_on_the_publish() {
+    let mut d = Double::new(config(ProtocolVersion::V311));
+    d.connect();
+    d.publish(msg(QoS::AtLeastOnce)).unwrap();
+    d.sent();
+    d.drop_transport(); // strike 1
+    reconnect_and_sent(&mut d);
+    d.drop_transport(); // strike 2
+    reconnect_and_sent(&mut d);
+    // The server answers something after the PUBLISH: it took it; no suspect.
+    d.server(Packet::PingResp(tern_mqtt::codec::PingResp));
+    d.drop_transport(); // the run is broken
+    reconnect_and_sent(&mut d);
+    d.drop_transport(); // strike 1
+    reconnect_and_sent(&mut d);
+    // A connection we end ourselves (here on a protocol error) is no strike
+    // either, and breaks the run.
+    d.server(Packet::ConnAck(Box::new(connack(false))));
+    assert!(d.session.wants_close());
+    d.drop_transport();
+    reconnect_and_sent(&mut d);
+    d.drop_transport(); // strike 1
+    reconnect_and_sent(&mut d);
+    let events = d.drop_transport(); // strike 2
+    assert!(publish_done(&events).is_empty());
+    assert_eq!(d.session.inflight(), 1);
+}
+
+#[test]
+fn max_publish_strikes_zero_never_gives_up() {
+    let mut c = config(ProtocolVersion::V311);
+    c.max_publish_strikes = 0;
+    let mut d = Double::new(c);
+    d.connect();
+    d.publish(msg(QoS::AtLeastOnce)).unwrap();
+    d.sent();
+    for _ in 0..10 {
+        assert!(publish_done(&d.drop_transport()).is_empty());
+        assert!(matches!(
+            &reconnect_and_sent(&mut d)[..],
+            [Packet::Publish(_)]
+        ));
+    }
+}

@@ -34,6 +34,7 @@ impl Session {
         self.send.clear();
         self.in_aliases.clear();
         self.out_aliases.clear();
+        self.suspect = None;
         let clean_start = match self.config.version {
             ProtocolVersion::V311 => self.config.clean_start,
             // Once a connection was accepted with a session the server keeps,
@@ -151,6 +152,7 @@ impl Session {
     /// The connection is over (the driver closes the transport): reports it
     /// and keeps exactly what the session keeps.
     pub(crate) fn end_connection(&mut self, info: DisconnectInfo) {
+        self.count_strike(info.initiator);
         self.state = ConnectionState::Closing;
         self.timers.stop_all();
         self.recv.clear();
@@ -182,6 +184,45 @@ impl Session {
             // A graceful disconnect whose connection was lost: the session
             // closes now; it does not reconnect to finish.
             self.fail_all(CommandError::Closed);
+        }
+    }
+
+    /// A connection ended: if the server ended it (closing the transport or
+    /// sending DISCONNECT) right after a QoS 1/2 PUBLISH was the first sent
+    /// since its last packet, that publish gets a strike. At
+    /// [`max_publish_strikes`](super::SessionConfig::max_publish_strikes)
+    /// strikes in a row it fails with [`CommandError::RejectedByServer`] and
+    /// is never sent again. Any other ending (ours, our protocol error, no
+    /// suspect, another suspect) breaks the run.
+    fn count_strike(&mut self, initiator: Initiator) {
+        let suspect = self.suspect.take();
+        let by_server = matches!(initiator, Initiator::Transport | Initiator::Remote);
+        let Some(req) = suspect.filter(|_| by_server) else {
+            self.strikes = None;
+            return;
+        };
+        let attempts = match self.strikes {
+            Some((r, n)) if r == req => n.saturating_add(1),
+            _ => 1,
+        };
+        self.strikes = Some((req, attempts));
+        let max = self.config.max_publish_strikes;
+        if max == 0 || attempts < max {
+            return;
+        }
+        self.strikes = None;
+        tracing::warn!(
+            attempts,
+            "the server keeps closing on a publish: giving up on it"
+        );
+        if let Some(publish) = self.outgoing.take_request(req) {
+            if let Some(id) = publish.packet_id {
+                self.ids.release(id);
+            }
+            self.events.push_back(Event::PublishDone {
+                id: req,
+                result: Err(CommandError::RejectedByServer { attempts }),
+            });
         }
     }
 
@@ -451,20 +492,23 @@ impl Session {
         for entry in self.outgoing.iter() {
             match (entry.stage, entry.publish.packet_id) {
                 (Stage::AwaitPubComp, Some(id)) => {
-                    packets.push(Packet::PubRel(PublishAck::new(id)))
+                    packets.push((Packet::PubRel(PublishAck::new(id)), None))
                 }
                 (_, Some(_)) => {
                     let mut p = entry.publish.clone();
                     // The DUP flag MUST be set to 1 by the Client or Server
                     // when it attempts to re-deliver a PUBLISH packet [MQTT-3.3.1-1].
                     p.dup = true;
-                    packets.push(Packet::Publish(p));
+                    packets.push((Packet::Publish(p), Some(entry.req)));
                 }
                 (_, None) => {}
             }
         }
-        for p in &packets {
+        for (p, req) in &packets {
             self.send_packet(now, p);
+            if let Some(req) = req {
+                self.suspect.get_or_insert(*req);
+            }
         }
     }
 

@@ -118,6 +118,12 @@ pub struct Session {
     /// A graceful disconnect waits for the session to go idle, to send
     /// DISCONNECT with this reason code.
     draining: Option<ReasonCode>,
+    /// The first QoS 1/2 PUBLISH sent on this connection since the last
+    /// packet received: the one to blame if the server closes now.
+    suspect: Option<RequestId>,
+    /// How many connections in a row the server closed with the same
+    /// suspect.
+    strikes: Option<(RequestId, u32)>,
     now: Option<Instant>,
     recv: BytesMut,
     send: BytesMut,
@@ -162,6 +168,8 @@ impl Session {
             state: ConnectionState::Idle,
             closed: false,
             draining: None,
+            suspect: None,
+            strikes: None,
             now: None,
             recv: BytesMut::new(),
             send: BytesMut::new(),

@@ -36,6 +36,11 @@ impl Session {
                     tracing::trace!(packet = packet.name(), "received");
                     // Any packet from the server answers our PINGREQ.
                     self.timers.stop(Timer::PingResp);
+                    // And shows it took what we sent before; its DISCONNECT
+                    // is how it refuses it.
+                    if !matches!(packet, Packet::Disconnect(_)) {
+                        self.suspect = None;
+                    }
                     self.on_packet(now, packet);
                 }
                 Ok(None) => return self.after_received(now),

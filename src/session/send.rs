@@ -347,6 +347,7 @@ impl Session {
                 });
                 continue;
             }
+            self.suspect.get_or_insert(queued.req);
             let stage = if qos == QoS::AtLeastOnce {
                 Stage::AwaitPubAck
             } else {
