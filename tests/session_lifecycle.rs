@@ -808,3 +808,186 @@ fn max_publish_strikes_zero_never_gives_up() {
         ));
     }
 }
+
+// ----- 4. Oversized incoming packets are skipped as they stream -----
+
+/// The bytes of a PUBLISH from the server with a payload of `len` bytes.
+fn big_publish(version: ProtocolVersion, id: u16, qos: QoS, len: usize) -> Vec<u8> {
+    let p = Packet::Publish(Publish {
+        dup: false,
+        qos,
+        retain: false,
+        topic: Some(topic("big/1")),
+        packet_id: (qos != QoS::AtMostOnce).then(|| pid(id)),
+        properties: PublishProperties::default(),
+        payload: Bytes::from(vec![7u8; len]),
+    });
+    let mut buf = bytes::BytesMut::new();
+    tern_mqtt::codec::encode(&p, version, &mut buf).unwrap();
+    buf.to_vec()
+}
+
+fn small_max(version: ProtocolVersion) -> Double {
+    let mut c = config(version);
+    c.maximum_packet_size = 1024;
+    Double::new(c)
+}
+
+#[test]
+fn oversized_publish_is_skipped_acknowledged_and_the_connection_goes_on_in_v311() {
+    for qos_level in [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce] {
+        let mut d = small_max(ProtocolVersion::V311);
+        d.connect();
+        let bytes = big_publish(ProtocolVersion::V311, 9, qos_level, 5000);
+        d.server_bytes(&bytes);
+        assert_eq!(d.session.state(), ConnectionState::Connected);
+        let events = d.events();
+        assert_eq!(
+            events,
+            vec![Event::MessageDiscarded {
+                topic: topic("big/1"),
+                qos: qos_level,
+                size: bytes.len()
+            }]
+        );
+        let sent = d.sent();
+        match qos_level {
+            QoS::AtMostOnce => assert!(sent.is_empty()),
+            QoS::AtLeastOnce => assert_eq!(sent, vec![Packet::PubAck(PublishAck::new(pid(9)))]),
+            QoS::ExactlyOnce => {
+                assert_eq!(sent, vec![Packet::PubRec(PublishAck::new(pid(9)))]);
+                d.server(Packet::PubRel(PublishAck::new(pid(9))));
+                assert_eq!(d.sent(), vec![Packet::PubComp(PublishAck::new(pid(9)))]);
+            }
+        }
+        // The next packet is read as usual.
+        d.server(incoming(3, QoS::AtLeastOnce));
+        assert!(matches!(&d.events()[..], [Event::Message(_)]));
+    }
+}
+
+#[test]
+fn oversized_publish_never_grows_the_receive_buffer_to_its_size() {
+    let mut d = small_max(ProtocolVersion::V311);
+    d.connect();
+    let bytes = big_publish(ProtocolVersion::V311, 1, QoS::AtLeastOnce, 4 << 20);
+    let mut max_capacity = 0;
+    for chunk in bytes.chunks(16 * 1024) {
+        d.session.handle_data(d.now, chunk);
+        max_capacity = max_capacity.max(d.session.recv_buffer().capacity());
+    }
+    assert!(
+        max_capacity <= 128 * 1024,
+        "receive buffer grew to {max_capacity}"
+    );
+    assert!(
+        matches!(&d.events()[..], [Event::MessageDiscarded { size, .. }] if *size == bytes.len())
+    );
+    assert_eq!(d.sent(), vec![Packet::PubAck(PublishAck::new(pid(1)))]);
+}
+
+#[test]
+fn oversized_publish_read_through_recv_buffer_in_small_reads_is_skipped() {
+    let mut d = small_max(ProtocolVersion::V311);
+    d.connect();
+    let mut bytes = big_publish(ProtocolVersion::V311, 1, QoS::AtLeastOnce, 300_000);
+    let mut tail = bytes::BytesMut::new();
+    tern_mqtt::codec::encode(
+        &incoming(2, QoS::AtLeastOnce),
+        ProtocolVersion::V311,
+        &mut tail,
+    )
+    .unwrap();
+    bytes.extend_from_slice(&tail);
+    for chunk in bytes.chunks(7) {
+        d.session.recv_buffer().extend_from_slice(chunk);
+        d.session.handle_received(d.now);
+        assert!(d.session.recv_buffer().capacity() <= 128 * 1024);
+    }
+    let events = d.events();
+    assert!(
+        matches!(
+            &events[..],
+            [Event::MessageDiscarded { .. }, Event::Message(_)]
+        ),
+        "{events:?}"
+    );
+    assert_eq!(
+        d.sent(),
+        vec![
+            Packet::PubAck(PublishAck::new(pid(1))),
+            Packet::PubAck(PublishAck::new(pid(2)))
+        ]
+    );
+}
+
+#[test]
+fn oversized_publish_takes_its_place_in_the_manual_ack_order() {
+    let mut c = config(ProtocolVersion::V311);
+    c.maximum_packet_size = 1024;
+    c.manual_acks = true;
+    let mut d = Double::new(c);
+    d.connect();
+    d.server(incoming(1, QoS::AtLeastOnce));
+    d.server_bytes(&big_publish(
+        ProtocolVersion::V311,
+        2,
+        QoS::AtLeastOnce,
+        5000,
+    ));
+    assert!(
+        d.sent().is_empty(),
+        "the PUBACK of #2 waits for the application's ack of #1"
+    );
+    let events = d.events();
+    let Event::Message(m) = &events[0] else {
+        panic!("{events:?}")
+    };
+    assert!(matches!(events[1], Event::MessageDiscarded { .. }));
+    d.session.ack(d.now, m.ack.unwrap());
+    assert_eq!(
+        d.sent(),
+        vec![
+            Packet::PubAck(PublishAck::new(pid(1))),
+            Packet::PubAck(PublishAck::new(pid(2)))
+        ]
+    );
+}
+
+#[test]
+fn oversized_publish_in_v5_is_refused_with_0x95_once_then_skipped() {
+    let mut d = small_max(ProtocolVersion::V5);
+    d.connect();
+    let bytes = big_publish(ProtocolVersion::V5, 4, QoS::AtLeastOnce, 5000);
+    d.server_bytes(&bytes);
+    assert!(
+        matches!(&d.sent()[..], [Packet::Disconnect(x)] if x.reason_code == ReasonCode::PACKET_TOO_LARGE)
+    );
+    assert!(d.session.wants_close());
+    d.drop_transport();
+    d.connect();
+    d.server_bytes(&bytes);
+    assert_eq!(d.session.state(), ConnectionState::Connected);
+    assert_eq!(d.sent(), vec![Packet::PubAck(PublishAck::new(pid(4)))]);
+    assert!(matches!(
+        &d.events()[..],
+        [Event::MessageDiscarded {
+            qos: QoS::AtLeastOnce,
+            ..
+        }]
+    ));
+}
+
+#[test]
+fn oversized_non_publish_still_fails_the_connection() {
+    let mut d = small_max(ProtocolVersion::V311);
+    d.connect();
+    // A SUBACK announcing 5000 bytes.
+    let mut bytes = vec![0x90, 0x88, 0x27];
+    bytes.extend_from_slice(&[0; 64]);
+    d.server_bytes(&bytes);
+    assert!(d.session.wants_close());
+    assert!(
+        matches!(d.events().last(), Some(Event::Disconnected(i)) if i.initiator == Initiator::Protocol)
+    );
+}

@@ -35,6 +35,7 @@ impl Session {
         self.in_aliases.clear();
         self.out_aliases.clear();
         self.suspect = None;
+        self.skip = None;
         let clean_start = match self.config.version {
             ProtocolVersion::V311 => self.config.clean_start,
             // Once a connection was accepted with a session the server keeps,
@@ -156,6 +157,7 @@ impl Session {
         self.state = ConnectionState::Closing;
         self.timers.stop_all();
         self.recv.clear();
+        self.skip = None;
         self.in_aliases.clear();
         self.out_aliases.clear();
         for id in self.subs.requeue_sent() {

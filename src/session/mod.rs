@@ -18,6 +18,7 @@ mod outgoing;
 mod packet_id;
 mod receive;
 mod send;
+mod skip;
 mod subscriptions;
 mod timers;
 
@@ -124,6 +125,11 @@ pub struct Session {
     /// How many connections in a row the server closed with the same
     /// suspect.
     strikes: Option<(RequestId, u32)>,
+    /// An oversized PUBLISH being skipped as it arrives.
+    skip: Option<skip::Skip>,
+    /// Whether oversized PUBLISH packets are skipped in v5: once we sent
+    /// DISCONNECT 0x95 for one.
+    skip_oversized: bool,
     now: Option<Instant>,
     recv: BytesMut,
     send: BytesMut,
@@ -170,6 +176,8 @@ impl Session {
             draining: None,
             suspect: None,
             strikes: None,
+            skip: None,
+            skip_oversized: false,
             now: None,
             recv: BytesMut::new(),
             send: BytesMut::new(),
@@ -316,8 +324,19 @@ impl Session {
         &mut self.recv
     }
 
-    /// Received bytes.
+    /// Received bytes. While an oversized PUBLISH is being skipped (see
+    /// [`Event::MessageDiscarded`]), its bytes are dropped without being
+    /// copied into the receive buffer.
     pub fn handle_data(&mut self, now: Instant, data: &[u8]) {
+        let mut data = data;
+        if let Some(skip) = self.skip.as_mut().filter(|_| self.recv.is_empty()) {
+            let before = data.len();
+            data = skip.consume(data);
+            if data.len() < before {
+                // Bytes from the server answer our PINGREQ too.
+                self.timers.stop(timers::Timer::PingResp);
+            }
+        }
         self.recv.extend_from_slice(data);
         self.handle_received(now);
     }

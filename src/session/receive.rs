@@ -6,6 +6,7 @@ use super::event::{
 };
 use super::incoming::{AckOut, Arrival};
 use super::outgoing::Stage;
+use super::skip::SkipStart;
 use super::subscriptions::{ActiveSubscription, Request};
 use super::timers::Timer;
 use super::SubscribeResult;
@@ -28,8 +29,19 @@ impl Session {
             self.state,
             ConnectionState::Connecting | ConnectionState::Connected
         ) {
+            if self.skip.is_some() {
+                if !self.continue_skip(now) {
+                    return self.after_received(now);
+                }
+                continue;
+            }
             if self.v311_connack_refusal() {
                 return;
+            }
+            match self.start_skip() {
+                SkipStart::Started => continue,
+                SkipStart::NeedMore => return self.after_received(now),
+                SkipStart::No => {}
             }
             match decode(&mut self.recv, self.config.version, max) {
                 Ok(Some(packet)) => {
@@ -97,6 +109,20 @@ impl Session {
             ProtocolVersion::V311 => None,
             ProtocolVersion::V5 => Some(self.config.receive_maximum),
         }
+    }
+
+    /// (v5 only.) The Server MUST NOT send more than Receive Maximum QoS 1
+    /// and QoS 2 PUBLISH packets for which it has not received PUBACK,
+    /// PUBCOMP, or PUBREC with a Reason Code of 128 or greater
+    /// [MQTT-3.3.4-9]; if it does, the Client uses DISCONNECT with Reason
+    /// Code 0x93 (Receive Maximum exceeded) (3.1.2.11.3).
+    pub(crate) fn receive_maximum_exceeded(&mut self, now: Instant) {
+        self.violation(
+            now,
+            "MQTT-3.3.4-9",
+            "receive maximum exceeded",
+            ReasonCode::RECEIVE_MAXIMUM_EXCEEDED,
+        );
     }
 
     fn violation(
@@ -197,18 +223,7 @@ impl Session {
                         return;
                     }
                     Arrival::ReceiveMaximumExceeded => {
-                        // (v5 only.) The Server MUST NOT send more than Receive
-                        // Maximum QoS 1 and QoS 2 PUBLISH packets for which it
-                        // has not received PUBACK, PUBCOMP, or PUBREC with a
-                        // Reason Code of 128 or greater [MQTT-3.3.4-9]; if it
-                        // does, the Client uses DISCONNECT with Reason Code 0x93
-                        // (Receive Maximum exceeded) (3.1.2.11.3).
-                        self.violation(
-                            now,
-                            "MQTT-3.3.4-9",
-                            "receive maximum exceeded",
-                            ReasonCode::RECEIVE_MAXIMUM_EXCEEDED,
-                        );
+                        self.receive_maximum_exceeded(now);
                         return;
                     }
                 }
