@@ -9,11 +9,19 @@ use std::time::Duration;
 
 /// What to do with QoS 1/2 publishes in flight when the server did not keep
 /// our session.
+///
+/// Under either policy, a QoS 2 publish whose PUBREC (success) had arrived
+/// is not sent again: the server had received it. It completes with
+/// `Ok(PublishAcked { pubcomp_lost: true, .. })` (see
+/// [`PublishAcked`](super::PublishAcked)) when a CONNACK says Session
+/// Present 0, or, under `Fail`, when a connection ends with a session that
+/// is not kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SessionLostPolicy {
-    /// Send them again as new messages (DUP=0) on the new session. QoS 1
-    /// stays at-least-once; a QoS 2 message the old session had already
-    /// received may be delivered twice, which the server can no longer
+    /// Send them again as new messages (DUP=0) on the new session, in their
+    /// order, before anything queued later. QoS 1 stays at-least-once; a
+    /// QoS 2 message whose PUBREC had not arrived may be delivered twice if
+    /// the old session had received it, which the server can no longer
     /// prevent once it has lost the session.
     #[default]
     Resend,

@@ -475,7 +475,7 @@ impl Session {
             }
             self.events.push_back(Event::PublishDone {
                 id: entry.req,
-                result: Ok(PublishAcked::pubcomp_lost()),
+                result: Ok(PublishAcked::settled_without_pubcomp()),
             });
         }
     }

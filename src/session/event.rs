@@ -215,7 +215,7 @@ impl PublishAcked {
     }
 
     /// A QoS 2 exchange whose PUBCOMP the lost session will never send.
-    pub(crate) fn pubcomp_lost() -> Self {
+    pub(crate) fn settled_without_pubcomp() -> Self {
         PublishAcked {
             pubcomp_lost: true,
             ..PublishAcked::success()

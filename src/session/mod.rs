@@ -77,9 +77,23 @@ pub enum ConnectionState {
 /// - **Commands from the application:** [`publish`](Self::publish),
 ///   [`subscribe`](Self::subscribe), [`unsubscribe`](Self::unsubscribe),
 ///   [`ack`](Self::ack), [`reauthenticate`](Self::reauthenticate),
-///   [`disconnect`](Self::disconnect). A command that returns `Ok(id)` gets
-///   exactly one completion event carrying `id`; one that returns `Err`
-///   gets none.
+///   [`disconnect`](Self::disconnect) (at once) and
+///   [`disconnect_when_idle`](Self::disconnect_when_idle) (after what is
+///   under way, within a timeout the engine keeps). A command that returns
+///   `Ok(id)` gets exactly one completion event carrying `id`; one that
+///   returns `Err` gets none.
+/// - **What the engine does by itself across connections**, reported by
+///   events that complete no command:
+///   [`Event::SubscriptionsRestored`] (it subscribed again after the server
+///   lost the session; see [`SessionConfig::restore_subscriptions`]),
+///   [`Event::SubscriptionsLost`] (the same, when told not to restore),
+///   [`Event::MessageDiscarded`] (a PUBLISH over our maximum packet size,
+///   skipped as it streamed and acknowledged), and
+///   [`Event::Connected`] / [`Event::Disconnected`]. A QoS 2 publish whose
+///   PUBREC arrived completes with [`PublishAcked::pubcomp_lost`] when the
+///   server loses the session, and a publish the server closes the
+///   connection on [`SessionConfig::max_publish_strikes`] times in a row
+///   fails with [`CommandError::RejectedByServer`]; neither is sent again.
 /// - **Outputs:** [`poll_transmit`](Self::poll_transmit) (bytes to write),
 ///   [`poll_event`](Self::poll_event) (application events),
 ///   [`poll_timeout`](Self::poll_timeout) (the next deadline) and
@@ -93,7 +107,10 @@ pub enum ConnectionState {
 /// written), then `poll_timeout` to re-arm its single timer.
 ///
 /// Time only moves forward: every input takes `now`, and a `now` earlier
-/// than one already seen is treated as the latest one seen.
+/// than one already seen is treated as the latest one seen. Every deadline
+/// saturates: a configured duration too long for [`Instant`] (even
+/// [`Duration::MAX`]) puts the deadline about 100 years away instead of
+/// panicking.
 ///
 /// ```
 /// use std::time::{Duration, Instant};
