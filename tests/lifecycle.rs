@@ -720,9 +720,13 @@ async fn publishes_queued_offline_go_out_after_the_resubscribe() {
         .await
         .unwrap();
     let c = client.clone();
-    let queued = tokio::spawn(async move { c.publish("order/t", "q", QoS::AtLeastOnce, false).await });
+    let queued =
+        tokio::spawn(async move { c.publish("order/t", "q", QoS::AtLeastOnce, false).await });
     let mut conn = broker.accept_with(V5, connack_props()).await;
-    assert!(matches!(conn.recv().await, Some(Packet::Subscribe(_))), "SUBSCRIBE first");
+    assert!(
+        matches!(conn.recv().await, Some(Packet::Subscribe(_))),
+        "SUBSCRIBE first"
+    );
     match conn.recv().await {
         Some(Packet::Publish(p)) => {
             conn.send(&Packet::PubAck(PublishAck::new(p.packet_id.unwrap())))
@@ -740,7 +744,8 @@ async fn a_qos2_message_whose_pubrec_arrived_is_not_resent_when_the_session_is_l
     let (connector, broker) = ScriptedBroker::in_memory();
     let (client, mut conn) = connect_with(&broker, V5, options(&connector, V5)).await;
     let c = client.clone();
-    let publishing = tokio::spawn(async move { c.publish("x2", "once", QoS::ExactlyOnce, false).await });
+    let publishing =
+        tokio::spawn(async move { c.publish("x2", "once", QoS::ExactlyOnce, false).await });
     let Some(Packet::Publish(p)) = conn.recv().await else {
         panic!("PUBLISH expected")
     };
@@ -765,7 +770,8 @@ async fn a_v311_publish_the_broker_closes_on_three_times_fails_instead_of_loopin
     let (connector, broker) = ScriptedBroker::in_memory();
     let (client, mut conn) = connect_with(&broker, V311, options(&connector, V311)).await;
     let c = client.clone();
-    let publishing = tokio::spawn(async move { c.publish("big", "poison", QoS::AtLeastOnce, false).await });
+    let publishing =
+        tokio::spawn(async move { c.publish("big", "poison", QoS::AtLeastOnce, false).await });
     for round in 1..=3 {
         match conn.recv().await {
             Some(Packet::Publish(p)) => assert_eq!(&p.payload[..], b"poison", "round {round}"),
@@ -805,7 +811,9 @@ async fn an_oversized_incoming_message_is_skipped_acked_and_reported_v311() {
         matches!(e, ConnectionEvent::MessageTooLarge { .. })
     })
     .await;
-    assert!(matches!(e, ConnectionEvent::MessageTooLarge { ref topic, size } if topic == "big/t" && size > 8192));
+    assert!(
+        matches!(e, ConnectionEvent::MessageTooLarge { ref topic, size } if topic == "big/t" && size > 8192)
+    );
     let m = sub.recv().await.unwrap();
     assert_eq!(&m.payload[..], b"small", "the connection goes on");
     assert_eq!(connector.connects(), 1);

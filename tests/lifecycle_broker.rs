@@ -111,7 +111,10 @@ async fn dropping_every_client_sends_disconnect_without_the_will_and_never_recon
     };
     let dying = Client::connect(opts(&broker, ID).will(will)).await.unwrap();
     let clone = dying.clone();
-    let mut own = dying.subscribe("lb/drop/own", QoS::AtLeastOnce).await.unwrap();
+    let mut own = dying
+        .subscribe("lb/drop/own", QoS::AtLeastOnce)
+        .await
+        .unwrap();
     assert_eq!(broker.wills_from(ID), 1, "the connection declared a will");
 
     drop(dying);
@@ -140,7 +143,10 @@ async fn dropping_every_client_sends_disconnect_without_the_will_and_never_recon
     assert_eq!(broker.connections_from(ID), 1);
     // The watcher's subscription works: its silence meant something.
     publish_delivered(&watcher, WILL_TOPIC, "marker").await;
-    assert_eq!(next(&mut wills).await.payload, Bytes::from_static(b"marker"));
+    assert_eq!(
+        next(&mut wills).await.payload,
+        Bytes::from_static(b"marker")
+    );
     watcher.disconnect().await.unwrap();
 }
 
@@ -153,13 +159,15 @@ async fn an_idle_subscriber_receives_again_after_a_broker_restart_that_lost_its_
     for keep_alive in [60, 0] {
         let topic = format!("lb/idle/k{keep_alive}");
         let id = format!("lb-idle-sub-k{keep_alive}");
-        let subscriber = Client::connect(
-            opts(&broker, &id).keep_alive(Duration::from_secs(keep_alive)),
-        )
-        .await
-        .unwrap();
+        let subscriber =
+            Client::connect(opts(&broker, &id).keep_alive(Duration::from_secs(keep_alive)))
+                .await
+                .unwrap();
         let mut events = subscriber.events();
-        let mut sub = subscriber.subscribe(&topic, QoS::AtLeastOnce).await.unwrap();
+        let mut sub = subscriber
+            .subscribe(&topic, QoS::AtLeastOnce)
+            .await
+            .unwrap();
 
         blocking(|| broker.restart());
 
@@ -265,7 +273,8 @@ async fn an_unread_subscription_holds_acks_without_stalling_the_others_and_loses
     }
     assert_eq!(slow.dropped(), 0);
     assert!(
-        log.until(WAIT, move |l| count_in(l, &pubacks) == N + 2).await,
+        log.until(WAIT, move |l| count_in(l, &pubacks) == N + 2)
+            .await,
         "every message is acknowledged once read"
     );
     producer.disconnect().await.unwrap();
@@ -288,7 +297,10 @@ async fn two_clients_with_one_client_id_stop_fighting_the_first_is_taken_over() 
         *e == ConnectionEvent::SessionTakenOver
     })
     .await;
-    wait_for(&mut first_events, "Closed", |e| *e == ConnectionEvent::Closed).await;
+    wait_for(&mut first_events, "Closed", |e| {
+        *e == ConnectionEvent::Closed
+    })
+    .await;
     assert_eq!(first.status(), ConnectionStatus::Closed);
 
     let fought = log.until(ABSENCE, |l| connections_in(l, ID) > 2).await;
@@ -306,9 +318,15 @@ async fn two_clients_with_one_client_id_stop_fighting_the_first_is_taken_over() 
             "the second client saw {e}"
         );
     }
-    let mut sub = second.subscribe("lb/same/t", QoS::AtLeastOnce).await.unwrap();
+    let mut sub = second
+        .subscribe("lb/same/t", QoS::AtLeastOnce)
+        .await
+        .unwrap();
     publish_delivered(&second, "lb/same/t", "still mine").await;
-    assert_eq!(next(&mut sub).await.payload, Bytes::from_static(b"still mine"));
+    assert_eq!(
+        next(&mut sub).await.payload,
+        Bytes::from_static(b"still mine")
+    );
     second.disconnect().await.unwrap();
 }
 

@@ -88,7 +88,7 @@ fn publish_done(events: &[Event]) -> Vec<(RequestId, Result<ReasonCode, CommandE
     events
         .iter()
         .filter_map(|e| match e {
-            Event::PublishDone { id, result } => Some((*id, result.clone().map(|(rc, _)| rc))),
+            Event::PublishDone { id, result } => Some((*id, result.clone().map(|a| a.reason_code))),
             _ => None,
         })
         .collect()
@@ -1642,6 +1642,7 @@ fn suback_gives_per_filter_results_and_remembers_what_was_granted() {
                 ..opts
             },
             subscription_id: NonZeroU32::new(42),
+            requested_qos: opts.qos,
         }),
         "options kept, QoS capped to the granted one"
     );

@@ -33,7 +33,9 @@ fn done(events: &[Event]) -> Vec<(u64, Result<ReasonCode, CommandError>)> {
     events
         .iter()
         .filter_map(|e| match e {
-            Event::PublishDone { id, result } => Some((id.0, result.clone().map(|(rc, _)| rc))),
+            Event::PublishDone { id, result } => {
+                Some((id.0, result.clone().map(|a| a.reason_code)))
+            }
             _ => None,
         })
         .collect()
@@ -298,6 +300,9 @@ fn session_present_resends_publish_with_dup_and_pubrel_in_order() {
 fn session_not_present_reports_lost_subscriptions_and_resends_as_new() {
     let mut c = config(ProtocolVersion::V5);
     c.session_expiry_interval = 3600;
+    // The session restores subscriptions itself by default
+    // (tests/session_lifecycle.rs); this is the opt-out.
+    c.restore_subscriptions = false;
     let mut d = Double::new(c);
     d.connect();
     let f = TopicFilter::new("a/+").unwrap();

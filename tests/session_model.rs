@@ -312,7 +312,9 @@ impl Model {
                     }
                 }
                 Event::Connected { .. } => {}
-                Event::Disconnected(_) | Event::SubscriptionsLost { .. } => {}
+                Event::Disconnected(_)
+                | Event::SubscriptionsLost { .. }
+                | Event::SubscriptionsRestored { .. } => {}
                 other => panic!("unexpected event {other:?}"),
             }
         }

@@ -464,9 +464,27 @@ the spec leaves open:
    `$share/{{ShareName}}/{{filter}}` form as well (`TopicFilter::from_mqtt_string`).
 4. **When the server lost the session** (Session Present 0 while we hold publishes in flight),
    those publishes are re-sent as new messages (new packet ids, DUP 0) by default
-   (`SessionLostPolicy::Resend`: QoS 1 stays at-least-once, a QoS 2 message may arrive twice),
-   or failed with `CommandError::SessionLost` / `SessionExpired` under `SessionLostPolicy::Fail`
-   (`Session::session_not_present`, `Session::end_connection`).
+   (`SessionLostPolicy::Resend`: QoS 1 stays at-least-once; a QoS 2 message whose PUBREC had
+   not arrived may arrive twice), or failed with `CommandError::SessionLost` / `SessionExpired`
+   under `SessionLostPolicy::Fail` (`Session::session_not_present`, `Session::end_connection`).
+   A QoS 2 message whose PUBREC (success) arrived is never sent again, under either policy: it
+   completes `Ok` with `PublishAcked::pubcomp_lost` (`Session::settle_lost_pubcomps`). The
+   subscriptions the server lost are subscribed again by the session, ahead of anything queued
+   (`SessionConfig::restore_subscriptions`, `Session::restore_subscriptions`).
+5. **Oversized PUBLISH packets from the server are skipped, not fatal.** 5.0 (3.1.2.11.4, 4.13)
+   makes a packet over our Maximum Packet Size a Protocol Error answered with DISCONNECT 0x95
+   [MQTT-3.1.2-24]; a 3.1.1 server never learns our maximum and sends the message again after
+   every reconnect. An oversized PUBLISH is read up to its topic and packet id, the rest is
+   dropped as it arrives, and it is acknowledged (`Event::MessageDiscarded`): always in 3.1.1,
+   and in 5.0 only after a connection on which we already sent DISCONNECT 0x95 for one
+   (`Session::start_skip`). Any other oversized packet still ends the connection.
+6. **A 3.1.1 CONNACK refusing our 5.0 CONNECT** (`20 02 00 01`, what a 3.1.1-only server sends
+   by 3.1.1 [MQTT-3.1.2-2]) is not a valid 5.0 packet; it is taken as a refusal with 0x84
+   Unsupported Protocol Version rather than a malformed packet (`Session::v311_connack_refusal`).
+7. **A publish the server keeps closing the connection on** (the only way a 3.1.1 server can
+   refuse one) fails with `CommandError::RejectedByServer` after
+   `SessionConfig::max_publish_strikes` connections in a row (default 3), instead of being
+   re-sent forever (`Session::count_strike`).
 
 ## Reading the tables
 

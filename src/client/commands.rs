@@ -1,7 +1,7 @@
 //! What the driver does with each command from a handle: it maps it onto
 //! the engine and keeps the reply for the engine's completion event.
 
-use super::driver::{deadline, now, Command, Driver};
+use super::driver::{now, Command, Driver};
 use super::inbox::Inbox;
 use super::options::OfflinePolicy;
 use super::router::Route;
@@ -151,34 +151,21 @@ impl Driver {
         self.begin_disconnect(reason_code);
     }
 
-    /// Starts a graceful disconnect: in-flight exchanges get up to the
-    /// disconnect timeout to finish.
+    /// Starts a graceful disconnect: the engine lets in-flight exchanges
+    /// finish for up to the disconnect timeout, then sends DISCONNECT.
     pub(super) fn begin_disconnect(&mut self, reason_code: ReasonCode) {
-        if self.disconnecting.is_none() {
-            let by = deadline(now(), self.settings.disconnect_timeout);
-            self.disconnecting = Some((by, reason_code));
+        if self.session.is_closed() {
+            return;
         }
-        self.disconnect_check();
+        let timeout = self.settings.disconnect_timeout;
+        let _ = self
+            .session
+            .disconnect_when_idle(now(), reason_code, timeout);
     }
 
     /// Every `Client` is gone: leave politely (no will), and never come back.
     pub(super) fn all_handles_gone(&mut self) {
         tracing::info!("every client handle was dropped: disconnecting");
         self.begin_disconnect(ReasonCode::NORMAL_DISCONNECTION);
-    }
-
-    /// Sends the DISCONNECT of a graceful disconnect once nothing is in
-    /// flight, or its deadline passed, or there is no connection to wait on.
-    pub(super) fn disconnect_check(&mut self) {
-        let Some((by, reason_code)) = self.disconnecting else {
-            return;
-        };
-        let connected = self.session.state() == ConnectionState::Connected;
-        if !connected || self.session.is_idle() || now() >= by {
-            self.disconnecting = None;
-            let _ = self
-                .session
-                .disconnect(now(), reason_code, Default::default());
-        }
     }
 }

@@ -25,14 +25,32 @@ impl Driver {
                         filters: subscriptions.len(),
                     })
                 }
+                Event::SubscriptionsRestored { filters, refused } => {
+                    let gone: Vec<_> = refused.iter().map(|(f, _)| f.clone()).collect();
+                    self.router.forget_filters(&gone);
+                    self.emit(ConnectionEvent::Resubscribed {
+                        filters,
+                        refused: refused
+                            .into_iter()
+                            .map(|(f, code)| (f.to_string(), code))
+                            .collect(),
+                    })
+                }
+                Event::MessageDiscarded { topic, size, .. } => {
+                    self.emit(ConnectionEvent::MessageTooLarge {
+                        topic: topic.to_string(),
+                        size,
+                    })
+                }
                 Event::Message(m) => self.route(m),
                 Event::PublishDone { id, result } => {
                     if let Some((reply, _permit)) = self.pending.publishes.remove(&id) {
                         let _ = reply.send(
                             result
-                                .map(|(reason_code, properties)| PublishOutcome {
-                                    reason_code,
-                                    properties,
+                                .map(|acked| PublishOutcome {
+                                    reason_code: acked.reason_code,
+                                    properties: acked.properties,
+                                    pubcomp_lost: acked.pubcomp_lost,
                                 })
                                 .map_err(Error::Command),
                         );

@@ -142,9 +142,6 @@ pub(crate) struct Driver {
     pub(super) connected_once: bool,
     /// Every `Client` handle is gone: leave, and never reconnect.
     pub(super) handles_gone: bool,
-    /// A graceful disconnect is under way: the engine's deadline, and the
-    /// reason code to send.
-    pub(super) disconnecting: Option<(Instant, ReasonCode)>,
     pub(super) last_error: Option<Error>,
     pub(super) facts: ConnectionFacts,
     /// Why the client stopped for good, for what is still pending.
@@ -184,7 +181,6 @@ impl Driver {
             ready: None,
             connected_once: false,
             handles_gone: false,
-            disconnecting: None,
             last_error: None,
             facts: ConnectionFacts::default(),
             final_error: None,

@@ -129,7 +129,6 @@ impl Driver {
     fn poll_connection(&mut self, io: &mut Io, cx: &mut Context<'_>) -> Poll<()> {
         for _ in 0..LOOP_BUDGET {
             let mut progress = self.poll_commands(cx);
-            self.disconnect_check();
             match self.poll_read(io, cx) {
                 Ok(read) => progress |= read,
                 Err(closed) => return self.transport_closed(closed),
@@ -142,7 +141,6 @@ impl Driver {
                     return self.transport_closed(Closed::Local);
                 }
                 self.session.handle_timeout(now());
-                self.disconnect_check();
             }
             self.dispatch_events();
             if let Some(reply) = self.pending.abort.take() {
@@ -224,16 +222,11 @@ impl Driver {
         Ok(got)
     }
 
-    /// The next deadline: the engine's, the graceful disconnect's, or the
-    /// bound on closing.
+    /// The next deadline: the engine's, or the bound on closing.
     fn timer_deadline(&self, io: &Io) -> Option<std::time::Instant> {
-        if let Some(at) = io.closing_by {
-            return Some(at.into_std());
-        }
-        let engine = self.session.poll_timeout();
-        match (engine, self.disconnecting.map(|(at, _)| at)) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
+        match io.closing_by {
+            Some(at) => Some(at.into_std()),
+            None => self.session.poll_timeout(),
         }
     }
 

@@ -81,6 +81,12 @@ pub struct PublishOutcome {
     pub reason_code: ReasonCode,
     /// Reason string and user properties (v5).
     pub properties: AckProperties,
+    /// True for a QoS 2 message whose PUBREC arrived but whose PUBCOMP
+    /// never will, because the broker lost the session in between: the
+    /// broker had received the message, so it is not sent again (sending
+    /// it again could deliver it twice). Tell it apart from a plain
+    /// success when exactly-once bookkeeping matters.
+    pub pubcomp_lost: bool,
 }
 
 /// A message from the broker.

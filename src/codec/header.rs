@@ -109,6 +109,53 @@ pub(crate) fn read_fixed_header(
     })
 }
 
+/// What a fixed header says: enough to judge a packet before any of its
+/// body is buffered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FixedHeaderInfo {
+    /// The control packet type, 1 (CONNECT) to 15 (AUTH).
+    pub packet_type: u8,
+    /// The low four bits of the first byte (DUP, QoS and RETAIN for PUBLISH).
+    pub flags: u8,
+    /// The Remaining Length: the size of the packet after its fixed header.
+    pub remaining_length: usize,
+    /// The size of the fixed header itself (2 to 5 bytes).
+    pub header_length: usize,
+}
+
+impl FixedHeaderInfo {
+    /// The size of the whole packet, saturating.
+    pub fn packet_length(&self) -> usize {
+        self.header_length.saturating_add(self.remaining_length)
+    }
+}
+
+/// Reads the fixed header at the start of `buf` without consuming anything.
+///
+/// `Ok(None)` while `buf` does not hold all of it yet. The errors are those
+/// [`decode`](super::decode) would report for the same bytes: a reserved
+/// packet type (15 is AUTH only in v5), reserved flags not as Table 2-2
+/// lists, a PUBLISH with both QoS bits set, or a malformed Remaining Length.
+///
+/// ```
+/// use tern_mqtt::codec::{peek_fixed_header, ProtocolVersion};
+///
+/// let h = peek_fixed_header(&[0x32, 0x80, 0x01], ProtocolVersion::V5).unwrap().unwrap();
+/// assert_eq!((h.packet_type, h.flags, h.remaining_length, h.header_length), (3, 2, 128, 3));
+/// assert_eq!(peek_fixed_header(&[0x32, 0x80], ProtocolVersion::V5).unwrap(), None);
+/// ```
+pub fn peek_fixed_header(
+    buf: &[u8],
+    version: ProtocolVersion,
+) -> Result<Option<FixedHeaderInfo>, DecodeError> {
+    Ok(read_fixed_header(buf, version)?.map(|h| FixedHeaderInfo {
+        packet_type: h.packet_type as u8,
+        flags: h.flags,
+        remaining_length: h.remaining_len,
+        header_length: h.header_len,
+    }))
+}
+
 fn packet_type(value: u8, version: ProtocolVersion) -> Result<PacketType, DecodeError> {
     Ok(match value {
         1 => PacketType::Connect,

@@ -51,6 +51,7 @@ pub use subscribe::{
 };
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
+pub use header::{peek_fixed_header, FixedHeaderInfo};
 use header::{read_fixed_header, PacketType};
 use primitives::{put_vbi, vbi_len, Counter, Frame, Sink};
 use std::num::NonZeroU16;

@@ -9,11 +9,19 @@ use std::time::Duration;
 
 /// What to do with QoS 1/2 publishes in flight when the server did not keep
 /// our session.
+///
+/// Under either policy, a QoS 2 publish whose PUBREC (success) had arrived
+/// is not sent again: the server had received it. It completes with
+/// `Ok(PublishAcked { pubcomp_lost: true, .. })` (see
+/// [`PublishAcked`](super::PublishAcked)) when a CONNACK says Session
+/// Present 0, or, under `Fail`, when a connection ends with a session that
+/// is not kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SessionLostPolicy {
-    /// Send them again as new messages (DUP=0) on the new session. QoS 1
-    /// stays at-least-once; a QoS 2 message the old session had already
-    /// received may be delivered twice, which the server can no longer
+    /// Send them again as new messages (DUP=0) on the new session, in their
+    /// order, before anything queued later. QoS 1 stays at-least-once; a
+    /// QoS 2 message whose PUBREC had not arrived may be delivered twice if
+    /// the old session had received it, which the server can no longer
     /// prevent once it has lost the session.
     #[default]
     Resend,
@@ -67,12 +75,34 @@ pub struct SessionConfig {
     pub manual_acks: bool,
     /// What to do with in-flight publishes when the server lost the session.
     pub session_lost_policy: SessionLostPolicy,
+    /// Whether the session subscribes again by itself, when a CONNACK says
+    /// the server holds no session for us (Session Present 0) while we had
+    /// subscriptions. Default `true`: the SUBSCRIBEs go out first on the new
+    /// connection, before anything queued, each filter with the options it
+    /// was first asked with (without its subscription identifier if the
+    /// server no longer supports them), and
+    /// [`Event::SubscriptionsRestored`](super::Event::SubscriptionsRestored)
+    /// reports the outcome. `false`: the session forgets them and reports
+    /// [`Event::SubscriptionsLost`](super::Event::SubscriptionsLost), for the
+    /// application to subscribe again.
+    pub restore_subscriptions: bool,
+    /// After how many connections in a row the server closed (closing the
+    /// transport, or sending DISCONNECT) right after the same QoS 1/2
+    /// PUBLISH was the first one sent since the server's last packet, that
+    /// publish fails with
+    /// [`CommandError::RejectedByServer`](super::CommandError::RejectedByServer)
+    /// instead of being sent yet again. A 3.1.1 server can refuse a message
+    /// (too large, not authorised) only by closing, and would otherwise be
+    /// sent it after every reconnect, forever. Default 3; 0 turns it off.
+    pub max_publish_strikes: u32,
 }
 
 impl SessionConfig {
     /// A configuration with the defaults: MQTT 5.0, clean start, keep alive
     /// 60 s, connect timeout 30 s, no session expiry, receive maximum 65,535,
-    /// maximum packet size 1 MiB, topic alias maximum 16 both ways.
+    /// maximum packet size 1 MiB, topic alias maximum 16 both ways,
+    /// subscriptions restored by the session, a publish given up after 3
+    /// connections in a row the server closed on it.
     pub fn new(client_id: MqttString) -> Self {
         SessionConfig {
             version: ProtocolVersion::V5,
@@ -95,6 +125,8 @@ impl SessionConfig {
             authenticator: None,
             manual_acks: false,
             session_lost_policy: SessionLostPolicy::Resend,
+            restore_subscriptions: true,
+            max_publish_strikes: 3,
         }
     }
 

@@ -1,15 +1,20 @@
 //! Opening and ending connections: CONNECT, CONNACK, enhanced
 //! authentication, keep alive, and what survives a lost connection.
 
-use super::event::{CommandError, DisconnectInfo, Event, Initiator, ProtocolError, ServerLimits};
+use super::event::{
+    CommandError, DisconnectInfo, Event, Initiator, ProtocolError, PublishAcked, ServerLimits,
+};
 use super::outgoing::{Queued, Stage};
-use super::timers::Timer;
+use super::subscriptions::{Request, Restoring};
+use super::timers::{deadline, Timer};
 use super::{ConnectionState, Session, SessionLostPolicy};
 use crate::codec::{
     Auth, AuthProperties, ConnAck, Connect, ConnectProperties, Disconnect, DisconnectProperties,
-    Packet, ProtocolVersion, PublishAck, QoS, ReasonCode,
+    Packet, ProtocolVersion, PublishAck, QoS, ReasonCode, SubscribeProperties, SubscriptionOptions,
 };
+use crate::topic::TopicFilter;
 use bytes::Bytes;
+use std::collections::BTreeMap;
 use std::num::{NonZeroU16, NonZeroU32};
 use std::time::{Duration, Instant};
 
@@ -29,6 +34,8 @@ impl Session {
         self.send.clear();
         self.in_aliases.clear();
         self.out_aliases.clear();
+        self.suspect = None;
+        self.skip = None;
         let clean_start = match self.config.version {
             ProtocolVersion::V311 => self.config.clean_start,
             // Once a connection was accepted with a session the server keeps,
@@ -51,7 +58,7 @@ impl Session {
             return Ok(());
         }
         self.timers
-            .set(Timer::ConnAck, now + self.config.connect_timeout);
+            .set(Timer::ConnAck, deadline(now, self.config.connect_timeout));
         Ok(())
     }
 
@@ -146,9 +153,11 @@ impl Session {
     /// The connection is over (the driver closes the transport): reports it
     /// and keeps exactly what the session keeps.
     pub(crate) fn end_connection(&mut self, info: DisconnectInfo) {
+        self.count_strike(info.initiator);
         self.state = ConnectionState::Closing;
         self.timers.stop_all();
         self.recv.clear();
+        self.skip = None;
         self.in_aliases.clear();
         self.out_aliases.clear();
         for id in self.subs.requeue_sent() {
@@ -167,11 +176,56 @@ impl Session {
         if !info.session_kept {
             self.incoming.clear();
             if self.config.session_lost_policy == SessionLostPolicy::Fail {
+                self.settle_lost_pubcomps();
                 self.fail_inflight(CommandError::SessionLost);
             }
         }
         tracing::info!(initiator = ?info.initiator, reason = ?info.reason_code, "disconnected");
         self.events.push_back(Event::Disconnected(info));
+        if self.draining.take().is_some() {
+            // A graceful disconnect whose connection was lost: the session
+            // closes now; it does not reconnect to finish.
+            self.fail_all(CommandError::Closed);
+        }
+    }
+
+    /// A connection ended: if the server ended it (closing the transport or
+    /// sending DISCONNECT) right after a QoS 1/2 PUBLISH was the first sent
+    /// since its last packet, that publish gets a strike. At
+    /// [`max_publish_strikes`](super::SessionConfig::max_publish_strikes)
+    /// strikes in a row it fails with [`CommandError::RejectedByServer`] and
+    /// is never sent again. Any other ending (ours, our protocol error, no
+    /// suspect, another suspect) breaks the run.
+    fn count_strike(&mut self, initiator: Initiator) {
+        let suspect = self.suspect.take();
+        let by_server = matches!(initiator, Initiator::Transport | Initiator::Remote);
+        let Some(req) = suspect.filter(|_| by_server) else {
+            self.strikes = None;
+            return;
+        };
+        let attempts = match self.strikes {
+            Some((r, n)) if r == req => n.saturating_add(1),
+            _ => 1,
+        };
+        self.strikes = Some((req, attempts));
+        let max = self.config.max_publish_strikes;
+        if max == 0 || attempts < max {
+            return;
+        }
+        self.strikes = None;
+        tracing::warn!(
+            attempts,
+            "the server keeps closing on a publish: giving up on it"
+        );
+        if let Some(publish) = self.outgoing.take_request(req) {
+            if let Some(id) = publish.packet_id {
+                self.ids.release(id);
+            }
+            self.events.push_back(Event::PublishDone {
+                id: req,
+                result: Err(CommandError::RejectedByServer { attempts }),
+            });
+        }
     }
 
     pub(crate) fn on_connack(&mut self, now: Instant, ack: ConnAck) {
@@ -296,14 +350,12 @@ impl Session {
         // set to 0 it MUST discard its Session State if it continues with the
         // Network Connection [MQTT-3.2.2-5].
         self.incoming.clear();
-        if !self.subs.active.is_empty() {
-            let subscriptions = std::mem::take(&mut self.subs.active)
-                .into_iter()
-                .map(|(f, a)| (f, a.options))
-                .collect();
-            self.events
-                .push_back(Event::SubscriptionsLost { subscriptions });
+        if self.config.restore_subscriptions {
+            self.restore_subscriptions();
+        } else {
+            self.forget_subscriptions();
         }
+        self.settle_lost_pubcomps();
         let inflight = self.outgoing.take_all();
         for entry in &inflight {
             if let Some(id) = entry.publish.packet_id {
@@ -335,6 +387,99 @@ impl Session {
         }
     }
 
+    /// The server lost our subscriptions, and the configuration says not to
+    /// restore them: report them and forget them.
+    fn forget_subscriptions(&mut self) {
+        let mut subscriptions: Vec<_> = std::mem::take(&mut self.subs.active)
+            .into_iter()
+            .map(|(f, a)| (f, a.options))
+            .collect();
+        subscriptions.extend(
+            self.subs
+                .take_restores()
+                .into_iter()
+                .map(|(f, o, _)| (f, o)),
+        );
+        self.subs.restoring = None;
+        if !subscriptions.is_empty() {
+            self.events
+                .push_back(Event::SubscriptionsLost { subscriptions });
+        }
+    }
+
+    /// The server lost our subscriptions: queue SUBSCRIBEs that restore
+    /// them, at the front of the queue, so they go before anything queued
+    /// (every SUBSCRIBE and PUBLISH) on this connection. One SUBSCRIBE per
+    /// subscription identifier (the filters without one share a SUBSCRIBE),
+    /// each filter with the options first asked for. A restoration cut
+    /// short by an earlier lost connection is folded in: what it had not
+    /// restored yet is restored now, once.
+    fn restore_subscriptions(&mut self) {
+        type Group = Vec<(TopicFilter, SubscriptionOptions)>;
+        let mut all: BTreeMap<TopicFilter, (SubscriptionOptions, Option<NonZeroU32>)> =
+            BTreeMap::new();
+        for (f, o, id) in self.subs.take_restores() {
+            all.insert(f, (o, id));
+        }
+        for (f, a) in std::mem::take(&mut self.subs.active) {
+            all.insert(f, (a.requested_options(), a.subscription_id));
+        }
+        let earlier = self.subs.restoring.take().unwrap_or_default();
+        if all.is_empty() {
+            return;
+        }
+        let mut groups: BTreeMap<Option<NonZeroU32>, Group> = BTreeMap::new();
+        for (f, (o, id)) in all {
+            groups.entry(id).or_default().push((f, o));
+        }
+        self.subs.restoring = Some(Restoring {
+            filters: earlier.refused.len() + groups.values().map(Vec::len).sum::<usize>(),
+            refused: earlier.refused,
+        });
+        for (id, filters) in groups.into_iter().rev() {
+            self.subs.queue.push_front(Request::Restore {
+                properties: SubscribeProperties {
+                    subscription_identifier: id,
+                    ..SubscribeProperties::default()
+                },
+                filters,
+            });
+        }
+    }
+
+    /// A restoration SUBSCRIBE was answered (or could not be sent): records
+    /// what was refused, and reports the restoration once all are answered.
+    pub(crate) fn restore_answered(&mut self, refused: Vec<(TopicFilter, ReasonCode)>) {
+        if let Some(r) = self.subs.restoring.as_mut() {
+            r.refused.extend(refused);
+        }
+        if self.subs.restore_pending() {
+            return;
+        }
+        if let Some(r) = self.subs.restoring.take() {
+            self.events.push_back(Event::SubscriptionsRestored {
+                filters: r.filters,
+                refused: r.refused,
+            });
+        }
+    }
+
+    /// The server lost our session: QoS 2 exchanges whose PUBREC (success)
+    /// arrived complete as delivered, with `pubcomp_lost`, under either
+    /// policy. The server had received them; sending them again would
+    /// deliver them twice.
+    fn settle_lost_pubcomps(&mut self) {
+        for entry in self.outgoing.take_awaiting_pubcomp() {
+            if let Some(id) = entry.publish.packet_id {
+                self.ids.release(id);
+            }
+            self.events.push_back(Event::PublishDone {
+                id: entry.req,
+                result: Ok(PublishAcked::settled_without_pubcomp()),
+            });
+        }
+    }
+
     /// Session resumed: resend every unacknowledged PUBLISH (DUP=1) and
     /// PUBREL with its original packet id, in the original order, before
     /// anything new.
@@ -349,20 +494,23 @@ impl Session {
         for entry in self.outgoing.iter() {
             match (entry.stage, entry.publish.packet_id) {
                 (Stage::AwaitPubComp, Some(id)) => {
-                    packets.push(Packet::PubRel(PublishAck::new(id)))
+                    packets.push((Packet::PubRel(PublishAck::new(id)), None))
                 }
                 (_, Some(_)) => {
                     let mut p = entry.publish.clone();
                     // The DUP flag MUST be set to 1 by the Client or Server
                     // when it attempts to re-deliver a PUBLISH packet [MQTT-3.3.1-1].
                     p.dup = true;
-                    packets.push(Packet::Publish(p));
+                    packets.push((Packet::Publish(p), Some(entry.req)));
                 }
                 (_, None) => {}
             }
         }
-        for p in &packets {
+        for (p, req) in &packets {
             self.send_packet(now, p);
+            if let Some(req) = req {
+                self.suspect.get_or_insert(*req);
+            }
         }
     }
 
@@ -497,7 +645,7 @@ impl Session {
         if ka == 0 {
             return None;
         }
-        Some(self.last_sent? + self.keep_alive())
+        Some(deadline(self.last_sent?, self.keep_alive()))
     }
 
     /// The largest packet the server accepts.
@@ -532,17 +680,20 @@ impl Session {
                 self.ids.release(id);
             }
         }
+        self.subs.restoring = None;
         while let Some(r) = self.subs.queue.pop_front() {
-            self.events.push_back(match r {
-                super::subscriptions::Request::Subscribe { req, .. } => Event::SubscribeDone {
+            match r {
+                Request::Subscribe { req, .. } => self.events.push_back(Event::SubscribeDone {
                     id: req,
                     result: Err(error.clone()),
-                },
-                super::subscriptions::Request::Unsubscribe { req, .. } => Event::UnsubscribeDone {
+                }),
+                Request::Unsubscribe { req, .. } => self.events.push_back(Event::UnsubscribeDone {
                     id: req,
                     result: Err(error.clone()),
-                },
-            });
+                }),
+                // Internal: no completion event.
+                Request::Restore { .. } => {}
+            }
         }
         if let Some(req) = self.reauth.take() {
             self.events.push_back(Event::ReauthDone {

@@ -170,6 +170,57 @@ pub enum CommandError {
     /// The command needs an MQTT 5.0 feature on a 3.1.1 connection.
     #[error("{0} needs MQTT 5.0")]
     NeedsV5(&'static str),
+    /// The server closed the connection (closed the transport, or sent
+    /// DISCONNECT) right after this QoS 1/2 message was sent, `attempts`
+    /// times in a row (see
+    /// [`SessionConfig::max_publish_strikes`](super::SessionConfig::max_publish_strikes)):
+    /// a server that cannot take it (too large, not authorised) and says so
+    /// only by closing, as 3.1.1 servers do. It is not sent again.
+    #[error("the server closed the connection each time this message was sent ({attempts} times)")]
+    RejectedByServer {
+        /// How many connections ended right after it was sent.
+        attempts: u32,
+    },
+}
+
+/// How a QoS 1/2 publish was acknowledged: the `Ok` value of
+/// [`Event::PublishDone`]. A QoS 0 publish completes with `SUCCESS`, no
+/// properties and `pubcomp_lost: false` once encoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishAcked {
+    /// The reason code of the final acknowledgement (PUBACK, or PUBCOMP for
+    /// QoS 2), below 0x80. Always `SUCCESS` in 3.1.1, and when
+    /// `pubcomp_lost` is true.
+    pub reason_code: ReasonCode,
+    /// The reason string and user properties of that acknowledgement (v5;
+    /// empty when `pubcomp_lost` is true).
+    pub properties: AckProperties,
+    /// True for a QoS 2 message whose PUBREC (success) arrived, but whose
+    /// PUBCOMP never will because the server lost our session (CONNACK
+    /// with Session Present 0, or a connection ended with a session that is
+    /// not kept under [`SessionLostPolicy::Fail`](super::SessionLostPolicy::Fail)).
+    /// The server had received the message, so it counts as delivered and
+    /// is never sent again, under either policy.
+    pub pubcomp_lost: bool,
+}
+
+impl PublishAcked {
+    /// A plain success: what QoS 0 completes with.
+    pub(crate) fn success() -> Self {
+        PublishAcked {
+            reason_code: ReasonCode::SUCCESS,
+            properties: AckProperties::default(),
+            pubcomp_lost: false,
+        }
+    }
+
+    /// A QoS 2 exchange whose PUBCOMP the lost session will never send.
+    pub(crate) fn settled_without_pubcomp() -> Self {
+        PublishAcked {
+            pubcomp_lost: true,
+            ..PublishAcked::success()
+        }
+    }
 }
 
 /// What the server granted for one filter of a SUBSCRIBE.
@@ -262,21 +313,52 @@ pub enum Event {
         /// The whole CONNACK, for every other property.
         connack: ConnAck,
     },
-    /// The server resumed no session although we had one: our subscriptions
-    /// are gone on the server, and the application may subscribe again.
+    /// The server resumed no session although we had subscriptions, and
+    /// [`SessionConfig::restore_subscriptions`](super::SessionConfig::restore_subscriptions)
+    /// is false: they are gone on the server and forgotten by the session;
+    /// the application may subscribe again.
     SubscriptionsLost {
         /// The subscriptions we had.
         subscriptions: Vec<(TopicFilter, crate::codec::SubscriptionOptions)>,
     },
+    /// The subscriptions the session restored by itself after the server
+    /// resumed no session (with
+    /// [`SessionConfig::restore_subscriptions`](super::SessionConfig::restore_subscriptions))
+    /// are all answered: the granted ones are back in
+    /// [`Session::subscriptions`](super::Session::subscriptions). Emitted
+    /// once per restoration, however many connections it took.
+    SubscriptionsRestored {
+        /// How many filters were re-subscribed.
+        filters: usize,
+        /// The filters the server refused this time (or that could no longer
+        /// be sent, with the reason code of the limit that stopped them);
+        /// they are no longer subscribed.
+        refused: Vec<(TopicFilter, ReasonCode)>,
+    },
+    /// A PUBLISH larger than our
+    /// [`maximum_packet_size`](super::SessionConfig::maximum_packet_size)
+    /// was skipped as it arrived (never buffered whole) and acknowledged,
+    /// so the server does not send it again; the connection goes on.
+    MessageDiscarded {
+        /// Its topic.
+        topic: TopicName,
+        /// Its QoS.
+        qos: QoS,
+        /// Its size in bytes, fixed header included.
+        size: usize,
+    },
     /// A message arrived.
     Message(Message),
     /// A publish finished: QoS 0 when encoded for the transport, QoS 1 on
-    /// PUBACK, QoS 2 on PUBCOMP (or a failing PUBREC).
+    /// PUBACK, QoS 2 on PUBCOMP (or a failing PUBREC). A QoS 2 message whose
+    /// PUBREC arrived completes `Ok` with
+    /// [`pubcomp_lost`](PublishAcked::pubcomp_lost) set when the server loses
+    /// the session before its PUBCOMP: it is not sent again.
     PublishDone {
         /// The command.
         id: RequestId,
-        /// The reason code and properties of the final acknowledgement, or why it failed.
-        result: Result<(ReasonCode, AckProperties), CommandError>,
+        /// How the final acknowledgement went, or why the publish failed.
+        result: Result<PublishAcked, CommandError>,
     },
     /// A SUBSCRIBE finished.
     SubscribeDone {

@@ -68,12 +68,13 @@ impl Incoming {
     }
 
     /// Handles the arrival of a QoS 1/2 PUBLISH with `packet_id`.
+    /// `receive_maximum` is `None` where the server cannot know ours (3.1.1).
     pub fn arrive(
         &mut self,
         packet_id: PacketId,
         qos: QoS,
         manual: bool,
-        receive_maximum: u16,
+        receive_maximum: Option<u16>,
     ) -> Arrival {
         if qos == QoS::ExactlyOnce {
             if let Some(state) = self.qos2.get(&packet_id.get()) {
@@ -89,7 +90,7 @@ impl Incoming {
                 return Arrival::Duplicate { resend_pubrec };
             }
         }
-        if self.unacknowledged() >= usize::from(receive_maximum) {
+        if receive_maximum.is_some_and(|max| self.unacknowledged() >= usize::from(max)) {
             return Arrival::ReceiveMaximumExceeded;
         }
         if qos == QoS::ExactlyOnce {
@@ -198,11 +199,11 @@ mod tests {
     #[test]
     fn out_of_order_app_acks_go_out_in_arrival_order() {
         let mut inc = Incoming::default();
-        let t1 = match inc.arrive(id(1), QoS::AtLeastOnce, true, 10) {
+        let t1 = match inc.arrive(id(1), QoS::AtLeastOnce, true, Some(10)) {
             Arrival::Deliver(Some(t)) => t,
             other => panic!("{other:?}"),
         };
-        let t2 = match inc.arrive(id(2), QoS::ExactlyOnce, true, 10) {
+        let t2 = match inc.arrive(id(2), QoS::ExactlyOnce, true, Some(10)) {
             Arrival::Deliver(Some(t)) => t,
             other => panic!("{other:?}"),
         };
@@ -217,7 +218,7 @@ mod tests {
         );
         // QoS 2 id 2 now awaits PUBREL: a resend is a duplicate answered with PUBREC.
         assert_eq!(
-            inc.arrive(id(2), QoS::ExactlyOnce, true, 10),
+            inc.arrive(id(2), QoS::ExactlyOnce, true, Some(10)),
             Arrival::Duplicate {
                 resend_pubrec: Some(ReasonCode::SUCCESS)
             }
@@ -230,11 +231,11 @@ mod tests {
     fn receive_maximum_counts_unacknowledged() {
         let mut inc = Incoming::default();
         assert!(matches!(
-            inc.arrive(id(1), QoS::ExactlyOnce, false, 1),
+            inc.arrive(id(1), QoS::ExactlyOnce, false, Some(1)),
             Arrival::Deliver(None)
         ));
         assert_eq!(
-            inc.arrive(id(2), QoS::ExactlyOnce, false, 1),
+            inc.arrive(id(2), QoS::ExactlyOnce, false, Some(1)),
             Arrival::ReceiveMaximumExceeded
         );
     }

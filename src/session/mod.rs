@@ -18,6 +18,7 @@ mod outgoing;
 mod packet_id;
 mod receive;
 mod send;
+mod skip;
 mod subscriptions;
 mod timers;
 
@@ -25,8 +26,8 @@ pub use auth::Authenticator;
 pub use command::PublishCommand;
 pub use config::{SessionConfig, SessionLostPolicy};
 pub use event::{
-    AckToken, CommandError, DisconnectInfo, Event, Initiator, Message, ProtocolError, RequestId,
-    ServerLimits, SubscribeResult,
+    AckToken, CommandError, DisconnectInfo, Event, Initiator, Message, ProtocolError, PublishAcked,
+    RequestId, ServerLimits, SubscribeResult,
 };
 pub use subscriptions::ActiveSubscription;
 
@@ -40,7 +41,7 @@ use incoming::Incoming;
 use outgoing::{Outgoing, Queued};
 use packet_id::PacketIds;
 use std::collections::{BTreeMap, VecDeque};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use subscriptions::{Request, Subscriptions};
 use timers::Timers;
 
@@ -76,9 +77,23 @@ pub enum ConnectionState {
 /// - **Commands from the application:** [`publish`](Self::publish),
 ///   [`subscribe`](Self::subscribe), [`unsubscribe`](Self::unsubscribe),
 ///   [`ack`](Self::ack), [`reauthenticate`](Self::reauthenticate),
-///   [`disconnect`](Self::disconnect). A command that returns `Ok(id)` gets
-///   exactly one completion event carrying `id`; one that returns `Err`
-///   gets none.
+///   [`disconnect`](Self::disconnect) (at once) and
+///   [`disconnect_when_idle`](Self::disconnect_when_idle) (after what is
+///   under way, within a timeout the engine keeps). A command that returns
+///   `Ok(id)` gets exactly one completion event carrying `id`; one that
+///   returns `Err` gets none.
+/// - **What the engine does by itself across connections**, reported by
+///   events that complete no command:
+///   [`Event::SubscriptionsRestored`] (it subscribed again after the server
+///   lost the session; see [`SessionConfig::restore_subscriptions`]),
+///   [`Event::SubscriptionsLost`] (the same, when told not to restore),
+///   [`Event::MessageDiscarded`] (a PUBLISH over our maximum packet size,
+///   skipped as it streamed and acknowledged), and
+///   [`Event::Connected`] / [`Event::Disconnected`]. A QoS 2 publish whose
+///   PUBREC arrived completes with [`PublishAcked::pubcomp_lost`] when the
+///   server loses the session, and a publish the server closes the
+///   connection on [`SessionConfig::max_publish_strikes`] times in a row
+///   fails with [`CommandError::RejectedByServer`]; neither is sent again.
 /// - **Outputs:** [`poll_transmit`](Self::poll_transmit) (bytes to write),
 ///   [`poll_event`](Self::poll_event) (application events),
 ///   [`poll_timeout`](Self::poll_timeout) (the next deadline) and
@@ -92,7 +107,10 @@ pub enum ConnectionState {
 /// written), then `poll_timeout` to re-arm its single timer.
 ///
 /// Time only moves forward: every input takes `now`, and a `now` earlier
-/// than one already seen is treated as the latest one seen.
+/// than one already seen is treated as the latest one seen. Every deadline
+/// saturates: a configured duration too long for [`Instant`] (even
+/// [`Duration::MAX`]) puts the deadline about 100 years away instead of
+/// panicking.
 ///
 /// ```
 /// use std::time::{Duration, Instant};
@@ -111,8 +129,24 @@ pub enum ConnectionState {
 pub struct Session {
     config: SessionConfig,
     state: ConnectionState,
-    /// Set by [`disconnect`](Self::disconnect): no connection is made again.
+    /// Set by [`disconnect`](Self::disconnect) and
+    /// [`disconnect_when_idle`](Self::disconnect_when_idle): no command is
+    /// accepted and no connection is made again.
     closed: bool,
+    /// A graceful disconnect waits for the session to go idle, to send
+    /// DISCONNECT with this reason code.
+    draining: Option<ReasonCode>,
+    /// The first QoS 1/2 PUBLISH sent on this connection since the last
+    /// packet received: the one to blame if the server closes now.
+    suspect: Option<RequestId>,
+    /// How many connections in a row the server closed with the same
+    /// suspect.
+    strikes: Option<(RequestId, u32)>,
+    /// An oversized PUBLISH being skipped as it arrives.
+    skip: Option<skip::Skip>,
+    /// Whether oversized PUBLISH packets are skipped in v5: once we sent
+    /// DISCONNECT 0x95 for one.
+    skip_oversized: bool,
     now: Option<Instant>,
     recv: BytesMut,
     send: BytesMut,
@@ -156,6 +190,11 @@ impl Session {
             config,
             state: ConnectionState::Idle,
             closed: false,
+            draining: None,
+            suspect: None,
+            strikes: None,
+            skip: None,
+            skip_oversized: false,
             now: None,
             recv: BytesMut::new(),
             send: BytesMut::new(),
@@ -247,7 +286,9 @@ impl Session {
         self.outgoing.is_idle() && self.subs.is_idle() && self.reauth.is_none()
     }
 
-    /// True once [`disconnect`](Self::disconnect) was called.
+    /// True once [`disconnect`](Self::disconnect) or
+    /// [`disconnect_when_idle`](Self::disconnect_when_idle) was called: no
+    /// new command is accepted and no connection is made again.
     pub fn is_closed(&self) -> bool {
         self.closed
     }
@@ -271,7 +312,11 @@ impl Session {
     pub fn poll_timeout(&self) -> Option<Instant> {
         let keep_alive = self.keep_alive_deadline();
         let timers = if self.reading_paused {
-            self.timers.get(timers::Timer::ConnAck)
+            // Only the timers that need no reading run while paused.
+            [timers::Timer::ConnAck, timers::Timer::Disconnect]
+                .into_iter()
+                .filter_map(|t| self.timers.get(t))
+                .min()
         } else {
             self.timers.next()
         };
@@ -296,8 +341,19 @@ impl Session {
         &mut self.recv
     }
 
-    /// Received bytes.
+    /// Received bytes. While an oversized PUBLISH is being skipped (see
+    /// [`Event::MessageDiscarded`]), its bytes are dropped without being
+    /// copied into the receive buffer.
     pub fn handle_data(&mut self, now: Instant, data: &[u8]) {
+        let mut data = data;
+        if let Some(skip) = self.skip.as_mut().filter(|_| self.recv.is_empty()) {
+            let before = data.len();
+            data = skip.consume(data);
+            if data.len() < before {
+                // Bytes from the server answer our PINGREQ too.
+                self.timers.stop(timers::Timer::PingResp);
+            }
+        }
         self.recv.extend_from_slice(data);
         self.handle_received(now);
     }
@@ -309,8 +365,10 @@ impl Session {
     pub fn set_reading_paused(&mut self, now: Instant, paused: bool) {
         let now = self.tick(now);
         if self.reading_paused && !paused && self.timers.is_set(timers::Timer::PingResp) {
-            self.timers
-                .set(timers::Timer::PingResp, now + self.ping_timeout());
+            self.timers.set(
+                timers::Timer::PingResp,
+                timers::deadline(now, self.ping_timeout()),
+            );
         }
         self.reading_paused = paused;
     }
@@ -332,6 +390,11 @@ impl Session {
                 timers::Timer::PingResp => {
                     self.fail_connection(now, ProtocolError::KeepAliveTimeout)
                 }
+                timers::Timer::Disconnect => {
+                    if let Err(error) = self.close_draining(now) {
+                        tracing::error!(%error, "cannot encode the DISCONNECT");
+                    }
+                }
             }
         }
         if self.keep_alive_deadline().is_some_and(|at| at <= now) {
@@ -339,8 +402,10 @@ impl Session {
             // other MQTT Control Packets, the Client MUST send a PINGREQ
             // packet [MQTT-3.1.2-20].
             self.send_packet(now, &Packet::PingReq(crate::codec::PingReq));
-            self.timers
-                .set(timers::Timer::PingResp, now + self.ping_timeout());
+            self.timers.set(
+                timers::Timer::PingResp,
+                timers::deadline(now, self.ping_timeout()),
+            );
         }
     }
 
@@ -446,49 +511,98 @@ impl Session {
         }
     }
 
-    /// Ends the session: sends DISCONNECT with `reason_code` (0x00, or 0x04
-    /// to have the server publish the will) when connected, fails every
-    /// pending command with [`CommandError::Closed`], and refuses new ones.
+    /// Ends the session at once: sends DISCONNECT with `reason_code` (0x00,
+    /// or 0x04 to have the server publish the will; always 0x00 in 3.1.1)
+    /// when connected or connecting, fails every pending command with
+    /// [`CommandError::Closed`], and refuses new ones.
     ///
-    /// To let in-flight publishes finish first, wait until
-    /// [`is_idle`](Self::is_idle) before calling this.
+    /// # Errors
+    ///
+    /// [`CommandError::Closed`] if the session was already closed (or is
+    /// closing by [`disconnect_when_idle`](Self::disconnect_when_idle));
+    /// [`CommandError::Encode`] if the DISCONNECT cannot be encoded.
+    ///
+    /// To let in-flight publishes finish first, use
+    /// [`disconnect_when_idle`](Self::disconnect_when_idle).
     pub fn disconnect(
         &mut self,
         now: Instant,
         reason_code: ReasonCode,
-        mut properties: DisconnectProperties,
+        properties: DisconnectProperties,
     ) -> Result<(), CommandError> {
         let now = self.tick(now);
         if self.closed {
             return Err(CommandError::Closed);
         }
         self.closed = true;
+        self.close_now(now, reason_code, properties)
+    }
+
+    /// Ends the session gracefully: refuses new commands from now on (with
+    /// [`CommandError::Closed`]), lets the publishes, subscription requests
+    /// and re-authentication already accepted finish, and sends DISCONNECT
+    /// with `reason_code` as soon as the session [`is_idle`](Self::is_idle)
+    /// (which may be at once) or when `timeout` has passed, whichever comes
+    /// first; [`poll_timeout`](Self::poll_timeout) reports that deadline.
+    /// From then on it is [`disconnect`](Self::disconnect): what is left
+    /// fails with [`CommandError::Closed`] and
+    /// [`wants_close`](Self::wants_close) turns true.
+    ///
+    /// While not connected it closes at once. If the connection is lost
+    /// before the session is idle, the session closes then (what is left
+    /// fails with [`CommandError::Closed`]); it does not reconnect.
+    ///
+    /// # Errors
+    ///
+    /// As [`disconnect`](Self::disconnect).
+    pub fn disconnect_when_idle(
+        &mut self,
+        now: Instant,
+        reason_code: ReasonCode,
+        timeout: Duration,
+    ) -> Result<(), CommandError> {
+        let now = self.tick(now);
+        if self.closed {
+            return Err(CommandError::Closed);
+        }
+        self.closed = true;
+        if self.state != ConnectionState::Connected {
+            return self.close_now(now, reason_code, DisconnectProperties::default());
+        }
+        self.draining = Some(reason_code);
+        self.timers
+            .set(timers::Timer::Disconnect, timers::deadline(now, timeout));
+        self.finish_draining(now)
+    }
+
+    /// A graceful disconnect waits for idleness: close now if it came.
+    pub(crate) fn finish_draining(&mut self, now: Instant) -> Result<(), CommandError> {
+        if self.draining.is_some() && self.is_idle() {
+            return self.close_draining(now);
+        }
+        Ok(())
+    }
+
+    /// Closes a graceful disconnect now, idle or not.
+    fn close_draining(&mut self, now: Instant) -> Result<(), CommandError> {
+        match self.draining.take() {
+            Some(reason_code) => self.close_now(now, reason_code, DisconnectProperties::default()),
+            None => Ok(()),
+        }
+    }
+
+    /// Sends DISCONNECT (when connected or connecting), ends the
+    /// connection, and fails what is left with [`CommandError::Closed`].
+    fn close_now(
+        &mut self,
+        now: Instant,
+        reason_code: ReasonCode,
+        properties: DisconnectProperties,
+    ) -> Result<(), CommandError> {
+        self.draining = None;
+        self.timers.stop(timers::Timer::Disconnect);
         if self.state == ConnectionState::Connected || self.state == ConnectionState::Connecting {
-            let (reason_code, properties) = match self.version() {
-                ProtocolVersion::V311 => (ReasonCode::SUCCESS, DisconnectProperties::default()),
-                ProtocolVersion::V5 => {
-                    // The sender MUST NOT send this Property [Reason String,
-                    // User Property] if it would increase the size of the
-                    // DISCONNECT packet beyond the Maximum Packet Size
-                    // specified by the receiver [MQTT-3.14.2-3], [MQTT-3.14.2-4].
-                    let mut d = Packet::Disconnect(Disconnect {
-                        reason_code,
-                        properties: properties.clone(),
-                    });
-                    if d.encoded_len(ProtocolVersion::V5)
-                        .map_or(true, |n| n > self.max_send())
-                    {
-                        properties.reason_string = None;
-                        properties.user_properties.clear();
-                        d = Packet::Disconnect(Disconnect {
-                            reason_code,
-                            properties: properties.clone(),
-                        });
-                    }
-                    drop(d);
-                    (reason_code, properties)
-                }
-            };
+            let (reason_code, properties) = self.fit_disconnect(reason_code, properties);
             if let Err(e) = self.try_send_packet(
                 now,
                 &Packet::Disconnect(Disconnect {
@@ -508,6 +622,32 @@ impl Session {
         }
         self.fail_all(CommandError::Closed);
         Ok(())
+    }
+
+    /// The reason code and properties our DISCONNECT may carry.
+    fn fit_disconnect(
+        &self,
+        reason_code: ReasonCode,
+        mut properties: DisconnectProperties,
+    ) -> (ReasonCode, DisconnectProperties) {
+        if self.version() == ProtocolVersion::V311 {
+            return (ReasonCode::SUCCESS, DisconnectProperties::default());
+        }
+        // The sender MUST NOT send this Property [Reason String, User
+        // Property] if it would increase the size of the DISCONNECT packet
+        // beyond the Maximum Packet Size specified by the receiver
+        // [MQTT-3.14.2-3], [MQTT-3.14.2-4].
+        let too_large = Packet::Disconnect(Disconnect {
+            reason_code,
+            properties: properties.clone(),
+        })
+        .encoded_len(ProtocolVersion::V5)
+        .map_or(true, |n| n > self.max_send());
+        if too_large {
+            properties.reason_string = None;
+            properties.user_properties.clear();
+        }
+        (reason_code, properties)
     }
 
     /// Starts a re-authentication (v5, with an authenticator configured).

@@ -80,6 +80,43 @@ impl Outgoing {
         std::mem::take(&mut self.inflight).into_values().collect()
     }
 
+    /// Takes the QoS 2 exchanges whose PUBREC arrived (PUBCOMP awaited), in order.
+    pub fn take_awaiting_pubcomp(&mut self) -> Vec<Inflight> {
+        let seqs: Vec<u64> = self
+            .inflight
+            .iter()
+            .filter(|(_, e)| e.stage == Stage::AwaitPubComp)
+            .map(|(seq, _)| *seq)
+            .collect();
+        let taken: Vec<Inflight> = seqs
+            .iter()
+            .filter_map(|seq| self.inflight.remove(seq))
+            .collect();
+        for e in &taken {
+            if let Some(id) = e.publish.packet_id {
+                self.by_id.remove(&id.get());
+            }
+        }
+        taken
+    }
+
+    /// Takes the exchange of request `req`, whether in flight or queued.
+    pub fn take_request(&mut self, req: RequestId) -> Option<Publish> {
+        if let Some(k) = self.queue.iter().position(|q| q.req == req) {
+            return self.queue.remove(k).map(|q| q.publish);
+        }
+        let seq = self
+            .inflight
+            .iter()
+            .find(|(_, e)| e.req == req)
+            .map(|(seq, _)| *seq)?;
+        let entry = self.inflight.remove(&seq)?;
+        if let Some(id) = entry.publish.packet_id {
+            self.by_id.remove(&id.get());
+        }
+        Some(entry.publish)
+    }
+
     pub fn is_idle(&self) -> bool {
         self.queue.is_empty() && self.inflight.is_empty()
     }

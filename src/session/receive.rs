@@ -1,16 +1,22 @@
 //! What the engine does with each packet from the server.
 
 use super::alias::AliasError;
-use super::event::{CommandError, DisconnectInfo, Event, Initiator, Message, ProtocolError};
+use super::event::{
+    CommandError, DisconnectInfo, Event, Initiator, Message, ProtocolError, PublishAcked,
+};
 use super::incoming::{AckOut, Arrival};
 use super::outgoing::Stage;
+use super::skip::SkipStart;
 use super::subscriptions::{ActiveSubscription, Request};
 use super::timers::Timer;
+use super::SubscribeResult;
 use super::{ConnectionState, Session};
 use crate::codec::{
     decode, Disconnect, Packet, PacketId, ProtocolVersion, Publish, PublishAck, QoS, ReasonCode,
-    SubAck, UnsubAck,
+    SubAck, SubscriptionOptions, UnsubAck,
 };
+use crate::topic::TopicFilter;
+use std::num::NonZeroU32;
 use std::time::Instant;
 
 impl Session {
@@ -23,14 +29,33 @@ impl Session {
             self.state,
             ConnectionState::Connecting | ConnectionState::Connected
         ) {
+            if self.skip.is_some() {
+                if !self.continue_skip(now) {
+                    return self.after_received(now);
+                }
+                continue;
+            }
+            if self.v311_connack_refusal() {
+                return;
+            }
+            match self.start_skip() {
+                SkipStart::Started => continue,
+                SkipStart::NeedMore => return self.after_received(now),
+                SkipStart::No => {}
+            }
             match decode(&mut self.recv, self.config.version, max) {
                 Ok(Some(packet)) => {
                     tracing::trace!(packet = packet.name(), "received");
                     // Any packet from the server answers our PINGREQ.
                     self.timers.stop(Timer::PingResp);
+                    // And shows it took what we sent before; its DISCONNECT
+                    // is how it refuses it.
+                    if !matches!(packet, Packet::Disconnect(_)) {
+                        self.suspect = None;
+                    }
                     self.on_packet(now, packet);
                 }
-                Ok(None) => return,
+                Ok(None) => return self.after_received(now),
                 Err(e) => {
                     self.fail_connection(now, ProtocolError::Decode(e));
                     return;
@@ -39,6 +64,65 @@ impl Session {
         }
         // Not connected: bytes after the end of a connection are dropped.
         self.recv.clear();
+    }
+
+    /// What may follow the packets just processed: a graceful disconnect
+    /// whose session went idle.
+    fn after_received(&mut self, now: Instant) {
+        if let Err(error) = self.finish_draining(now) {
+            tracing::error!(%error, "cannot encode the DISCONNECT");
+        }
+    }
+
+    /// A 3.1.1-only server answers our v5 CONNECT with the 3.1.1 CONNACK
+    /// `20 02 00 01` (return code 1, unacceptable protocol version), which
+    /// is no valid v5 CONNACK: while connecting at v5, it is taken as a
+    /// refusal with 0x84 Unsupported Protocol Version, as a v5 server would
+    /// have said. True when it was one (the connection is then over).
+    fn v311_connack_refusal(&mut self) -> bool {
+        if self.state != ConnectionState::Connecting || self.version() != ProtocolVersion::V5 {
+            return false;
+        }
+        // The Server MUST respond to the CONNECT Packet with a CONNACK return
+        // code 0x01 (unacceptable protocol level) and then disconnect the
+        // Client if the Protocol Level is not supported by the Server
+        // [MQTT-3.1.2-2] (3.1.1): type 2, remaining length 2, flags, 0x01.
+        if self.recv.get(..2) != Some(&[0x20, 0x02][..]) || self.recv.get(3) != Some(&0x01) {
+            return false;
+        }
+        self.timers.stop(Timer::ConnAck);
+        self.recv.clear();
+        self.end_connection(DisconnectInfo {
+            initiator: Initiator::Remote,
+            reason_code: Some(ReasonCode::UNSUPPORTED_PROTOCOL_VERSION),
+            properties: crate::codec::DisconnectProperties::default(),
+            error: None,
+            session_kept: self.has_session_state,
+        });
+        true
+    }
+
+    /// Our Receive Maximum as the server knows it: v5 only. A 3.1.1 server
+    /// is never told ours, so it cannot be held to it.
+    pub(crate) fn receive_maximum_in_force(&self) -> Option<u16> {
+        match self.version() {
+            ProtocolVersion::V311 => None,
+            ProtocolVersion::V5 => Some(self.config.receive_maximum),
+        }
+    }
+
+    /// (v5 only.) The Server MUST NOT send more than Receive Maximum QoS 1
+    /// and QoS 2 PUBLISH packets for which it has not received PUBACK,
+    /// PUBCOMP, or PUBREC with a Reason Code of 128 or greater
+    /// [MQTT-3.3.4-9]; if it does, the Client uses DISCONNECT with Reason
+    /// Code 0x93 (Receive Maximum exceeded) (3.1.2.11.3).
+    pub(crate) fn receive_maximum_exceeded(&mut self, now: Instant) {
+        self.violation(
+            now,
+            "MQTT-3.3.4-9",
+            "receive maximum exceeded",
+            ReasonCode::RECEIVE_MAXIMUM_EXCEEDED,
+        );
     }
 
     fn violation(
@@ -122,7 +206,7 @@ impl Session {
                     id,
                     qos,
                     self.config.manual_acks,
-                    self.config.receive_maximum,
+                    self.receive_maximum_in_force(),
                 ) {
                     Arrival::Deliver(token) => Some((id, qos, token)),
                     Arrival::Duplicate { resend_pubrec } => {
@@ -139,16 +223,7 @@ impl Session {
                         return;
                     }
                     Arrival::ReceiveMaximumExceeded => {
-                        // If it receives more than Receive Maximum QoS 1 and QoS 2
-                        // PUBLISH packets where it has not sent a PUBACK or
-                        // PUBCOMP in response, the Client uses DISCONNECT with
-                        // Reason Code 0x93 (Receive Maximum exceeded) (3.1.2.11.3).
-                        self.violation(
-                            now,
-                            "MQTT-3.3.4-9",
-                            "receive maximum exceeded",
-                            ReasonCode::RECEIVE_MAXIMUM_EXCEEDED,
-                        );
+                        self.receive_maximum_exceeded(now);
                         return;
                     }
                 }
@@ -183,7 +258,11 @@ impl Session {
         if let Some(entry) = self.outgoing.remove(id) {
             self.ids.release(id);
             let result = if ack.reason_code.is_success() {
-                Ok((ack.reason_code, ack.properties))
+                Ok(PublishAcked {
+                    reason_code: ack.reason_code,
+                    properties: ack.properties,
+                    pubcomp_lost: false,
+                })
             } else {
                 Err(CommandError::Refused {
                     reason_code: ack.reason_code,
@@ -291,53 +370,104 @@ impl Session {
             tracing::debug!(id = id.get(), "SUBACK for an unknown packet id ignored");
             return;
         };
-        let Request::Subscribe {
-            req,
-            properties,
-            filters,
-        } = request
-        else {
-            // Kept, so that the lost connection queues it again and it still
-            // gets its one completion.
-            self.subs.sent.insert(id.get(), request);
-            self.violation(
-                now,
-                "MQTT-2.2.1-6",
-                "SUBACK for an UNSUBSCRIBE",
-                ReasonCode::PROTOCOL_ERROR,
-            );
-            return;
+        let (properties, filters) = match &request {
+            Request::Subscribe {
+                properties,
+                filters,
+                ..
+            }
+            | Request::Restore {
+                properties,
+                filters,
+            } => (properties, filters),
+            Request::Unsubscribe { .. } => {
+                // Kept, so that the lost connection queues it again and it
+                // still gets its one completion.
+                self.subs.sent.insert(id.get(), request);
+                self.violation(
+                    now,
+                    "MQTT-2.2.1-6",
+                    "SUBACK for an UNSUBSCRIBE",
+                    ReasonCode::PROTOCOL_ERROR,
+                );
+                return;
+            }
         };
-        self.ids.release(id);
         if ack.reason_codes.len() != filters.len() {
-            // The SUBACK packet sent by the Server to the Client MUST contain
-            // a Reason Code for each Topic Filter/Subscription Option pair
-            // [MQTT-3.8.4-6], in order [MQTT-3.9.3-1].
-            self.events.push_back(Event::SubscribeDone {
-                id: req,
-                result: Err(CommandError::Invalid(
-                    "SUBACK with the wrong number of reason codes",
-                )),
-            });
-            self.violation(
-                now,
-                "MQTT-3.8.4-6",
-                "SUBACK with the wrong number of reason codes",
-                ReasonCode::PROTOCOL_ERROR,
-            );
+            self.suback_wrong_count(now, id, request);
             return;
         }
+        self.ids.release(id);
+        let subscription_id = properties.subscription_identifier;
+        match request {
+            Request::Subscribe { req, filters, .. } => {
+                let results = self.grant(filters, ack.reason_codes, subscription_id);
+                self.events.push_back(Event::SubscribeDone {
+                    id: req,
+                    result: Ok(results),
+                });
+            }
+            Request::Restore { filters, .. } => {
+                let results = self.grant(filters.clone(), ack.reason_codes, subscription_id);
+                let refused = filters
+                    .into_iter()
+                    .zip(results)
+                    .filter_map(|((f, _), r)| r.err().map(|code| (f, code)));
+                self.restore_answered(refused.collect());
+            }
+            Request::Unsubscribe { .. } => {}
+        }
+        self.pump(now);
+    }
+
+    /// The SUBACK packet sent by the Server to the Client MUST contain a
+    /// Reason Code for each Topic Filter/Subscription Option pair
+    /// [MQTT-3.8.4-6], in order [MQTT-3.9.3-1]. An application's SUBSCRIBE
+    /// fails; a restoration is kept to be sent on the next connection.
+    fn suback_wrong_count(&mut self, now: Instant, id: PacketId, request: Request) {
+        match request {
+            Request::Subscribe { req, .. } => {
+                self.ids.release(id);
+                self.events.push_back(Event::SubscribeDone {
+                    id: req,
+                    result: Err(CommandError::Invalid(
+                        "SUBACK with the wrong number of reason codes",
+                    )),
+                });
+            }
+            other => {
+                self.subs.sent.insert(id.get(), other);
+            }
+        }
+        self.violation(
+            now,
+            "MQTT-3.8.4-6",
+            "SUBACK with the wrong number of reason codes",
+            ReasonCode::PROTOCOL_ERROR,
+        );
+    }
+
+    /// Records what a SUBACK granted; returns one result per filter.
+    fn grant(
+        &mut self,
+        filters: Vec<(TopicFilter, SubscriptionOptions)>,
+        codes: Vec<ReasonCode>,
+        subscription_id: Option<NonZeroU32>,
+    ) -> Vec<SubscribeResult> {
         let mut results = Vec::with_capacity(filters.len());
-        for ((filter, options), code) in filters.into_iter().zip(ack.reason_codes) {
+        for ((filter, requested), code) in filters.into_iter().zip(codes) {
             match QoS::from_u8(code.0) {
                 Some(granted) => {
-                    let mut options = options;
-                    options.qos = granted;
+                    let options = SubscriptionOptions {
+                        qos: granted,
+                        ..requested
+                    };
                     self.subs.active.insert(
                         filter,
                         ActiveSubscription {
                             options,
-                            subscription_id: properties.subscription_identifier,
+                            subscription_id,
+                            requested_qos: requested.qos,
                         },
                     );
                     results.push(Ok(granted));
@@ -345,11 +475,7 @@ impl Session {
                 None => results.push(Err(code)),
             }
         }
-        self.events.push_back(Event::SubscribeDone {
-            id: req,
-            result: Ok(results),
-        });
-        self.pump(now);
+        results
     }
 
     fn on_unsuback(&mut self, now: Instant, ack: UnsubAck) {

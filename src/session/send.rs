@@ -3,14 +3,14 @@
 //! command is accepted.
 
 use super::alias::AliasUse;
-use super::event::{CommandError, Event};
+use super::event::{CommandError, Event, PublishAcked};
 use super::incoming::AckOut;
 use super::outgoing::{Inflight, Stage};
 use super::subscriptions::Request;
 use super::{ConnectionState, PublishCommand, Session};
 use crate::codec::{
-    encode, encode_publish, EncodeError, Packet, ProtocolVersion, Publish, PublishAck, QoS,
-    ReasonCode, Subscribe, SubscribeProperties, SubscriptionOptions, Unsubscribe,
+    encode, encode_publish, EncodeError, Packet, PacketId, ProtocolVersion, Publish, PublishAck,
+    QoS, ReasonCode, Subscribe, SubscribeProperties, SubscriptionOptions, Unsubscribe,
 };
 use crate::topic::TopicFilter;
 use std::time::Instant;
@@ -170,80 +170,120 @@ impl Session {
     }
 
     fn pump_subscriptions(&mut self, now: Instant) {
-        while let Some(front) = self.subs.queue.front() {
+        while let Some(mut request) = self.subs.queue.pop_front() {
+            if let Request::Restore { properties, .. } = &mut request {
+                // A restoration on a server that no longer supports
+                // subscription identifiers goes without its identifier.
+                if !self.limits.subscription_identifiers_available {
+                    properties.subscription_identifier = None;
+                }
+            }
             if let Request::Subscribe {
                 filters,
                 properties,
                 ..
-            } = front
+            }
+            | Request::Restore {
+                filters,
+                properties,
+            } = &request
             {
                 if let Err(e) = self.check_subscribe(filters, properties) {
-                    if let Some(Request::Subscribe { req, .. }) = self.subs.queue.pop_front() {
-                        self.events.push_back(Event::SubscribeDone {
-                            id: req,
-                            result: Err(e),
-                        });
-                    }
+                    self.request_failed(request, e);
                     continue;
                 }
             }
             let Some(id) = self.ids.allocate() else {
+                self.subs.queue.push_front(request);
                 return;
             };
-            let Some(request) = self.subs.queue.pop_front() else {
-                return;
-            };
-            let packet = match &request {
-                Request::Subscribe {
-                    properties,
-                    filters,
-                    ..
-                } => Packet::Subscribe(Subscribe {
-                    packet_id: id,
-                    properties: properties.clone(),
-                    filters: filters.clone(),
-                }),
-                Request::Unsubscribe {
-                    properties,
-                    filters,
-                    ..
-                } => Packet::Unsubscribe(Unsubscribe {
-                    packet_id: id,
-                    properties: properties.clone(),
-                    filters: filters.clone(),
-                }),
-            };
-            let too_large = packet
-                .encoded_len(self.version())
-                .map(|n| n > self.max_send());
-            let failure = match too_large {
-                Ok(false) => match self.try_send_packet(now, &packet) {
-                    Ok(()) => None,
-                    Err(e) => Some(CommandError::Encode(e)),
-                },
-                Ok(true) => Some(CommandError::PacketTooLarge {
-                    size: packet.encoded_len(self.version()).unwrap_or(usize::MAX),
-                    max: self.limits.maximum_packet_size,
-                }),
-                Err(e) => Some(CommandError::Encode(e)),
-            };
-            match failure {
+            match self.send_request(now, &request, id) {
                 None => {
                     self.subs.sent.insert(id.get(), request);
                 }
                 Some(e) => {
                     self.ids.release(id);
-                    self.events.push_back(match request {
-                        Request::Subscribe { req, .. } => Event::SubscribeDone {
-                            id: req,
-                            result: Err(e),
-                        },
-                        Request::Unsubscribe { req, .. } => Event::UnsubscribeDone {
-                            id: req,
-                            result: Err(e),
-                        },
-                    });
+                    self.request_failed(request, e);
                 }
+            }
+        }
+    }
+
+    /// Sends the SUBSCRIBE or UNSUBSCRIBE of `request` with packet id `id`;
+    /// returns why it could not be sent.
+    fn send_request(
+        &mut self,
+        now: Instant,
+        request: &Request,
+        id: PacketId,
+    ) -> Option<CommandError> {
+        let packet = match request {
+            Request::Subscribe {
+                properties,
+                filters,
+                ..
+            }
+            | Request::Restore {
+                properties,
+                filters,
+            } => Packet::Subscribe(Subscribe {
+                packet_id: id,
+                properties: properties.clone(),
+                filters: filters.clone(),
+            }),
+            Request::Unsubscribe {
+                properties,
+                filters,
+                ..
+            } => Packet::Unsubscribe(Unsubscribe {
+                packet_id: id,
+                properties: properties.clone(),
+                filters: filters.clone(),
+            }),
+        };
+        // The Client MUST NOT send packets exceeding Maximum Packet Size to
+        // the Server [MQTT-3.2.2-15].
+        match packet.encoded_len(self.version()) {
+            Ok(size) if size > self.max_send() => Some(CommandError::PacketTooLarge {
+                size,
+                max: self.limits.maximum_packet_size,
+            }),
+            Ok(_) => self
+                .try_send_packet(now, &packet)
+                .err()
+                .map(CommandError::Encode),
+            Err(e) => Some(CommandError::Encode(e)),
+        }
+    }
+
+    /// A subscription request that cannot be sent: the application's
+    /// complete with the error; a restoration counts its filters refused,
+    /// with the reason code a server would have given.
+    fn request_failed(&mut self, request: Request, e: CommandError) {
+        match request {
+            Request::Subscribe { req, .. } => self.events.push_back(Event::SubscribeDone {
+                id: req,
+                result: Err(e),
+            }),
+            Request::Unsubscribe { req, .. } => self.events.push_back(Event::UnsubscribeDone {
+                id: req,
+                result: Err(e),
+            }),
+            Request::Restore { filters, .. } => {
+                let code = match e {
+                    CommandError::WildcardsNotSupported => {
+                        ReasonCode::WILDCARD_SUBSCRIPTIONS_NOT_SUPPORTED
+                    }
+                    CommandError::SharedNotSupported => {
+                        ReasonCode::SHARED_SUBSCRIPTIONS_NOT_SUPPORTED
+                    }
+                    CommandError::SubscriptionIdsNotSupported => {
+                        ReasonCode::SUBSCRIPTION_IDENTIFIERS_NOT_SUPPORTED
+                    }
+                    CommandError::PacketTooLarge { .. } => ReasonCode::PACKET_TOO_LARGE,
+                    _ => ReasonCode::UNSPECIFIED_ERROR,
+                };
+                self.restore_answered(filters.into_iter().map(|(f, _)| (f, code)).collect());
             }
         }
     }
@@ -286,7 +326,7 @@ impl Session {
             if qos == QoS::AtMostOnce {
                 let result = self
                     .transmit_publish(now, &mut queued.publish)
-                    .map(|()| (ReasonCode::SUCCESS, Default::default()));
+                    .map(|()| PublishAcked::success());
                 self.events.push_back(Event::PublishDone {
                     id: queued.req,
                     result: result.map_err(CommandError::Encode),
@@ -307,6 +347,7 @@ impl Session {
                 });
                 continue;
             }
+            self.suspect.get_or_insert(queued.req);
             let stage = if qos == QoS::AtLeastOnce {
                 Stage::AwaitPubAck
             } else {

@@ -1,7 +1,7 @@
 //! One deadline per timer kind (the quinn-proto pattern): the engine arms
 //! and clears them; the driver only asks for the earliest.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// The engine's timers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -10,12 +10,39 @@ pub(crate) enum Timer {
     ConnAck = 0,
     /// Some packet must arrive by then, after a PINGREQ.
     PingResp = 1,
+    /// A graceful disconnect stops waiting for the session to go idle then.
+    Disconnect = 2,
 }
 
 // The keep-alive deadline is not stored: it is derived from the time the
 // last packet was sent, which changes with every send.
-const COUNT: usize = 2;
-const ALL: [Timer; COUNT] = [Timer::ConnAck, Timer::PingResp];
+const COUNT: usize = 3;
+const ALL: [Timer; COUNT] = [Timer::ConnAck, Timer::PingResp, Timer::Disconnect];
+
+/// How far "never" is: a deadline that does not fit in an [`Instant`] is
+/// put this far away instead (about 100 years).
+const FAR_FUTURE: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
+
+/// `now + after`, saturating: a duration too long for the platform's
+/// [`Instant`] (such as [`Duration::MAX`]) gives a deadline about 100 years
+/// away, or failing that a year, a day or an hour away, so no configured
+/// duration can make the engine panic. Only an `Instant` within an hour of
+/// the platform's end would give `now` itself.
+pub(crate) fn deadline(now: Instant, after: Duration) -> Instant {
+    const FALLBACKS: [Duration; 4] = [
+        FAR_FUTURE,
+        Duration::from_secs(365 * 24 * 60 * 60),
+        Duration::from_secs(24 * 60 * 60),
+        Duration::from_secs(60 * 60),
+    ];
+    now.checked_add(after)
+        .or_else(|| {
+            FALLBACKS
+                .iter()
+                .find_map(|d| now.checked_add((*d).min(after)))
+        })
+        .unwrap_or(now)
+}
 
 /// Deadlines, indexed by [`Timer`].
 #[derive(Debug, Default, Clone)]
@@ -63,5 +90,21 @@ impl Timers {
             }
         }
         due
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadline_saturates_instead_of_overflowing() {
+        let now = Instant::now();
+        assert_eq!(
+            deadline(now, Duration::from_secs(5)),
+            now + Duration::from_secs(5)
+        );
+        let far = deadline(now, Duration::MAX);
+        assert!(far > now + Duration::from_secs(365 * 24 * 60 * 60));
     }
 }
