@@ -23,12 +23,14 @@ use std::cell::Cell;
 use std::num::NonZeroU16;
 use std::sync::Once;
 use std::time::Duration;
-use tern_mqtt::client::{ConnectionEvent, ReconnectOptions};
+use tern_mqtt::client::{ConnectionEvent, ConnectionStatus, ReconnectOptions};
 use tern_mqtt::codec::{
-    AckProperties, Connect, ConnectProperties, MqttString, Packet, ProtocolVersion, PublishAck,
-    QoS, ReasonCode, SubAck, Subscribe, SubscribeProperties, SubscriptionOptions,
+    AckProperties, ConnAck, ConnAckProperties, Connect, ConnectProperties, Disconnect,
+    DisconnectProperties, MqttString, Packet, ProtocolVersion, PublishAck, QoS, ReasonCode, SubAck,
+    Subscribe, SubscribeProperties, SubscriptionOptions,
 };
 use tern_mqtt::topic::TopicFilter;
+use tern_mqtt::transport::BoxedTransport;
 use tern_mqtt::{Client, ConnectOptions, Error};
 
 const V5: ProtocolVersion = ProtocolVersion::V5;
@@ -96,13 +98,19 @@ async fn start(
     version: ProtocolVersion,
     tweak: impl FnOnce(ConnectOptions) -> ConnectOptions,
 ) -> (Case, Conn) {
+    start_with(version, connack_props(), tweak).await
+}
+
+/// As [`start`], with the first CONNACK's properties.
+async fn start_with(
+    version: ProtocolVersion,
+    props: ConnAckProperties,
+    tweak: impl FnOnce(ConnectOptions) -> ConnectOptions,
+) -> (Case, Conn) {
     count_panics();
     let broker = ScriptedBroker::bind().await;
     let opts = tweak(options(&broker, version));
-    let (client, conn) = tokio::join!(
-        Client::connect(opts),
-        broker.accept_with(version, connack_props())
-    );
+    let (client, conn) = tokio::join!(Client::connect(opts), broker.accept_with(version, props));
     let client = client.unwrap();
     let mut events = client.events();
     // The first receiver has every event since the start: skip `Connected`.
@@ -1137,4 +1145,257 @@ async fn broker_that_stops_reading_is_detected_by_keep_alive() {
     );
     flooding.abort();
     case.expect_sane_reconnect().await;
+}
+
+// ----- the broker's reason codes, and brokers without subscription identifiers -----
+
+/// Sends the broker's DISCONNECT.
+async fn server_disconnect(
+    conn: &mut Conn,
+    reason_code: ReasonCode,
+    properties: DisconnectProperties,
+) {
+    conn.send(&Packet::Disconnect(Disconnect {
+        reason_code,
+        properties,
+    }))
+    .await;
+}
+
+/// Refuses the connection with a CONNACK carrying `reason_code`.
+async fn refuse(conn: &mut Conn, reason_code: ReasonCode, properties: ConnAckProperties) {
+    conn.send(&Packet::ConnAck(Box::new(ConnAck {
+        session_present: false,
+        reason_code,
+        properties,
+    })))
+    .await;
+}
+
+/// Drops the first connection and accepts the client's next one, before
+/// answering its CONNECT.
+async fn next_connection(case: &mut Case, first: Conn) -> Conn {
+    drop(first);
+    case.expect_lost(&["closed"]).await;
+    case.broker.accept(case.version).await
+}
+
+/// The next connection within `within` (less than the broker's own
+/// [`WAIT`]), or None.
+async fn accept_within(broker: &ScriptedBroker, within: Duration) -> Option<BoxedTransport> {
+    tokio::time::timeout(within, broker.accept_stream())
+        .await
+        .ok()
+}
+
+/// The next event of `expected`'s kind, which must be `expected`.
+async fn expect_event(events: &mut tern_mqtt::client::Events, expected: ConnectionEvent) {
+    let kind = std::mem::discriminant(&expected);
+    let got = wait_for(events, |e| std::mem::discriminant(e) == kind).await;
+    assert_eq!(got, expected);
+}
+
+fn server_reference(s: &str) -> Option<MqttString> {
+    Some(MqttString::try_from(s).unwrap())
+}
+
+#[tokio::test]
+async fn disconnect_0x8e_session_taken_over_is_reported_and_never_fought() {
+    let (mut case, mut conn) = start(V5, |o| o).await;
+    server_disconnect(
+        &mut conn,
+        ReasonCode::SESSION_TAKEN_OVER,
+        Default::default(),
+    )
+    .await;
+    // The client closes without a word.
+    conn.expect_eof().await;
+    wait_for(&mut case.events, |e| {
+        *e == ConnectionEvent::SessionTakenOver
+    })
+    .await;
+    wait_for(&mut case.events, |e| *e == ConnectionEvent::Closed).await;
+    assert_eq!(case.client.status(), ConnectionStatus::Closed);
+    // Reconnect delays are 10 to 50 ms here: a second without a connection
+    // means none comes.
+    assert!(
+        accept_within(&case.broker, Duration::from_secs(1))
+            .await
+            .is_none(),
+        "the taken-over client connected again"
+    );
+    let after = case
+        .client
+        .publish("after", "x", QoS::AtLeastOnce, false)
+        .await;
+    assert!(
+        matches!(after, Err(Error::SessionTakenOver | Error::Closed)),
+        "{after:?}"
+    );
+    assert_eq!(panics(), 0, "nothing panicked");
+}
+
+#[tokio::test]
+async fn disconnect_0x9c_use_another_server_carries_the_reference_and_the_client_retries() {
+    let (mut case, mut conn) = start(V5, |o| o).await;
+    let properties = DisconnectProperties {
+        server_reference: server_reference("other.example:1883"),
+        ..Default::default()
+    };
+    server_disconnect(&mut conn, ReasonCode::USE_ANOTHER_SERVER, properties).await;
+    conn.expect_eof().await;
+    expect_event(
+        &mut case.events,
+        ConnectionEvent::DisconnectedByServer {
+            reason_code: ReasonCode::USE_ANOTHER_SERVER,
+            reason_string: None,
+            server_reference: Some("other.example:1883".to_owned()),
+        },
+    )
+    .await;
+    wait_for(&mut case.events, |e| {
+        matches!(e, ConnectionEvent::Reconnecting { .. })
+    })
+    .await;
+    case.expect_sane_reconnect().await;
+}
+
+#[tokio::test]
+async fn connack_0x9d_server_moved_carries_the_reference_and_the_client_retries() {
+    let (mut case, conn) = start(V5, |o| o).await;
+    let mut conn = next_connection(&mut case, conn).await;
+    let properties = ConnAckProperties {
+        server_reference: server_reference("moved.example"),
+        ..Default::default()
+    };
+    refuse(&mut conn, ReasonCode::SERVER_MOVED, properties).await;
+    expect_event(
+        &mut case.events,
+        ConnectionEvent::Refused {
+            reason_code: ReasonCode::SERVER_MOVED,
+            reason_string: None,
+            server_reference: Some("moved.example".to_owned()),
+        },
+    )
+    .await;
+    case.expect_sane_reconnect().await;
+}
+
+#[tokio::test]
+async fn connack_0x89_server_busy_on_reconnect_waits_half_the_busy_delay_at_least() {
+    // Default reconnect options: busy delay 5 s, so 2.5 s at least.
+    let (mut case, conn) = start(V5, |o| o.reconnect(ReconnectOptions::default())).await;
+    let mut conn = next_connection(&mut case, conn).await;
+    refuse(&mut conn, ReasonCode::SERVER_BUSY, Default::default()).await;
+    let refused_at = tokio::time::Instant::now();
+    wait_for(&mut case.events, |e| {
+        matches!(e, ConnectionEvent::Refused { reason_code, .. } if *reason_code == ReasonCode::SERVER_BUSY)
+    })
+    .await;
+    let e = wait_for(&mut case.events, |e| {
+        matches!(e, ConnectionEvent::Reconnecting { .. })
+    })
+    .await;
+    let ConnectionEvent::Reconnecting { delay, .. } = e else {
+        unreachable!()
+    };
+    let busy = ReconnectOptions::default().busy_delay;
+    assert!(
+        delay >= busy / 2 && delay <= busy,
+        "the delay after 0x89: {delay:?}"
+    );
+    // The next attempt waits that long.
+    let stream = loop {
+        if let Some(s) = accept_within(&case.broker, Duration::from_secs(2)).await {
+            break s;
+        }
+        assert!(
+            refused_at.elapsed() < busy + WAIT,
+            "no attempt after the busy delay"
+        );
+    };
+    let waited = refused_at.elapsed();
+    assert!(
+        waited >= busy / 2 && waited >= delay,
+        "the next attempt came {waited:?} after 0x89 (delay {delay:?})"
+    );
+    let mut conn = Conn::new(stream, V5);
+    match conn.recv().await {
+        Some(Packet::Connect(_)) => {}
+        other => panic!("CONNECT expected, got {other:?}"),
+    }
+    conn.connack(false, connack_props()).await;
+    let served = conn.serve();
+    case.expect_reconnected_round_trip(served).await;
+}
+
+/// Subscribes to `filter`, checks that the SUBSCRIBE carries no
+/// Subscription Identifier, and grants it.
+async fn subscribe_without_identifier(
+    case: &Case,
+    conn: &mut Conn,
+    filter: &str,
+) -> tern_mqtt::client::Subscription {
+    let granting = async {
+        match conn.recv_skipping_pings().await {
+            Some(Packet::Subscribe(s)) => {
+                assert_eq!(
+                    s.properties.subscription_identifier, None,
+                    "SUBSCRIBE {filter} carries no identifier"
+                );
+                conn.send(&Packet::SubAck(SubAck {
+                    packet_id: s.packet_id,
+                    properties: AckProperties::default(),
+                    reason_codes: vec![ReasonCode::GRANTED_QOS_1],
+                }))
+                .await;
+            }
+            other => panic!("SUBSCRIBE expected, got {other:?}"),
+        }
+    };
+    let (sub, ()) = tokio::join!(case.client.subscribe(filter, QoS::AtLeastOnce), granting);
+    sub.unwrap()
+}
+
+/// Sends a QoS 1 PUBLISH and expects its one PUBACK next.
+async fn publish_acked(conn: &mut Conn, topic: &str, payload: &'static [u8], n: u16) {
+    conn.send(&publish(topic, payload, QoS::AtLeastOnce, Some(id(n))))
+        .await;
+    match conn.recv_skipping_pings().await {
+        Some(Packet::PubAck(a)) => assert_eq!(a.packet_id, id(n), "the PUBACK of {topic}"),
+        other => panic!("PUBACK {n} expected, got {other:?}"),
+    }
+}
+
+async fn payloads(sub: &mut tern_mqtt::client::Subscription, n: usize) -> Vec<Bytes> {
+    let mut got = Vec::new();
+    for _ in 0..n {
+        let m = tokio::time::timeout(WAIT, sub.recv())
+            .await
+            .expect("a message within the wait")
+            .expect("subscription open");
+        got.push(m.payload);
+    }
+    got
+}
+
+#[tokio::test]
+async fn without_subscription_identifiers_available_overlapping_subscriptions_route_by_filter() {
+    let props = ConnAckProperties {
+        subscription_identifiers_available: Some(false),
+        ..connack_props()
+    };
+    let (case, mut conn) = start_with(V5, props, |o| o).await;
+    let mut plus = subscribe_without_identifier(&case, &mut conn, "ids/+").await;
+    let mut hash = subscribe_without_identifier(&case, &mut conn, "ids/#").await;
+    // One copy for both subscriptions (a broker may send one per matching
+    // subscription, but need not): each gets it, and it is acked once.
+    publish_acked(&mut conn, "ids/x", b"both", 1).await;
+    // Only ids/# matches.
+    publish_acked(&mut conn, "ids/a/b", b"deep", 2).await;
+    publish_acked(&mut conn, "ids/y", b"both again", 3).await;
+    assert_eq!(payloads(&mut plus, 2).await, ["both", "both again"]);
+    assert_eq!(payloads(&mut hash, 3).await, ["both", "deep", "both again"]);
+    let served = conn.serve();
+    case.finish(served).await;
 }
