@@ -25,6 +25,9 @@ struct Pending {
     packet_id: PacketId,
     qos: QoS,
     acked: Option<ReasonCode>,
+    /// QoS 2 resends that arrived before the application's ack: each is
+    /// owed a PUBREC of its own once the ack goes out.
+    resends: u16,
 }
 
 /// What to do with an incoming QoS 1/2 PUBLISH.
@@ -83,7 +86,18 @@ impl Incoming {
                 // the same Packet Identifier by sending a PUBREC. It MUST NOT
                 // cause duplicate messages to be delivered [MQTT-4.3.3-10].
                 let resend_pubrec = match *state {
-                    Qos2::AwaitAppAck => None,
+                    Qos2::AwaitAppAck => {
+                        // Its PUBREC waits for the application's ack; this
+                        // resend gets one of its own then.
+                        if let Some(p) = self
+                            .pending
+                            .iter_mut()
+                            .find(|p| p.packet_id == packet_id && p.qos == QoS::ExactlyOnce)
+                        {
+                            p.resends = p.resends.saturating_add(1);
+                        }
+                        None
+                    }
                     Qos2::AwaitPubRel => Some(ReasonCode::SUCCESS),
                     Qos2::Refused(code) => Some(code),
                 };
@@ -111,6 +125,7 @@ impl Incoming {
             packet_id,
             qos,
             acked: None,
+            resends: 0,
         });
         Arrival::Deliver(Some(AckToken { seq }))
     }
@@ -132,6 +147,7 @@ impl Incoming {
             };
             let packet_id = front.packet_id;
             let qos = front.qos;
+            let resends = front.resends;
             self.pending.pop_front();
             if qos == QoS::ExactlyOnce {
                 if reason_code.is_success() {
@@ -143,11 +159,22 @@ impl Incoming {
                         .insert(packet_id.get(), Qos2::Refused(reason_code));
                 }
             }
-            out.push(AckOut {
-                packet_id,
-                qos,
-                reason_code,
-            });
+            // Until it has received the corresponding PUBREL packet, the
+            // receiver MUST acknowledge any subsequent PUBLISH packet with
+            // the same Packet Identifier by sending a PUBREC
+            // [MQTT-4.3.3-10]: one for the first arrival, one per resend.
+            let copies = if qos == QoS::ExactlyOnce && reason_code.is_success() {
+                1 + usize::from(resends)
+            } else {
+                1
+            };
+            for _ in 0..copies {
+                out.push(AckOut {
+                    packet_id,
+                    qos,
+                    reason_code,
+                });
+            }
         }
         out
     }
