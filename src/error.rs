@@ -89,7 +89,7 @@ impl Error {
                 url: url.clone(),
                 why,
             },
-            Error::Topic(e) => Error::Topic(e.clone()),
+            Error::Topic(e) => Error::Topic(*e),
             Error::Io(e) => Error::Io(io::Error::new(e.kind(), e.to_string())),
             #[cfg(feature = "tls")]
             Error::Tls(e) => Error::Io(io::Error::other(e.to_string())),

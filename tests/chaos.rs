@@ -840,53 +840,69 @@ async fn chaos_run(plan: Plan, seed: u64) {
     broker.stop();
 }
 
-/// The reconnect attempt count restarts after every accepted connection:
-/// with `max_attempts: 2`, a client whose connection is cut five times (and
-/// reconnects at once each time) must not give up.
+/// The reconnect attempt count restarts only after a connection stayed up
+/// for `stable_after`: with `max_attempts: 2` and every accepted connection
+/// counting as stable (`stable_after: 0`), a client cut five times must not
+/// give up; with the default stable period, three quick cuts in a row are
+/// three failures and it gives up.
 #[tokio::test]
-async fn reconnect_attempts_restart_after_each_accepted_connection() {
+async fn reconnect_attempts_restart_only_after_a_stable_connection() {
     let broker = Broker::start(BrokerOptions::plain());
-    let proxy = Proxy::start(broker.addr(Listener::Plain), 1).await;
-    let client = Client::connect(
-        ConnectOptions::new(&proxy.url())
-            .unwrap()
-            .client_id("attempts")
-            .reconnect(ReconnectOptions {
-                base_delay: Duration::from_millis(5),
-                max_delay: Duration::from_millis(20),
-                max_attempts: 2,
-                ..Default::default()
-            }),
-    )
-    .await
-    .unwrap();
-    let mut events = client.events();
-    for round in 0..5 {
-        proxy.cut_all();
-        let e = tokio::time::timeout(WAIT, async {
-            loop {
-                match events.recv().await {
-                    Some(e @ ConnectionEvent::Reconnected { .. })
-                    | Some(e @ ConnectionEvent::GaveUp { .. })
-                    | Some(e @ ConnectionEvent::Closed) => return e,
-                    Some(_) => {}
-                    None => panic!("event stream ended"),
-                }
-            }
-        })
-        .await
-        .expect("an event within the wait");
-        assert!(
-            matches!(e, ConnectionEvent::Reconnected { .. }),
-            "round {round}: {e:?}"
-        );
-    }
-    assert_eq!(proxy.killed(), 5);
-    client
-        .publish("t", "still here", QoS::AtLeastOnce, false)
+    for (stable_after, rounds_survived) in [(Duration::ZERO, 5), (Duration::from_secs(3600), 2)] {
+        let proxy = Proxy::start(broker.addr(Listener::Plain), 1).await;
+        let client = Client::connect(
+            ConnectOptions::new(&proxy.url())
+                .unwrap()
+                .client_id("attempts")
+                .reconnect(ReconnectOptions {
+                    base_delay: Duration::from_millis(5),
+                    max_delay: Duration::from_millis(20),
+                    max_attempts: 2,
+                    stable_after,
+                    ..Default::default()
+                }),
+        )
         .await
         .unwrap();
-    client.disconnect().await.unwrap();
+        let mut events = client.events();
+        for round in 0..5 {
+            proxy.cut_all();
+            let e = tokio::time::timeout(WAIT, async {
+                loop {
+                    match events.recv().await {
+                        Some(e @ ConnectionEvent::Reconnected { .. })
+                        | Some(e @ ConnectionEvent::GaveUp { .. })
+                        | Some(e @ ConnectionEvent::Closed) => return e,
+                        Some(_) => {}
+                        None => panic!("event stream ended"),
+                    }
+                }
+            })
+            .await
+            .expect("an event within the wait");
+            if round < rounds_survived {
+                assert!(
+                    matches!(e, ConnectionEvent::Reconnected { .. }),
+                    "stable after {stable_after:?}, round {round}: {e:?}"
+                );
+            } else {
+                assert_eq!(
+                    e,
+                    ConnectionEvent::GaveUp { attempts: 2 },
+                    "stable after {stable_after:?}, round {round}"
+                );
+                break;
+            }
+        }
+        if rounds_survived == 5 {
+            assert_eq!(proxy.killed(), 5);
+            client
+                .publish("t", "still here", QoS::AtLeastOnce, false)
+                .await
+                .unwrap();
+            client.disconnect().await.unwrap();
+        }
+    }
 }
 
 // ---- the proxy's own tests ----

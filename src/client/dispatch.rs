@@ -137,7 +137,6 @@ impl Driver {
             self.facts.server_reason = Some(code);
         }
         let accepted = self.facts.accepted_at.is_some();
-        if !accepted {}
         match (info.initiator, info.reason_code) {
             (Initiator::Remote, Some(reason_code)) if !accepted => {
                 self.last_error = Some(Error::ConnectionRefused {
@@ -246,7 +245,10 @@ impl Driver {
                 true
             }
             Pushed::Full(message) => {
-                route.held.push_back(Held { message, ack });
+                route.held.push_back(Held {
+                    message: *message,
+                    ack,
+                });
                 self.report_full(route_id, 0);
                 false
             }
@@ -286,7 +288,7 @@ impl Driver {
                 }
                 Pushed::Full(message) => {
                     route.held.push_front(Held {
-                        message,
+                        message: *message,
                         ack: held.ack,
                     });
                     break;

@@ -76,8 +76,9 @@ pub(crate) enum Pushed {
     Stored,
     /// In the buffer, after dropping this many older QoS 0 messages.
     StoredDropping(u64),
-    /// The buffer is full: the message is handed back.
-    Full(Message),
+    /// The buffer is full: the message is handed back (boxed: the rare
+    /// path should not make every result as large as a message).
+    Full(Box<Message>),
     /// The reader is gone.
     Closed,
 }
@@ -141,7 +142,7 @@ impl Inbox {
         }
         if !s.queue.is_empty() && s.bytes.saturating_add(size) > self.budget {
             s.driver_waiting = true;
-            return Pushed::Full(message);
+            return Pushed::Full(Box::new(message));
         }
         s.bytes = s.bytes.saturating_add(size);
         s.queue.push_back(Entry { message, size });

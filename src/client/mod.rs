@@ -36,8 +36,11 @@
 //! QoS 1/2 messages for it are kept by the connection unacknowledged (so
 //! later acknowledgements wait too, in the order the spec requires) until
 //! the application reads; the broker's window (Receive Maximum in v5, its
-//! in-flight limit in 3.1.1) then throttles delivery, while our own
-//! publishes, their acknowledgements and pings keep flowing. A QoS 0
+//! in-flight limit in 3.1.1; per connection, so once held messages fill it
+//! the broker holds back QoS 1/2 messages for every subscription) then
+//! throttles delivery, while our own publishes, their acknowledgements and
+//! pings keep flowing. The default budget takes a burst of thousands of
+//! small messages to one idle subscription without holding anything back. A QoS 0
 //! message that finds its buffer full makes room by dropping the oldest
 //! QoS 0 messages in it, or is dropped itself when the buffer holds only
 //! QoS 1/2 messages; [`Subscription::dropped`] counts them. A full buffer

@@ -18,10 +18,13 @@ use tokio::sync::mpsc;
 /// still holds.
 ///
 /// Its buffer is bounded in bytes (see the flow control section of
-/// [`crate::client`]): when it is full, the connection keeps reading and
-/// holds the acknowledgements of this subscription's further QoS 1/2
-/// messages until there is room, so a slow reader slows the broker
-/// instead of losing messages or stalling the other subscriptions.
+/// [`crate::client`]): while it has room, a slow reader holds up nothing
+/// else. When it is full, the connection keeps reading and holds back the
+/// acknowledgements of this subscription's further QoS 1/2 messages until
+/// there is room, so nothing is lost; once those fill the broker's window
+/// (which is per connection) the broker holds back QoS 1/2 messages for
+/// every subscription of this client, while our own publishes and pings
+/// go on.
 /// The stream ends (`None`) once the client is closed and the buffer is
 /// read.
 #[derive(Debug)]
