@@ -264,40 +264,8 @@ impl Session {
             });
             return;
         }
-        if ack.session_present && self.clean_start_sent {
-            // A server that accepted Clean Start 1 MUST set Session Present
-            // to 0 [MQTT-3.2.2-2]; a client without session state that
-            // receives Session Present 1 MUST close [MQTT-3.2.2-4].
-            self.fail_connection(
-                now,
-                ProtocolError::violation(
-                    "MQTT-3.2.2-4",
-                    "session present after a clean start",
-                    ReasonCode::PROTOCOL_ERROR,
-                ),
-            );
-            return;
-        }
-        let expected_method = self
-            .config
-            .authenticator
-            .as_ref()
-            .map(|a| a.method().to_owned());
-        if ack.properties.authentication_method.as_deref() != expected_method.as_deref() {
-            // If the initial CONNECT packet included an Authentication Method
-            // property then ... any successful CONNACK packet MUST include an
-            // Authentication Method Property with the same value as in the
-            // CONNECT packet [MQTT-4.12.0-5]; without one in the CONNECT, the
-            // Server MUST NOT send an Authentication Method in the CONNACK
-            // [MQTT-4.12.0-6].
-            self.fail_connection(
-                now,
-                ProtocolError::violation(
-                    "MQTT-4.12.0-5",
-                    "CONNACK authentication method differs from the CONNECT's",
-                    ReasonCode::PROTOCOL_ERROR,
-                ),
-            );
+        if let Some(error) = self.connack_violation(&ack) {
+            self.fail_connection(now, error);
             return;
         }
         self.apply_limits(&ack);
@@ -316,6 +284,35 @@ impl Session {
             self.resend_inflight(now);
         }
         self.pump(now);
+    }
+
+    /// What is wrong with a successful CONNACK, if anything.
+    fn connack_violation(&self, ack: &ConnAck) -> Option<ProtocolError> {
+        if ack.session_present && self.clean_start_sent {
+            // A server that accepted Clean Start 1 MUST set Session Present
+            // to 0 [MQTT-3.2.2-2]; a client without session state that
+            // receives Session Present 1 MUST close [MQTT-3.2.2-4].
+            return Some(ProtocolError::violation(
+                "MQTT-3.2.2-4",
+                "session present after a clean start",
+                ReasonCode::PROTOCOL_ERROR,
+            ));
+        }
+        let expected_method = self.config.authenticator.as_ref().map(|a| a.method());
+        if ack.properties.authentication_method.as_deref() != expected_method {
+            // If the initial CONNECT packet included an Authentication Method
+            // property then ... any successful CONNACK packet MUST include an
+            // Authentication Method Property with the same value as in the
+            // CONNECT packet [MQTT-4.12.0-5]; without one in the CONNECT, the
+            // Server MUST NOT send an Authentication Method in the CONNACK
+            // [MQTT-4.12.0-6].
+            return Some(ProtocolError::violation(
+                "MQTT-4.12.0-5",
+                "CONNACK authentication method differs from the CONNECT's",
+                ReasonCode::PROTOCOL_ERROR,
+            ));
+        }
+        None
     }
 
     fn apply_limits(&mut self, ack: &ConnAck) {
@@ -552,17 +549,7 @@ impl Session {
             ReasonCode::CONTINUE_AUTHENTICATION
                 if self.state == ConnectionState::Connecting || reauthenticating =>
             {
-                let answer = match self.config.authenticator.as_mut() {
-                    Some(a) => a.respond(auth.properties.authentication_data.as_ref()),
-                    None => Err("no authenticator".to_owned()),
-                };
-                match answer {
-                    // The Client responds to an AUTH packet from the Server by
-                    // sending a further AUTH packet. This packet MUST contain a
-                    // Reason Code of 0x18 (Continue authentication) [MQTT-4.12.0-3].
-                    Ok(data) => self.send_auth(now, ReasonCode::CONTINUE_AUTHENTICATION, data),
-                    Err(msg) => self.fail_connection(now, ProtocolError::Auth(msg)),
-                }
+                self.answer_challenge(now, &auth)
             }
             ReasonCode::SUCCESS if reauthenticating => {
                 if let Some(req) = self.reauth.take() {
@@ -580,6 +567,22 @@ impl Session {
                     ReasonCode::PROTOCOL_ERROR,
                 ),
             ),
+        }
+    }
+
+    /// Answers the server's authentication challenge through the
+    /// authenticator.
+    fn answer_challenge(&mut self, now: Instant, auth: &Auth) {
+        let answer = match self.config.authenticator.as_mut() {
+            Some(a) => a.respond(auth.properties.authentication_data.as_ref()),
+            None => Err("no authenticator".to_owned()),
+        };
+        match answer {
+            // The Client responds to an AUTH packet from the Server by
+            // sending a further AUTH packet. This packet MUST contain a
+            // Reason Code of 0x18 (Continue authentication) [MQTT-4.12.0-3].
+            Ok(data) => self.send_auth(now, ReasonCode::CONTINUE_AUTHENTICATION, data),
+            Err(msg) => self.fail_connection(now, ProtocolError::Auth(msg)),
         }
     }
 

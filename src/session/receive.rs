@@ -2,7 +2,7 @@
 
 use super::alias::AliasError;
 use super::event::{
-    CommandError, DisconnectInfo, Event, Initiator, Message, ProtocolError, PublishAcked,
+    AckToken, CommandError, DisconnectInfo, Event, Initiator, Message, ProtocolError, PublishAcked,
 };
 use super::incoming::{AckOut, Arrival};
 use super::outgoing::Stage;
@@ -201,33 +201,10 @@ impl Session {
         p.properties.topic_alias = None;
         let ack = match (p.qos, p.packet_id) {
             (QoS::AtMostOnce, _) => None,
-            (qos, Some(id)) => {
-                match self.incoming.arrive(
-                    id,
-                    qos,
-                    self.config.manual_acks,
-                    self.receive_maximum_in_force(),
-                ) {
-                    Arrival::Deliver(token) => Some((id, qos, token)),
-                    Arrival::Duplicate { resend_pubrec } => {
-                        if let Some(reason_code) = resend_pubrec {
-                            self.send_ack(
-                                now,
-                                AckOut {
-                                    packet_id: id,
-                                    qos,
-                                    reason_code,
-                                },
-                            );
-                        }
-                        return;
-                    }
-                    Arrival::ReceiveMaximumExceeded => {
-                        self.receive_maximum_exceeded(now);
-                        return;
-                    }
-                }
-            }
+            (qos, Some(id)) => match self.admit(now, id, qos) {
+                Some(token) => Some((id, qos, token)),
+                None => return,
+            },
             // The decoder refuses QoS 1/2 without a packet id.
             (_, None) => return,
         };
@@ -251,6 +228,37 @@ impl Session {
                     reason_code: ReasonCode::SUCCESS,
                 },
             );
+        }
+    }
+
+    /// Decides on an incoming QoS 1/2 PUBLISH: `Some(token)` to deliver it
+    /// (a token under manual acks), `None` when it is a duplicate (answered
+    /// with PUBREC when one is due) or exceeds our Receive Maximum (the
+    /// connection is failed).
+    fn admit(&mut self, now: Instant, id: PacketId, qos: QoS) -> Option<Option<AckToken>> {
+        let manual = self.config.manual_acks;
+        match self
+            .incoming
+            .arrive(id, qos, manual, self.receive_maximum_in_force())
+        {
+            Arrival::Deliver(token) => Some(token),
+            Arrival::Duplicate { resend_pubrec } => {
+                if let Some(reason_code) = resend_pubrec {
+                    self.send_ack(
+                        now,
+                        AckOut {
+                            packet_id: id,
+                            qos,
+                            reason_code,
+                        },
+                    );
+                }
+                None
+            }
+            Arrival::ReceiveMaximumExceeded => {
+                self.receive_maximum_exceeded(now);
+                None
+            }
         }
     }
 

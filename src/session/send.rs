@@ -5,7 +5,7 @@
 use super::alias::AliasUse;
 use super::event::{CommandError, Event, PublishAcked};
 use super::incoming::AckOut;
-use super::outgoing::{Inflight, Stage};
+use super::outgoing::{Inflight, Queued, Stage};
 use super::subscriptions::Request;
 use super::{ConnectionState, PublishCommand, Session};
 use crate::codec::{
@@ -303,18 +303,12 @@ impl Session {
             let Some(mut queued) = self.outgoing.queue.pop_front() else {
                 return;
             };
-            if let Some(expiry) = queued.publish.properties.message_expiry_interval {
-                let waited = now.saturating_duration_since(queued.queued_at).as_secs();
-                let waited = u32::try_from(waited).unwrap_or(u32::MAX);
-                if waited >= expiry {
-                    self.events.push_back(Event::PublishDone {
-                        id: queued.req,
-                        result: Err(CommandError::MessageExpired),
-                    });
-                    continue;
-                }
-                // The interval left is what the receiver should see.
-                queued.publish.properties.message_expiry_interval = Some(expiry - waited);
+            if let Err(e) = expire(&mut queued, now) {
+                self.events.push_back(Event::PublishDone {
+                    id: queued.req,
+                    result: Err(e),
+                });
+                continue;
             }
             if let Err(e) = self.check_publish_limits(&queued.publish) {
                 self.events.push_back(Event::PublishDone {
@@ -338,30 +332,36 @@ impl Session {
                 self.outgoing.queue.push_front(queued);
                 return;
             };
-            queued.publish.packet_id = Some(id);
-            if let Err(e) = self.transmit_publish(now, &mut queued.publish) {
-                self.ids.release(id);
-                self.events.push_back(Event::PublishDone {
-                    id: queued.req,
-                    result: Err(CommandError::Encode(e)),
-                });
-                continue;
-            }
-            self.suspect.get_or_insert(queued.req);
-            let stage = if qos == QoS::AtLeastOnce {
-                Stage::AwaitPubAck
-            } else {
-                Stage::AwaitPubRec
-            };
-            self.outgoing.insert(
-                id,
-                Inflight {
-                    req: queued.req,
-                    publish: queued.publish,
-                    stage,
-                },
-            );
+            self.send_inflight(now, id, queued);
         }
+    }
+
+    /// Sends a QoS 1/2 PUBLISH under packet id `id` and keeps it in flight.
+    fn send_inflight(&mut self, now: Instant, id: PacketId, mut queued: Queued) {
+        let qos = queued.publish.qos;
+        queued.publish.packet_id = Some(id);
+        if let Err(e) = self.transmit_publish(now, &mut queued.publish) {
+            self.ids.release(id);
+            self.events.push_back(Event::PublishDone {
+                id: queued.req,
+                result: Err(CommandError::Encode(e)),
+            });
+            return;
+        }
+        self.suspect.get_or_insert(queued.req);
+        let stage = if qos == QoS::AtLeastOnce {
+            Stage::AwaitPubAck
+        } else {
+            Stage::AwaitPubRec
+        };
+        self.outgoing.insert(
+            id,
+            Inflight {
+                req: queued.req,
+                publish: queued.publish,
+                stage,
+            },
+        );
     }
 
     /// Sends a PUBLISH, with a topic alias when the server allows them. The
@@ -393,4 +393,20 @@ impl Session {
             }
         }
     }
+}
+
+/// Counts the time a queued message waited against its Message Expiry
+/// Interval: fails it once expired, else leaves the receiver the interval
+/// that is left.
+fn expire(queued: &mut Queued, now: Instant) -> Result<(), CommandError> {
+    let Some(expiry) = queued.publish.properties.message_expiry_interval else {
+        return Ok(());
+    };
+    let waited = now.saturating_duration_since(queued.queued_at).as_secs();
+    let waited = u32::try_from(waited).unwrap_or(u32::MAX);
+    if waited >= expiry {
+        return Err(CommandError::MessageExpired);
+    }
+    queued.publish.properties.message_expiry_interval = Some(expiry - waited);
+    Ok(())
 }
