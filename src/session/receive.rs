@@ -235,7 +235,12 @@ impl Session {
     /// (a token under manual acks), `None` when it is a duplicate (answered
     /// with PUBREC when one is due) or exceeds our Receive Maximum (the
     /// connection is failed).
-    fn admit(&mut self, now: Instant, id: PacketId, qos: QoS) -> Option<Option<AckToken>> {
+    pub(crate) fn admit(
+        &mut self,
+        now: Instant,
+        id: PacketId,
+        qos: QoS,
+    ) -> Option<Option<AckToken>> {
         let manual = self.config.manual_acks;
         match self
             .incoming

@@ -3,7 +3,7 @@
 //! not send them again.
 
 use super::event::Event;
-use super::incoming::{AckOut, Arrival};
+use super::incoming::AckOut;
 use super::timers::Timer;
 use super::Session;
 use crate::codec::{check_mqtt_str, peek_fixed_header, PacketId, ProtocolVersion, QoS, ReasonCode};
@@ -141,35 +141,15 @@ impl Session {
         self.suspect = None;
         let acks = match (skip.qos, skip.packet_id) {
             (QoS::AtMostOnce, _) | (_, None) => Vec::new(),
-            (qos, Some(id)) => match self.incoming.arrive(
-                id,
-                qos,
-                self.config.manual_acks,
-                self.receive_maximum_in_force(),
-            ) {
-                Arrival::Deliver(Some(token)) => self.incoming.app_ack(token, ReasonCode::SUCCESS),
-                Arrival::Deliver(None) => vec![AckOut {
+            (qos, Some(id)) => match self.admit(now, id, qos) {
+                Some(Some(token)) => self.incoming.app_ack(token, ReasonCode::SUCCESS),
+                Some(None) => vec![AckOut {
                     packet_id: id,
                     qos,
                     reason_code: ReasonCode::SUCCESS,
                 }],
-                Arrival::Duplicate { resend_pubrec } => {
-                    if let Some(reason_code) = resend_pubrec {
-                        self.send_ack(
-                            now,
-                            AckOut {
-                                packet_id: id,
-                                qos,
-                                reason_code,
-                            },
-                        );
-                    }
-                    return;
-                }
-                Arrival::ReceiveMaximumExceeded => {
-                    self.receive_maximum_exceeded(now);
-                    return;
-                }
+                // A duplicate (answered) or a broken Receive Maximum.
+                None => return,
             },
         };
         self.events.push_back(Event::MessageDiscarded {
