@@ -93,7 +93,12 @@ pub struct SessionConfig {
     /// [`CommandError::RejectedByServer`](super::CommandError::RejectedByServer)
     /// instead of being sent yet again. A 3.1.1 server can refuse a message
     /// (too large, not authorised) only by closing, and would otherwise be
-    /// sent it after every reconnect, forever. Default 3; 0 turns it off.
+    /// sent it after every reconnect, forever. Default 10: a network that
+    /// cuts connections right after they open (the first packet after
+    /// CONNECT is the oldest message in flight) hits one message a few
+    /// times in a row by chance, and must not make it fail; ten in a row
+    /// is a server's decision. The reconnect backoff keeps those attempts
+    /// apart (about a minute for ten). 0 turns it off.
     pub max_publish_strikes: u32,
 }
 
@@ -101,7 +106,7 @@ impl SessionConfig {
     /// A configuration with the defaults: MQTT 5.0, clean start, keep alive
     /// 60 s, connect timeout 30 s, no session expiry, receive maximum 65,535,
     /// maximum packet size 1 MiB, topic alias maximum 16 both ways,
-    /// subscriptions restored by the session, a publish given up after 3
+    /// subscriptions restored by the session, a publish given up after 10
     /// connections in a row the server closed on it.
     pub fn new(client_id: MqttString) -> Self {
         SessionConfig {
@@ -126,7 +131,7 @@ impl SessionConfig {
             manual_acks: false,
             session_lost_policy: SessionLostPolicy::Resend,
             restore_subscriptions: true,
-            max_publish_strikes: 3,
+            max_publish_strikes: 10,
         }
     }
 

@@ -110,6 +110,13 @@ impl ScriptedBroker {
     /// The next client connection, before its CONNECT; panics if none
     /// comes within [`WAIT`].
     pub async fn accept_stream(&self) -> BoxedTransport {
+        self.accept_stream_within(WAIT).await
+    }
+
+    /// The next client connection, before its CONNECT; panics if none
+    /// comes within `within` (longer than [`WAIT`] for a client in its
+    /// reconnect backoff).
+    pub async fn accept_stream_within(&self, within: Duration) -> BoxedTransport {
         let next = async {
             match &self.incoming {
                 Incoming::Tcp { listener, .. } => {
@@ -123,14 +130,20 @@ impl ScriptedBroker {
                 }
             }
         };
-        tokio::time::timeout(WAIT, next)
+        tokio::time::timeout(within, next)
             .await
             .expect("the client connects within the wait")
     }
 
     /// Accepts the next client connection and reads its CONNECT.
     pub async fn accept(&self, version: ProtocolVersion) -> Conn {
-        let mut conn = Conn::new(self.accept_stream().await, version);
+        self.accept_within(version, WAIT).await
+    }
+
+    /// Like [`accept`](Self::accept), waiting up to `within` for the
+    /// connection.
+    pub async fn accept_within(&self, version: ProtocolVersion, within: Duration) -> Conn {
+        let mut conn = Conn::new(self.accept_stream_within(within).await, version);
         match conn.recv().await {
             Some(Packet::Connect(c)) => {
                 assert_eq!(c.protocol_version, version, "CONNECT at the expected level");
