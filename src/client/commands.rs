@@ -71,9 +71,16 @@ impl Driver {
             let _ = reply.send(Err(Error::OfflineQueueFull(queued)));
             return;
         }
+        let qos = cmd.qos;
         match self.session.publish(now(), cmd) {
             Ok(id) => {
-                self.pending.publishes.insert(id, (reply, permit));
+                let pending = super::driver::PendingPublish {
+                    reply,
+                    _permit: permit,
+                    qos,
+                    started: now(),
+                };
+                self.pending.publishes.insert(id, pending);
             }
             Err(e) => {
                 let _ = reply.send(Err(Error::Command(e)));
@@ -114,6 +121,7 @@ impl Driver {
                     route_id,
                     self.settings.subscription_budget,
                     self.commands.clone(),
+                    self.metrics.buffered.clone(),
                 );
                 let mut route = Route::new(route_id, filters, inbox);
                 route.subscription_id = subscription_id;
@@ -130,7 +138,11 @@ impl Driver {
     /// unsubscribe from the filters nobody else uses, and release the acks
     /// its held messages owed so they do not block later ones.
     pub(super) fn drop_route(&mut self, id: u64) {
-        let (unused, acks) = self.router.remove(id);
+        let (unused, acks, dropped) = self.router.remove(id);
+        if dropped > 0 {
+            self.metrics
+                .dropped(super::metrics::Dropped::WithSubscription, dropped);
+        }
         for token in acks {
             self.release_ack(token);
         }

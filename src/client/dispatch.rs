@@ -4,11 +4,13 @@
 
 use super::driver::{now, Driver};
 use super::inbox::Pushed;
+use super::metrics::Dropped;
 use super::router::Held;
 use super::{AckHandle, ConnectionEvent, ConnectionStatus, Message, PublishOutcome};
 use crate::codec::{QoS, ReasonCode};
 use crate::session::{
-    AckToken, CommandError, DisconnectInfo, Event, Initiator, RequestId, SubscribeResult,
+    AckToken, CommandError, DisconnectInfo, Event, Initiator, PublishAcked, RequestId,
+    SubscribeResult,
 };
 use crate::Error;
 
@@ -37,25 +39,14 @@ impl Driver {
                     })
                 }
                 Event::MessageDiscarded { topic, size, .. } => {
+                    self.metrics.dropped(Dropped::TooLarge, 1);
                     self.emit(ConnectionEvent::MessageTooLarge {
                         topic: topic.to_string(),
                         size,
                     })
                 }
                 Event::Message(m) => self.route(m),
-                Event::PublishDone { id, result } => {
-                    if let Some((reply, _permit)) = self.pending.publishes.remove(&id) {
-                        let _ = reply.send(
-                            result
-                                .map(|acked| PublishOutcome {
-                                    reason_code: acked.reason_code,
-                                    properties: acked.properties,
-                                    pubcomp_lost: acked.pubcomp_lost,
-                                })
-                                .map_err(Error::Command),
-                        );
-                    }
-                }
+                Event::PublishDone { id, result } => self.publish_done(id, result),
                 Event::SubscribeDone { id, result } => self.subscribe_done(id, result),
                 Event::UnsubscribeDone { id, result } => {
                     if let Some(reply) = self.pending.unsubscribes.remove(&id) {
@@ -84,6 +75,24 @@ impl Driver {
             let _ = r.send(Ok(session_present));
         }
         self.emit(ConnectionEvent::Connected { session_present });
+    }
+
+    fn publish_done(&mut self, id: RequestId, result: Result<PublishAcked, CommandError>) {
+        let Some(publish) = self.pending.publishes.remove(&id) else {
+            return;
+        };
+        let took = now().saturating_duration_since(publish.started);
+        self.metrics.completed(publish.qos, result.is_ok(), took);
+        tracing::debug!(qos = ?publish.qos, ok = result.is_ok(), ?took, "publish completed");
+        let _ = publish.reply.send(
+            result
+                .map(|acked| PublishOutcome {
+                    reason_code: acked.reason_code,
+                    properties: acked.properties,
+                    pubcomp_lost: acked.pubcomp_lost,
+                })
+                .map_err(Error::Command),
+        );
     }
 
     fn subscribe_done(
@@ -139,6 +148,7 @@ impl Driver {
         let accepted = self.facts.accepted_at.is_some();
         match (info.initiator, info.reason_code) {
             (Initiator::Remote, Some(reason_code)) if !accepted => {
+                self.metrics.refused(reason_code);
                 self.last_error = Some(Error::ConnectionRefused {
                     reason_code,
                     reason_string: reason_string.clone(),
@@ -184,6 +194,8 @@ impl Driver {
             .router
             .targets(&m.topic, m.properties.subscription_identifiers.as_slice());
         let manual = self.settings.manual_acks;
+        self.metrics.received(m.qos);
+        tracing::debug!(topic = %m.topic, qos = ?m.qos, size = m.payload.len(), retain = m.retain, "message received");
         let token = m.ack;
         let msg = Message {
             topic: m.topic,
@@ -228,6 +240,7 @@ impl Driver {
             // Behind held messages: keep the order.
             if message.qos == QoS::AtMostOnce {
                 route.inbox.note_dropped(1);
+                self.metrics.dropped(Dropped::Qos0Overflow, 1);
                 return true;
             }
             route.held.push_back(Held { message, ack });
@@ -236,11 +249,13 @@ impl Driver {
         match route.inbox.push(message) {
             Pushed::Stored | Pushed::Closed => true,
             Pushed::StoredDropping(n) => {
+                self.metrics.dropped(Dropped::Qos0Overflow, n);
                 self.report_full(route_id, n);
                 true
             }
             Pushed::Full(message) if message.qos == QoS::AtMostOnce => {
                 route.inbox.note_dropped(1);
+                self.metrics.dropped(Dropped::Qos0Overflow, 1);
                 self.report_full(route_id, 1);
                 true
             }

@@ -10,6 +10,7 @@
 //! produced while handling an event sits unsent until the next wake-up.
 
 use super::inbox::Inbox;
+use super::metrics::{Cause, Metrics};
 use super::options::{ConnectOptions, Credentials, OfflinePolicy, ReconnectOptions};
 use super::reconnect::{Backoff, Decision, End, Stop};
 use super::router::{Router, UNMATCHED};
@@ -85,16 +86,19 @@ pub(crate) struct DriverSettings {
     pub version_fallback: bool,
 }
 
+/// A publish the engine has, and the reply its caller waits for.
+pub(crate) struct PendingPublish {
+    pub reply: oneshot::Sender<Result<PublishOutcome, Error>>,
+    /// Held until completion: the publish queue's bound.
+    pub _permit: OwnedSemaphorePermit,
+    pub qos: crate::codec::QoS,
+    pub started: Instant,
+}
+
 /// Replies owed to handles, by the engine's request id.
 #[derive(Default)]
 pub(crate) struct Pending {
-    pub publishes: HashMap<
-        RequestId,
-        (
-            oneshot::Sender<Result<PublishOutcome, Error>>,
-            OwnedSemaphorePermit,
-        ),
-    >,
+    pub publishes: HashMap<RequestId, PendingPublish>,
     pub subscribes: HashMap<RequestId, (u64, oneshot::Sender<Result<SubscribeReply, Error>>)>,
     pub unsubscribes: HashMap<RequestId, oneshot::Sender<Result<Vec<ReasonCode>, Error>>>,
     pub reauths: HashMap<RequestId, oneshot::Sender<Result<(), Error>>>,
@@ -146,6 +150,7 @@ pub(crate) struct Driver {
     pub(super) facts: ConnectionFacts,
     /// Why the client stopped for good, for what is still pending.
     pub(super) final_error: Option<Error>,
+    pub(super) metrics: Metrics,
 }
 
 impl Driver {
@@ -158,7 +163,13 @@ impl Driver {
     ) -> Self {
         let connector = options.make_connector();
         let settings = options.driver_settings();
-        let unmatched = Inbox::new(UNMATCHED, settings.subscription_budget, commands.clone());
+        let metrics = Metrics::new(&options.session.client_id);
+        let unmatched = Inbox::new(
+            UNMATCHED,
+            settings.subscription_budget,
+            commands.clone(),
+            metrics.buffered.clone(),
+        );
         let mut session_config = options.session;
         // The driver acknowledges each message itself once its buffer has
         // taken it (or the application acked it), so the engine always
@@ -184,6 +195,7 @@ impl Driver {
             last_error: None,
             facts: ConnectionFacts::default(),
             final_error: None,
+            metrics,
         }
     }
 
@@ -302,7 +314,20 @@ impl Driver {
     /// Asks the policy; reports and returns the delay before the next
     /// attempt, or stops.
     fn decide(&mut self, end: End) -> Option<Duration> {
-        match self.backoff.next(end) {
+        let cause = match end {
+            End::Unreachable => Cause::Unreachable,
+            End::Refused(_) => Cause::Refused,
+            End::Lost {
+                reason_code: Some(_),
+                ..
+            } => Cause::ServerDisconnect,
+            End::Lost { .. } => Cause::Lost,
+        };
+        let decision = self.backoff.next(end);
+        if !matches!(decision, Decision::Stop(_)) {
+            self.metrics.reconnect(cause);
+        }
+        match decision {
             Decision::Retry { attempt, delay } => Some(self.retry(attempt, delay, true)),
             Decision::RetryWithNewCredentials {
                 attempt,
@@ -407,6 +432,7 @@ impl Driver {
                 },
             }
             self.dispatch_events();
+            self.metrics.queued.set(self.session.queued() as f64);
             if self.is_done() {
                 return None;
             }
@@ -453,8 +479,8 @@ impl Driver {
     /// Every reply still owed gets `error`.
     fn fail_pending(&mut self, error: &Error) {
         let p = &mut self.pending;
-        for (_, (reply, _)) in p.publishes.drain() {
-            let _ = reply.send(Err(error.duplicate()));
+        for (_, publish) in p.publishes.drain() {
+            let _ = publish.reply.send(Err(error.duplicate()));
         }
         for (_, (_, reply)) in p.subscribes.drain() {
             let _ = reply.send(Err(error.duplicate()));

@@ -67,6 +67,8 @@ pub(crate) struct Inbox {
     budget: usize,
     state: Mutex<State>,
     commands: mpsc::WeakUnboundedSender<Command>,
+    /// `tern_buffered_bytes`, shared by every buffer of the client.
+    buffered: metrics::Gauge,
 }
 
 /// What became of a pushed message.
@@ -88,6 +90,7 @@ impl Inbox {
         route: u64,
         budget: usize,
         commands: mpsc::WeakUnboundedSender<Command>,
+        buffered: metrics::Gauge,
     ) -> Arc<Self> {
         Arc::new(Inbox {
             route,
@@ -101,6 +104,7 @@ impl Inbox {
                 reader: None,
             }),
             commands,
+            buffered,
         })
     }
 
@@ -135,6 +139,7 @@ impl Inbox {
                 };
                 if let Some(e) = s.queue.remove(pos) {
                     s.bytes = s.bytes.saturating_sub(e.size);
+                    self.buffered.decrement(e.size as f64);
                     dropped += 1;
                 }
             }
@@ -145,6 +150,7 @@ impl Inbox {
             return Pushed::Full(Box::new(message));
         }
         s.bytes = s.bytes.saturating_add(size);
+        self.buffered.increment(size as f64);
         s.queue.push_back(Entry { message, size });
         if let Some(w) = s.reader.take() {
             w.wake();
@@ -171,12 +177,22 @@ impl Inbox {
         }
     }
 
-    /// The reader went away: drop what is buffered.
-    pub fn abandon(&self) {
+    /// No reader will come back: no more messages are taken. The buffer
+    /// itself is dropped by [`abandon`](Self::abandon).
+    pub fn close_reader(&self) {
+        self.lock().closed = true;
+    }
+
+    /// The route is gone: drop what is buffered; returns how many messages
+    /// that was.
+    pub fn abandon(&self) -> u64 {
         let mut s = self.lock();
         s.closed = true;
+        let n = u64::try_from(s.queue.len()).unwrap_or(u64::MAX);
         s.queue.clear();
+        self.buffered.decrement(s.bytes as f64);
         s.bytes = 0;
+        n
     }
 
     /// Whether the reader went away or the route was closed.
@@ -205,6 +221,7 @@ impl Inbox {
             return Poll::Pending;
         };
         s.bytes = s.bytes.saturating_sub(entry.size);
+        self.buffered.decrement(entry.size as f64);
         // Room is reported once the buffer is down to half its budget, so
         // that a slow reader costs one wake-up of the driver per half
         // budget, not one per message.
@@ -249,7 +266,7 @@ mod tests {
     fn a_full_buffer_hands_qos1_back_and_reports_room_at_half() {
         let (tx, mut rx) = mpsc::unbounded_channel();
         let one = decoded_size(&message(QoS::AtLeastOnce, "x"));
-        let inbox = Inbox::new(7, one * 4, tx.downgrade());
+        let inbox = Inbox::new(7, one * 4, tx.downgrade(), metrics::Gauge::noop());
         for _ in 0..4 {
             assert!(matches!(
                 inbox.push(message(QoS::AtLeastOnce, "x")),
@@ -270,7 +287,7 @@ mod tests {
     fn qos0_makes_room_by_dropping_the_oldest_qos0_only() {
         let (tx, _rx) = mpsc::unbounded_channel();
         let one = decoded_size(&message(QoS::AtMostOnce, "a"));
-        let inbox = Inbox::new(1, one * 2, tx.downgrade());
+        let inbox = Inbox::new(1, one * 2, tx.downgrade(), metrics::Gauge::noop());
         assert!(matches!(
             inbox.push(message(QoS::AtLeastOnce, "1")),
             Pushed::Stored
@@ -295,7 +312,7 @@ mod tests {
     #[test]
     fn an_empty_buffer_takes_one_message_over_the_budget() {
         let (tx, _rx) = mpsc::unbounded_channel();
-        let inbox = Inbox::new(1, 1, tx.downgrade());
+        let inbox = Inbox::new(1, 1, tx.downgrade(), metrics::Gauge::noop());
         assert!(matches!(
             inbox.push(message(QoS::AtLeastOnce, "big")),
             Pushed::Stored
@@ -318,7 +335,7 @@ mod tests {
     #[test]
     fn closing_ends_the_reader_after_the_buffer() {
         let (tx, _rx) = mpsc::unbounded_channel();
-        let inbox = Inbox::new(1, 1 << 20, tx.downgrade());
+        let inbox = Inbox::new(1, 1 << 20, tx.downgrade(), metrics::Gauge::noop());
         inbox.push(message(QoS::AtMostOnce, "last"));
         inbox.close();
         assert!(matches!(

@@ -34,6 +34,8 @@ pub(super) struct Io {
     stream: BoxedTransport,
     out: VecDeque<Bytes>,
     needs_flush: bool,
+    /// Bytes written and not yet counted in the metric.
+    bytes_out: usize,
     read_reserve: usize,
     timer: Pin<Box<Sleep>>,
     armed: Option<tokio::time::Instant>,
@@ -56,6 +58,7 @@ impl Io {
             stream,
             out: VecDeque::new(),
             needs_flush: false,
+            bytes_out: 0,
             read_reserve: READ_RESERVE_MIN,
             timer: Box::pin(tokio::time::sleep(std::time::Duration::from_secs(86_400))),
             armed: None,
@@ -90,6 +93,7 @@ impl Io {
                 Poll::Ready(Ok(0)) => return Err(std::io::ErrorKind::WriteZero.into()),
                 Poll::Ready(Ok(n)) => {
                     wrote = true;
+                    self.bytes_out += n;
                     self.needs_flush = true;
                     if n >= front.len() {
                         self.out.pop_front();
@@ -111,6 +115,11 @@ impl Io {
         Ok(wrote)
     }
 
+    /// Bytes written since the last look, for the metric.
+    fn take_bytes_out(&mut self) -> usize {
+        std::mem::take(&mut self.bytes_out)
+    }
+
     fn is_flushed(&self) -> bool {
         self.out.is_empty() && !self.needs_flush
     }
@@ -124,6 +133,7 @@ impl Driver {
         }
         let mut io = Io::new(stream);
         std::future::poll_fn(|cx| self.poll_connection(&mut io, cx)).await;
+        self.update_gauges(&mut io);
     }
 
     fn poll_connection(&mut self, io: &mut Io, cx: &mut Context<'_>) -> Poll<()> {
@@ -160,6 +170,7 @@ impl Driver {
                 }
             }
             if !progress {
+                self.update_gauges(io);
                 return Poll::Pending;
             }
         }
@@ -207,6 +218,7 @@ impl Driver {
                 }
                 Poll::Ready(Ok(n)) => {
                     got = true;
+                    self.metrics.bytes_in(n);
                     if n >= io.read_reserve / 2 {
                         io.read_reserve = (io.read_reserve * 2).min(READ_RESERVE_MAX);
                     }
@@ -248,6 +260,13 @@ impl Driver {
             Poll::Pending => Poll::Pending,
             Poll::Ready(_) => self.transport_closed(Closed::Local),
         }
+    }
+
+    /// Gauges and byte counts, once per wake-up rather than per packet.
+    fn update_gauges(&self, io: &mut Io) {
+        self.metrics.bytes_out(io.take_bytes_out());
+        self.metrics.inflight.set(self.session.inflight() as f64);
+        self.metrics.queued.set(self.session.queued() as f64);
     }
 
     fn transport_closed(&mut self, closed: Closed) -> Poll<()> {

@@ -53,6 +53,7 @@ mod dispatch;
 mod driver;
 mod inbox;
 mod io;
+mod metrics;
 mod options;
 mod reconnect;
 mod router;

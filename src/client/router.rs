@@ -86,15 +86,16 @@ impl Router {
     }
 
     /// Removes a route; returns its filters that no other route uses, which
-    /// can be unsubscribed, and the acks of the messages it still held
-    /// (those messages are gone with the subscription; their acks must not
-    /// block the ones after them).
-    pub fn remove(&mut self, id: u64) -> (Vec<TopicFilter>, Vec<AckToken>) {
+    /// can be unsubscribed, the acks of the messages it still held (those
+    /// messages are gone with the subscription; their acks must not block
+    /// the ones after them), and how many messages went with it.
+    pub fn remove(&mut self, id: u64) -> (Vec<TopicFilter>, Vec<AckToken>, u64) {
         let Some(pos) = self.routes.iter().position(|r| r.id == id) else {
-            return (Vec::new(), Vec::new());
+            return (Vec::new(), Vec::new(), 0);
         };
         let route = self.routes.swap_remove(pos);
-        route.inbox.abandon();
+        let held = u64::try_from(route.held.len()).unwrap_or(u64::MAX);
+        let dropped = route.inbox.abandon().saturating_add(held);
         let acks = route.held.into_iter().filter_map(|h| h.ack).collect();
         let unused = route
             .filters
@@ -107,7 +108,7 @@ impl Router {
                     .any(|r| r.filters.iter().any(|(g, _)| g == f))
             })
             .collect();
-        (unused, acks)
+        (unused, acks, dropped)
     }
 
     /// Keeps only the filters the broker granted.

@@ -100,7 +100,7 @@ impl Drop for Subscription {
         if self.id == UNMATCHED {
             return;
         }
-        self.inbox.abandon();
+        self.inbox.close_reader();
         if let Some(tx) = self.tx.upgrade() {
             let _ = tx.send(Command::DropSubscription { id: self.id });
         }

@@ -186,6 +186,30 @@ impl Packet {
         }
     }
 
+    /// The packet identifier, for packets that carry one (for logs).
+    pub fn packet_id(&self) -> Option<u16> {
+        match self {
+            Packet::Publish(p) => p.packet_id.map(PacketId::get),
+            Packet::PubAck(p) | Packet::PubRec(p) | Packet::PubRel(p) | Packet::PubComp(p) => {
+                Some(p.packet_id.get())
+            }
+            Packet::Subscribe(p) => Some(p.packet_id.get()),
+            Packet::SubAck(p) => Some(p.packet_id.get()),
+            Packet::Unsubscribe(p) => Some(p.packet_id.get()),
+            Packet::UnsubAck(p) => Some(p.packet_id.get()),
+            _ => None,
+        }
+    }
+
+    /// A PUBLISH's topic, when it carries one (an aliased PUBLISH may not),
+    /// for logs.
+    pub fn topic(&self) -> Option<&str> {
+        match self {
+            Packet::Publish(p) => p.topic.as_deref(),
+            _ => None,
+        }
+    }
+
     /// Writes the variable header and payload. Run once against a
     /// [`Counter`] for the remaining length, then against the buffer.
     #[inline]

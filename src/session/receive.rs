@@ -43,9 +43,17 @@ impl Session {
                 SkipStart::NeedMore => return self.after_received(now),
                 SkipStart::No => {}
             }
+            let before = self.recv.len();
             match decode(&mut self.recv, self.config.version, max) {
                 Ok(Some(packet)) => {
-                    tracing::trace!(packet = packet.name(), "received");
+                    // Never the payload: type, id, topic and size.
+                    tracing::trace!(
+                        packet = packet.name(),
+                        packet_id = packet.packet_id(),
+                        topic = packet.topic(),
+                        size = before.saturating_sub(self.recv.len()),
+                        "received"
+                    );
                     // Any packet from the server answers our PINGREQ.
                     self.timers.stop(Timer::PingResp);
                     // And shows it took what we sent before; its DISCONNECT

@@ -18,8 +18,19 @@ use std::time::Instant;
 impl Session {
     /// Encodes `packet` into the transmit buffer.
     fn try_send_publish(&mut self, now: Instant, publish: &Publish) -> Result<(), EncodeError> {
+        let before = self.send.len();
         encode_publish(publish, self.config.version, &mut self.send)?;
         self.last_sent = Some(now);
+        tracing::trace!(
+            packet = "PUBLISH",
+            packet_id = publish.packet_id.map(crate::codec::PacketId::get),
+            topic = publish.topic.as_deref(),
+            topic_alias = publish.properties.topic_alias.map(std::num::NonZeroU16::get),
+            qos = ?publish.qos,
+            dup = publish.dup,
+            size = self.send.len().saturating_sub(before),
+            "send"
+        );
         Ok(())
     }
 
@@ -28,9 +39,17 @@ impl Session {
         now: Instant,
         packet: &Packet,
     ) -> Result<(), EncodeError> {
+        let before = self.send.len();
         encode(packet, self.config.version, &mut self.send)?;
         self.last_sent = Some(now);
-        tracing::trace!(packet = packet.name(), "send");
+        // Never the payload, never credentials: type, id, topic and size.
+        tracing::trace!(
+            packet = packet.name(),
+            packet_id = packet.packet_id(),
+            topic = packet.topic(),
+            size = self.send.len().saturating_sub(before),
+            "send"
+        );
         Ok(())
     }
 
