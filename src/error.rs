@@ -81,8 +81,8 @@ pub enum Error {
 }
 
 impl Error {
-    /// A copy for one more waiter (I/O and TLS errors keep their kind and
-    /// text).
+    /// A copy for one more waiter (I/O errors keep their kind and text,
+    /// TLS errors their variant).
     pub(crate) fn duplicate(&self) -> Error {
         match self {
             Error::InvalidUrl { url, why } => Error::InvalidUrl {
@@ -92,7 +92,7 @@ impl Error {
             Error::Topic(e) => Error::Topic(*e),
             Error::Io(e) => Error::Io(io::Error::new(e.kind(), e.to_string())),
             #[cfg(feature = "tls")]
-            Error::Tls(e) => Error::Io(io::Error::other(e.to_string())),
+            Error::Tls(e) => Error::Tls(e.clone()),
             Error::TlsNotEnabled => Error::TlsNotEnabled,
             Error::ConnectionRefused {
                 reason_code,

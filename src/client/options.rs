@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 #[cfg(feature = "tls")]
-use crate::transport::{ClientCertificate, TlsOptions, TrustAnchors};
+use crate::transport::{ClientCertificate, Password, SecretBytes, TlsOptions, TrustAnchors};
 use crate::transport::{Connector, TcpConnector};
 
 /// Credentials a reconnect hook may hand back.
@@ -164,16 +164,18 @@ pub struct ConnectOptions {
 
 impl std::fmt::Debug for ConnectOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ConnectOptions")
-            .field("broker", &self.describe_broker())
+        let mut d = f.debug_struct("ConnectOptions");
+        d.field("broker", &self.describe_broker())
             .field("session", &self.session)
             .field("reconnect", &self.reconnect)
             .field("publish_queue", &self.publish_queue)
             .field("offline_queue", &self.offline_queue)
             .field("offline_policy", &self.offline_policy)
             .field("subscription_budget", &self.subscription_budget)
-            .field("disconnect_timeout", &self.disconnect_timeout)
-            .finish_non_exhaustive()
+            .field("disconnect_timeout", &self.disconnect_timeout);
+        #[cfg(feature = "tls")]
+        d.field("tls", &self.tls);
+        d.finish_non_exhaustive()
     }
 }
 
@@ -503,17 +505,50 @@ impl ConnectOptions {
         self
     }
 
-    /// All TLS settings at once.
+    /// TLS settings, merged into those already set, field by field: each
+    /// field that `tls` sets to something other than its default replaces
+    /// the current value, and each field it leaves at the default keeps
+    /// what an earlier setter (or an earlier `.tls()`) put there. So
+    /// `.client_cert_files(..)` then `.tls(TlsOptions { alpn, ..Default::default() })`
+    /// keeps the client certificate, and setters called after `.tls()`
+    /// replace just their own field. `dangerous_skip_verification` is
+    /// switched on by a `tls` that sets it and never off.
+    ///
+    /// ```
+    /// use tern_mqtt::transport::TlsOptions;
+    /// use tern_mqtt::ConnectOptions;
+    ///
+    /// let opts = ConnectOptions::new("mqtts://broker.local").unwrap()
+    ///     .client_cert_files("client.crt", "client.key")
+    ///     .tls(TlsOptions { alpn: vec![b"mqtt".to_vec()], ..Default::default() });
+    /// assert!(opts.tls_options().client_cert.is_some());
+    /// assert_eq!(opts.tls_options().alpn, vec![b"mqtt".to_vec()]);
+    /// ```
     #[cfg(feature = "tls")]
     pub fn tls(mut self, tls: TlsOptions) -> Self {
-        self.tls = tls;
+        self.tls.merge(tls);
         self
     }
 
-    /// Trust the CA certificates in this PEM file (instead of the system roots).
+    /// The TLS settings in force (used for `mqtts://` URLs).
+    #[cfg(feature = "tls")]
+    pub fn tls_options(&self) -> &TlsOptions {
+        &self.tls
+    }
+
+    /// Trust the CA certificates in this PEM file instead of the system
+    /// roots (default: the system roots).
     #[cfg(feature = "tls")]
     pub fn ca_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
         self.tls.trust = TrustAnchors::PemFile(path.into());
+        self
+    }
+
+    /// Trust the CA certificate in this DER file (`.der`, `.cer`) instead
+    /// of the system roots.
+    #[cfg(feature = "tls")]
+    pub fn ca_der_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.tls.trust = TrustAnchors::DerFile(path.into());
         self
     }
 
@@ -524,28 +559,110 @@ impl ConnectOptions {
         self
     }
 
-    /// Mutual TLS with a client certificate chain and key from PEM files.
-    #[cfg(feature = "tls")]
-    pub fn client_cert_files(
-        mut self,
-        cert: impl Into<std::path::PathBuf>,
-        key: impl Into<std::path::PathBuf>,
-    ) -> Self {
-        self.tls.client_cert = Some(ClientCertificate::PemFiles {
-            cert: cert.into(),
-            key: key.into(),
-        });
+    /// Trust Mozilla's root certificates compiled into the binary instead
+    /// of the system store: for edge images without a CA store (the
+    /// `webpki-roots` feature).
+    #[cfg(feature = "webpki-roots")]
+    pub fn ca_webpki_roots(mut self) -> Self {
+        self.tls.trust = TrustAnchors::WebPki;
         self
     }
 
-    /// Mutual TLS with a client certificate chain and key as PEM bytes.
+    /// Mutual TLS with this client certificate, in any format of
+    /// [`ClientCertificate`] (default: no client certificate).
     #[cfg(feature = "tls")]
-    pub fn client_cert_pem(mut self, cert: impl Into<Vec<u8>>, key: impl Into<Vec<u8>>) -> Self {
-        self.tls.client_cert = Some(ClientCertificate::Pem {
+    pub fn client_cert(mut self, cert: ClientCertificate) -> Self {
+        self.tls.client_cert = Some(cert);
+        self
+    }
+
+    /// Mutual TLS with a client certificate chain and key from PEM files
+    /// (key: PKCS#8, PKCS#1 RSA or SEC1 EC, unencrypted).
+    #[cfg(feature = "tls")]
+    pub fn client_cert_files(
+        self,
+        cert: impl Into<std::path::PathBuf>,
+        key: impl Into<std::path::PathBuf>,
+    ) -> Self {
+        self.client_cert(ClientCertificate::PemFiles {
             cert: cert.into(),
             key: key.into(),
-        });
-        self
+            password: None,
+        })
+    }
+
+    /// Mutual TLS with a client certificate chain from a PEM file and an
+    /// encrypted PKCS#8 key (`-----BEGIN ENCRYPTED PRIVATE KEY-----`, as
+    /// `openssl pkcs8 -topk8 -v2 aes-256-cbc` writes) with its password.
+    ///
+    /// ```
+    /// use tern_mqtt::ConnectOptions;
+    ///
+    /// let opts = ConnectOptions::new("mqtts://broker.local").unwrap()
+    ///     .client_cert_files_with_password("client.crt", "client.key", "s3cret");
+    /// assert!(!format!("{opts:?}").contains("s3cret"));
+    /// ```
+    #[cfg(feature = "tls")]
+    pub fn client_cert_files_with_password(
+        self,
+        cert: impl Into<std::path::PathBuf>,
+        key: impl Into<std::path::PathBuf>,
+        password: impl Into<Password>,
+    ) -> Self {
+        self.client_cert(ClientCertificate::PemFiles {
+            cert: cert.into(),
+            key: key.into(),
+            password: Some(password.into()),
+        })
+    }
+
+    /// Mutual TLS with a certificate and key from DER files (the key
+    /// unencrypted; for an encrypted one use [`ClientCertificate::DerFiles`]
+    /// with a password).
+    #[cfg(feature = "tls")]
+    pub fn client_cert_der_files(
+        self,
+        cert: impl Into<std::path::PathBuf>,
+        key: impl Into<std::path::PathBuf>,
+    ) -> Self {
+        self.client_cert(ClientCertificate::DerFiles {
+            cert: cert.into(),
+            key: key.into(),
+            password: None,
+        })
+    }
+
+    /// Mutual TLS with the key and chain in a PKCS#12 archive (`.pfx`,
+    /// `.p12`) and its password.
+    ///
+    /// ```
+    /// use tern_mqtt::ConnectOptions;
+    ///
+    /// let opts = ConnectOptions::new("mqtts://broker.local").unwrap()
+    ///     .client_cert_pkcs12("/etc/gateway/client.pfx", "changeit");
+    /// assert!(!format!("{opts:?}").contains("changeit"));
+    /// ```
+    #[cfg(feature = "tls")]
+    pub fn client_cert_pkcs12(
+        self,
+        path: impl Into<std::path::PathBuf>,
+        password: impl Into<Password>,
+    ) -> Self {
+        self.client_cert(ClientCertificate::Pkcs12File {
+            path: path.into(),
+            password: password.into(),
+        })
+    }
+
+    /// Mutual TLS with a client certificate chain and key as PEM bytes
+    /// (the key is held in a buffer wiped on drop).
+    #[cfg(feature = "tls")]
+    pub fn client_cert_pem(self, cert: impl Into<Vec<u8>>, key: impl Into<SecretBytes>) -> Self {
+        self.client_cert(ClientCertificate::Pem {
+            cert: cert.into(),
+            key: key.into(),
+            password: None,
+        })
     }
 
     /// Verify the broker's certificate against this name instead of the host.

@@ -106,10 +106,6 @@ impl Connector for TcpConnector {
     }
 
     fn describe(&self) -> String {
-        if self.host.contains(':') {
-            format!("[{}]:{}", self.host, self.port)
-        } else {
-            format!("{}:{}", self.host, self.port)
-        }
+        super::tcp::host_port(&self.host, self.port)
     }
 }

@@ -8,11 +8,16 @@ mod connector;
 mod tcp;
 #[cfg(feature = "tls")]
 mod tls;
+#[cfg(feature = "tls")]
+mod tls_load;
 
 pub use connector::{BoxedTransport, ConnectFuture, Connector, TcpConnector, Transport};
 pub use tcp::connect_tcp;
 #[cfg(feature = "tls")]
-pub use tls::{connect_tls, ClientCertificate, TlsError, TlsOptions, TrustAnchors};
+pub use tls::{
+    connect_tls, ClientCertificate, Password, SecretBytes, TlsError, TlsFault, TlsOptions,
+    TrustAnchors,
+};
 
 use std::io;
 use std::pin::Pin;

@@ -1,9 +1,11 @@
 //! TLS through rustls (ring provider): trust anchors, mutual TLS, server
 //! name override, ALPN, and errors that say what failed.
 
+pub use super::tls_load::{Password, SecretBytes};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::client::ResolvesClientCert;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::sign::CertifiedKey;
 use rustls::{CertificateError, DigitallySignedStruct, SignatureScheme};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -11,49 +13,120 @@ use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
-/// Which certificate authorities to trust.
+/// Which certificate authorities to trust when verifying the broker.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum TrustAnchors {
-    /// The operating system's store.
+    /// The operating system's store (the default).
     System,
     /// CA certificates from a PEM file.
     PemFile(PathBuf),
     /// CA certificates as PEM bytes.
     Pem(Vec<u8>),
+    /// One CA certificate from a DER file (`.der`, `.cer`).
+    DerFile(PathBuf),
+    /// One CA certificate as DER bytes.
+    Der(Vec<u8>),
+    /// Mozilla's root certificates, compiled in (the `webpki-roots`
+    /// feature): for edge images without a CA store.
+    #[cfg(feature = "webpki-roots")]
+    WebPki,
 }
 
 /// A client certificate chain and its private key, for mutual TLS.
+///
+/// Private keys may be PKCS#8, PKCS#1 RSA or SEC1 EC, or encrypted PKCS#8
+/// (PBES2 with PBKDF2 or scrypt and AES-CBC, which is what
+/// `openssl pkcs8 -topk8 -v2 aes-256-cbc` writes) when a `password` is
+/// given. Keys, archives and passwords are held in buffers wiped on drop,
+/// and `Debug` prints `<redacted>` for them.
+///
+/// Files are read when connecting (and again on every reconnect, so a
+/// renewed certificate is picked up); errors name the file and what was
+/// wrong with it.
+///
+/// ```
+/// use tern_mqtt::transport::ClientCertificate;
+///
+/// let cert = ClientCertificate::Pkcs12File {
+///     path: "/etc/gateway/client.pfx".into(),
+///     password: "changeit".into(),
+/// };
+/// assert!(!format!("{cert:?}").contains("changeit"));
+/// ```
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum ClientCertificate {
-    /// PEM files: the chain, and the key (PKCS#8, PKCS#1 RSA or SEC1 EC).
+    /// PEM files: the chain (leaf first) and the key.
     PemFiles {
         /// Certificate chain, leaf first.
         cert: PathBuf,
         /// Private key.
         key: PathBuf,
+        /// Password of an encrypted (`ENCRYPTED PRIVATE KEY`) key.
+        password: Option<Password>,
     },
     /// The same as PEM bytes.
     Pem {
         /// Certificate chain, leaf first.
         cert: Vec<u8>,
         /// Private key.
-        key: Vec<u8>,
+        key: SecretBytes,
+        /// Password of an encrypted (`ENCRYPTED PRIVATE KEY`) key.
+        password: Option<Password>,
+    },
+    /// DER files: one certificate and its key.
+    DerFiles {
+        /// The certificate.
+        cert: PathBuf,
+        /// Private key (encrypted PKCS#8 when `password` is given).
+        key: PathBuf,
+        /// Password of an encrypted PKCS#8 key.
+        password: Option<Password>,
+    },
+    /// The same as DER bytes.
+    Der {
+        /// The certificate.
+        cert: Vec<u8>,
+        /// Private key (encrypted PKCS#8 when `password` is given).
+        key: SecretBytes,
+        /// Password of an encrypted PKCS#8 key.
+        password: Option<Password>,
+    },
+    /// A PKCS#12 archive file (`.pfx`, `.p12`) holding the key and its
+    /// chain. Both the modern (PBES2, AES) and the legacy (3DES, RC2)
+    /// encryptions are read.
+    Pkcs12File {
+        /// The archive.
+        path: PathBuf,
+        /// Its password (may be empty).
+        password: Password,
+    },
+    /// The same as bytes.
+    Pkcs12 {
+        /// The archive.
+        bytes: SecretBytes,
+        /// Its password (may be empty).
+        password: Password,
     },
 }
 
 /// TLS settings.
+///
+/// With [`ConnectOptions::tls`](crate::client::ConnectOptions::tls) these
+/// merge into the options field by field: see there.
 #[derive(Debug, Clone)]
 pub struct TlsOptions {
-    /// Trusted CAs.
+    /// Trusted CAs. Default: [`TrustAnchors::System`].
     pub trust: TrustAnchors,
-    /// Client certificate for mutual TLS.
+    /// Client certificate for mutual TLS. Default: none.
     pub client_cert: Option<ClientCertificate>,
     /// The name to verify the server's certificate against, instead of the
-    /// host connected to.
+    /// host connected to. Default: none (the host).
     pub server_name: Option<String>,
-    /// ALPN protocol names to offer.
+    /// ALPN protocol names to offer. Default: none.
     pub alpn: Vec<Vec<u8>>,
-    /// Skip verification of the server's certificate.
+    /// Skip verification of the server's certificate. Default: false.
     ///
     /// **Warning:** with this set, anyone on the network path can
     /// impersonate the broker and read everything. It exists for test
@@ -73,29 +146,137 @@ impl Default for TlsOptions {
     }
 }
 
+impl TlsOptions {
+    /// Overlays `other` on `self`: every field `other` sets to something
+    /// other than its default replaces ours; fields `other` leaves at the
+    /// default keep ours.
+    pub fn merge(&mut self, other: TlsOptions) {
+        if !matches!(other.trust, TrustAnchors::System) {
+            self.trust = other.trust;
+        }
+        if other.client_cert.is_some() {
+            self.client_cert = other.client_cert;
+        }
+        if other.server_name.is_some() {
+            self.server_name = other.server_name;
+        }
+        if !other.alpn.is_empty() {
+            self.alpn = other.alpn;
+        }
+        self.dangerous_skip_verification |= other.dangerous_skip_verification;
+    }
+}
+
+/// Whose side a TLS failure is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TlsFault {
+    /// Ours: our certificate, key, password, CA file or settings.
+    Local,
+    /// The broker's: its certificate is expired, not for this host, signed
+    /// by a CA we do not trust...
+    Broker,
+    /// Cannot tell (a protocol failure, an unexpected rustls error).
+    Unknown,
+}
+
 /// What went wrong with TLS.
-#[derive(Debug, thiserror::Error)]
+///
+/// Variants name the culprit: the ones about files, keys and passwords are
+/// ours ([`TlsFault::Local`]), the ones about "the broker's certificate"
+/// are the broker's ([`TlsFault::Broker`]); [`TlsError::fault`] says which.
+/// Messages never contain passwords or key material.
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum TlsError {
-    /// The server's certificate is not signed by a trusted CA.
-    #[error("the server's certificate is signed by an unknown CA")]
+    /// The broker's certificate is not signed by a trusted CA.
+    #[error("the broker's certificate is signed by an unknown CA")]
     UnknownCa,
-    /// The server's certificate is self-signed (and not trusted as such).
-    #[error("the server's certificate is self-signed")]
+    /// The broker's certificate is self-signed (and not trusted as such).
+    #[error("the broker's certificate is self-signed")]
     SelfSigned,
-    /// The server's certificate does not name the host.
-    #[error("the server's certificate is not valid for {0}")]
+    /// The broker's certificate does not name the host.
+    #[error("the broker's certificate is not valid for {0}")]
     NameMismatch(String),
-    /// The server's certificate has expired.
-    #[error("the server's certificate has expired")]
+    /// The broker's certificate has expired.
+    #[error("the broker's certificate has expired")]
     Expired,
-    /// The server's certificate is not valid yet.
-    #[error("the server's certificate is not valid yet")]
+    /// The broker's certificate is not valid yet.
+    #[error("the broker's certificate is not valid yet")]
     NotYetValid,
-    /// The server refused our client certificate (or wanted one).
-    #[error("the server refused the client certificate: {0}")]
+    /// The broker's certificate is X.509 v1 or v2, which rustls does not
+    /// accept.
+    #[error(
+        "the broker's certificate is not X.509 v3 (it has no extensions, as `openssl x509 -req` \
+         without -extfile makes); rustls accepts only v3: reissue it with a subjectAltName"
+    )]
+    ServerCertVersion,
+    /// The broker refused our client certificate (or wanted one).
+    #[error("the broker refused our client certificate: {0}")]
     ClientCertRefused(String),
-    /// Certificates or keys could not be read.
+    /// A certificate, key or archive file could not be read.
+    #[error("cannot read the {role} file {}: {reason}", path.display())]
+    FileUnreadable {
+        /// What the file was for ("client certificate", "client key",
+        /// "PKCS#12", "CA certificate").
+        role: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The I/O error's kind (`NotFound`, `PermissionDenied`...).
+        kind: std::io::ErrorKind,
+        /// Why, in words.
+        reason: String,
+    },
+    /// No certificate where one was expected.
+    #[error("no certificate in the {origin}")]
+    NoCertificate {
+        /// Where we looked (the file, or which bytes).
+        origin: String,
+    },
+    /// No private key where one was expected.
+    #[error("no private key in the {origin}")]
+    NoKey {
+        /// Where we looked.
+        origin: String,
+    },
+    /// The key is encrypted and no password was given.
+    #[error("the {origin} is encrypted: give its password")]
+    PasswordNeeded {
+        /// The encrypted key or archive.
+        origin: String,
+    },
+    /// The password does not decrypt the key or archive.
+    #[error("wrong password for the {origin}")]
+    WrongPassword {
+        /// The encrypted key or archive.
+        origin: String,
+    },
+    /// The key's type or encryption is not supported.
+    #[error("unsupported key in the {origin}: {detail}")]
+    UnsupportedKey {
+        /// The key or archive.
+        origin: String,
+        /// What is unsupported.
+        detail: String,
+    },
+    /// The private key does not belong to the certificate.
+    #[error("the private key in the {key_origin} does not belong to the certificate in the {cert_origin}")]
+    KeyMismatch {
+        /// The certificate.
+        cert_origin: String,
+        /// The key.
+        key_origin: String,
+    },
+    /// A file or buffer is not what it should be (garbage, truncated,
+    /// the wrong format).
+    #[error("the {origin} is not valid: {detail}")]
+    Malformed {
+        /// The file or buffer.
+        origin: String,
+        /// What is wrong.
+        detail: String,
+    },
+    /// Certificates could not be loaded (the system store, the verifier).
     #[error("cannot load {what}: {detail}")]
     Load {
         /// What was being loaded.
@@ -112,6 +293,39 @@ pub enum TlsError {
 }
 
 impl TlsError {
+    /// Whose side the failure is on: ours (certificate, key, password,
+    /// files) or the broker's (its certificate).
+    ///
+    /// ```
+    /// use tern_mqtt::transport::{TlsError, TlsFault};
+    ///
+    /// assert_eq!(TlsError::Expired.fault(), TlsFault::Broker);
+    /// let e = TlsError::WrongPassword { origin: "PKCS#12 file a.pfx".into() };
+    /// assert_eq!(e.fault(), TlsFault::Local);
+    /// ```
+    pub fn fault(&self) -> TlsFault {
+        match self {
+            TlsError::UnknownCa
+            | TlsError::SelfSigned
+            | TlsError::NameMismatch(_)
+            | TlsError::Expired
+            | TlsError::NotYetValid
+            | TlsError::ServerCertVersion => TlsFault::Broker,
+            TlsError::ClientCertRefused(_)
+            | TlsError::FileUnreadable { .. }
+            | TlsError::NoCertificate { .. }
+            | TlsError::NoKey { .. }
+            | TlsError::PasswordNeeded { .. }
+            | TlsError::WrongPassword { .. }
+            | TlsError::UnsupportedKey { .. }
+            | TlsError::KeyMismatch { .. }
+            | TlsError::Malformed { .. }
+            | TlsError::Load { .. }
+            | TlsError::InvalidServerName(_) => TlsFault::Local,
+            TlsError::Other(_) => TlsFault::Unknown,
+        }
+    }
+
     /// Classifies a rustls error; `host` is the name verified against.
     pub fn from_rustls(e: rustls::Error, host: &str) -> TlsError {
         use rustls::AlertDescription as A;
@@ -121,6 +335,9 @@ impl TlsError {
                     if o.0.downcast_ref::<SelfSignedLeaf>().is_some() =>
                 {
                     TlsError::SelfSigned
+                }
+                CertificateError::Other(ref o) if o.0.downcast_ref::<NotV3>().is_some() => {
+                    TlsError::ServerCertVersion
                 }
                 CertificateError::UnknownIssuer | CertificateError::BadSignature => {
                     TlsError::UnknownCa
@@ -157,34 +374,14 @@ impl TlsError {
     }
 }
 
-fn load_err(what: &'static str) -> impl Fn(rustls::pki_types::pem::Error) -> TlsError {
-    move |e| TlsError::Load {
-        what,
-        detail: e.to_string(),
-    }
-}
-
 fn roots(trust: &TrustAnchors) -> Result<rustls::RootCertStore, TlsError> {
     let mut store = rustls::RootCertStore::empty();
-    let certs: Vec<CertificateDer<'static>> = match trust {
-        TrustAnchors::System => {
-            let found = rustls_native_certs::load_native_certs();
-            if found.certs.is_empty() {
-                return Err(TlsError::Load {
-                    what: "system root certificates",
-                    detail: format!("none found ({} errors)", found.errors.len()),
-                });
-            }
-            found.certs
-        }
-        TrustAnchors::PemFile(path) => CertificateDer::pem_file_iter(path)
-            .map_err(load_err("CA file"))?
-            .collect::<Result<_, _>>()
-            .map_err(load_err("CA file"))?,
-        TrustAnchors::Pem(bytes) => CertificateDer::pem_slice_iter(bytes)
-            .collect::<Result<_, _>>()
-            .map_err(load_err("CA certificates"))?,
-    };
+    #[cfg(feature = "webpki-roots")]
+    if matches!(trust, TrustAnchors::WebPki) {
+        store.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        return Ok(store);
+    }
+    let certs = super::tls_load::trust_certs(trust)?;
     let (added, _ignored) = store.add_parsable_certificates(certs);
     if added == 0 {
         return Err(TlsError::Load {
@@ -195,24 +392,52 @@ fn roots(trust: &TrustAnchors) -> Result<rustls::RootCertStore, TlsError> {
     Ok(store)
 }
 
-fn client_identity(
+/// Always presents the one client certificate. Unlike
+/// `with_client_auth_cert`, this does not parse our own certificate with
+/// webpki, so an X.509 v1 client certificate (which brokers on OpenSSL
+/// accept) works, instead of failing with the misleading "invalid peer
+/// certificate: UnsupportedCertVersion"; whether the key belongs to the
+/// certificate is checked by [`spki_of`] instead.
+#[derive(Debug)]
+struct FixedClientCert(Arc<CertifiedKey>);
+
+impl ResolvesClientCert for FixedClientCert {
+    fn resolve(
+        &self,
+        _root_hint_subjects: &[&[u8]],
+        _sigschemes: &[SignatureScheme],
+    ) -> Option<Arc<CertifiedKey>> {
+        Some(Arc::clone(&self.0))
+    }
+
+    fn has_certs(&self) -> bool {
+        true
+    }
+}
+
+fn certified_key(
     cert: &ClientCertificate,
-) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), TlsError> {
-    Ok(match cert {
-        ClientCertificate::PemFiles { cert, key } => (
-            CertificateDer::pem_file_iter(cert)
-                .map_err(load_err("client certificate"))?
-                .collect::<Result<_, _>>()
-                .map_err(load_err("client certificate"))?,
-            PrivateKeyDer::from_pem_file(key).map_err(load_err("client key"))?,
-        ),
-        ClientCertificate::Pem { cert, key } => (
-            CertificateDer::pem_slice_iter(cert)
-                .collect::<Result<_, _>>()
-                .map_err(load_err("client certificate"))?,
-            PrivateKeyDer::from_pem_slice(key).map_err(load_err("client key"))?,
-        ),
-    })
+    provider: &rustls::crypto::CryptoProvider,
+) -> Result<CertifiedKey, TlsError> {
+    let id = super::tls_load::client_identity(cert)?;
+    let signing = provider
+        .key_provider
+        .load_private_key(id.key)
+        .map_err(|e| TlsError::UnsupportedKey {
+            origin: id.key_origin.clone(),
+            detail: e.to_string(),
+        })?;
+    if let (Some(key_spki), Some(cert_spki)) =
+        (signing.public_key(), id.chain.first().and_then(spki_of))
+    {
+        if key_spki.as_ref() != cert_spki {
+            return Err(TlsError::KeyMismatch {
+                cert_origin: id.cert_origin,
+                key_origin: id.key_origin,
+            });
+        }
+    }
+    Ok(CertifiedKey::new(id.chain, signing))
 }
 
 /// Builds the rustls configuration for `options`.
@@ -225,7 +450,7 @@ pub fn client_config(options: &TlsOptions) -> Result<rustls::ClientConfig, TlsEr
         tracing::warn!("TLS certificate verification is OFF (dangerous_skip_verification)");
         builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(NoVerification(provider)))
+            .with_custom_certificate_verifier(Arc::new(NoVerification(provider.clone())))
     } else {
         let webpki = rustls::client::WebPkiServerVerifier::builder_with_provider(
             Arc::new(roots(&options.trust)?),
@@ -242,10 +467,8 @@ pub fn client_config(options: &TlsOptions) -> Result<rustls::ClientConfig, TlsEr
     };
     let mut config = match &options.client_cert {
         Some(c) => {
-            let (chain, key) = client_identity(c)?;
-            builder
-                .with_client_auth_cert(chain, key)
-                .map_err(TlsError::Other)?
+            let key = certified_key(c, &provider)?;
+            builder.with_client_cert_resolver(Arc::new(FixedClientCert(Arc::new(key))))
         }
         None => builder.with_no_client_auth(),
     };
@@ -264,13 +487,20 @@ pub async fn connect_tls(
     let name = options.server_name.as_deref().unwrap_or(host).to_owned();
     let server_name = ServerName::try_from(name.clone())
         .map_err(|_| TlsError::InvalidServerName(name.clone()))?;
+    let peer = tcp
+        .peer_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_else(|_| host.to_owned());
     let connector = TlsConnector::from(Arc::new(config));
     connector
         .connect(server_name, tcp)
         .await
         .map_err(|e| match TlsError::from_io(&e, &name) {
             Some(t) => crate::Error::Tls(t),
-            None => crate::Error::Io(e),
+            None => crate::Error::Io(super::tcp::with_context(
+                e,
+                format!("TLS handshake with {peer}"),
+            )),
         })
 }
 
@@ -330,6 +560,12 @@ impl ServerCertVerifier for NoVerification {
 #[derive(Debug)]
 struct Classifying(Arc<rustls::client::WebPkiServerVerifier>);
 
+/// Marks a broker certificate that is not X.509 v3 inside
+/// `CertificateError::Other`.
+#[derive(Debug, thiserror::Error)]
+#[error("the certificate is not X.509 v3")]
+struct NotV3;
+
 /// Marks a self-signed leaf inside `CertificateError::Other`.
 #[derive(Debug, thiserror::Error)]
 #[error("self-signed certificate")]
@@ -353,6 +589,13 @@ impl ServerCertVerifier for Classifying {
             {
                 Err(rustls::Error::InvalidCertificate(CertificateError::Other(
                     rustls::OtherError(Arc::new(SelfSignedLeaf)),
+                )))
+            }
+            Err(rustls::Error::InvalidCertificate(_))
+                if x509_version(end_entity).is_some_and(|v| v < 3) =>
+            {
+                Err(rustls::Error::InvalidCertificate(CertificateError::Other(
+                    rustls::OtherError(Arc::new(NotV3)),
                 )))
             }
             other => other,
@@ -426,6 +669,48 @@ fn is_self_signed(cert: &CertificateDer<'_>) -> bool {
         Some(issuer == subject)
     };
     tbs_fields().unwrap_or(false)
+}
+
+/// The X.509 version (1, 2 or 3) of a certificate, or `None` if it does
+/// not have the outline of one (RFC 5280 section 4.1: a SEQUENCE of the
+/// TBSCertificate SEQUENCE, the algorithm SEQUENCE and the signature BIT
+/// STRING, with nothing after it).
+pub(crate) fn x509_version(cert: &CertificateDer<'_>) -> Option<u8> {
+    let (tag, certificate, after) = der_element(cert.as_ref())?;
+    if tag != 0x30 || !after.is_empty() {
+        return None;
+    }
+    let (tbs_tag, tbs, rest) = der_element(certificate)?;
+    let (alg_tag, _, rest) = der_element(rest)?;
+    let (sig_tag, _, rest) = der_element(rest)?;
+    if (tbs_tag, alg_tag, sig_tag) != (0x30, 0x30, 0x03) || !rest.is_empty() {
+        return None;
+    }
+    // version [0] EXPLICIT INTEGER DEFAULT v1 (0).
+    match der_element(tbs)? {
+        (0xA0, version, _) => match der_element(version)? {
+            (0x02, [v @ 0..=2], _) => Some(v + 1),
+            _ => None,
+        },
+        (0x02, _, _) => Some(1),
+        _ => None,
+    }
+}
+
+/// The SubjectPublicKeyInfo of a certificate, tag and length included.
+fn spki_of<'a>(cert: &'a CertificateDer<'_>) -> Option<&'a [u8]> {
+    let (_, certificate, _) = der_element(cert.as_ref())?;
+    let (_, tbs, _) = der_element(certificate)?;
+    let mut rest = tbs;
+    if rest.first() == Some(&0xA0) {
+        rest = der_element(rest)?.2;
+    }
+    // serial, signature, issuer, validity, subject, then the key.
+    for _ in 0..5 {
+        rest = der_element(rest)?.2;
+    }
+    let (_, _, after) = der_element(rest)?;
+    rest.get(..rest.len() - after.len())
 }
 
 #[cfg(test)]

@@ -208,3 +208,149 @@ impl TestPki {
         }
     }
 }
+
+// ----- other formats, made with the `openssl` command as users make them -----
+
+/// Runs `openssl` with `args` in `dir`; panics with its stderr on failure.
+fn openssl(dir: &std::path::Path, args: &[&str]) {
+    let out = std::process::Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run openssl (apt-get install -y openssl)");
+    assert!(
+        out.status.success(),
+        "openssl {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn scratch() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("tern-certs-")
+        .tempdir()
+        .expect("temp dir")
+}
+
+/// A PKCS#12 archive (`openssl pkcs12 -export`: PBES2 AES-256-CBC and an
+/// HMAC-SHA256 MAC with OpenSSL 3) holding `leaf`'s key, certificate and
+/// `ca`'s certificate, encrypted with `password`.
+pub fn pkcs12(leaf: &CertKey, ca: &Ca, password: &str) -> Vec<u8> {
+    let dir = scratch();
+    let d = dir.path();
+    std::fs::write(d.join("leaf.crt"), &leaf.cert_pem).unwrap();
+    std::fs::write(d.join("leaf.key"), &leaf.key_pem).unwrap();
+    std::fs::write(d.join("ca.crt"), ca.cert_pem()).unwrap();
+    let pass = format!("pass:{password}");
+    openssl(
+        d,
+        &[
+            "pkcs12",
+            "-export",
+            "-inkey",
+            "leaf.key",
+            "-in",
+            "leaf.crt",
+            "-certfile",
+            "ca.crt",
+            "-name",
+            "client",
+            "-passout",
+            &pass,
+            "-out",
+            "out.p12",
+        ],
+    );
+    std::fs::read(d.join("out.p12")).unwrap()
+}
+
+/// `leaf`'s key as encrypted PKCS#8, as `openssl pkcs8 -topk8 -v2
+/// aes-256-cbc` writes it (PBES2, PBKDF2-HMAC-SHA256, AES-256-CBC), in
+/// `outform` "PEM" (`-----BEGIN ENCRYPTED PRIVATE KEY-----`) or "DER".
+pub fn encrypted_pkcs8(leaf: &CertKey, password: &str, outform: &str) -> Vec<u8> {
+    let dir = scratch();
+    let d = dir.path();
+    std::fs::write(d.join("leaf.key"), &leaf.key_pem).unwrap();
+    let pass = format!("pass:{password}");
+    openssl(
+        d,
+        &[
+            "pkcs8",
+            "-topk8",
+            "-v2",
+            "aes-256-cbc",
+            "-in",
+            "leaf.key",
+            "-passout",
+            &pass,
+            "-outform",
+            outform,
+            "-out",
+            "out.key",
+        ],
+    );
+    std::fs::read(d.join("out.key")).unwrap()
+}
+
+impl Ca {
+    /// An X.509 **v1** certificate for `common_name` signed by this CA, as
+    /// mosquitto's TLS how-to makes them: `openssl req -new` then
+    /// `openssl x509 -req` without extensions (no SAN, no EKU).
+    pub fn v1_leaf(&self, common_name: &str) -> CertKey {
+        let dir = scratch();
+        let d = dir.path();
+        let key_pair = KeyPair::generate().expect("generate leaf key");
+        std::fs::write(d.join("leaf.key"), key_pair.serialize_pem()).unwrap();
+        std::fs::write(d.join("ca.crt"), self.cert_pem()).unwrap();
+        std::fs::write(d.join("ca.key"), &self.key.key_pem).unwrap();
+        let subj = format!("/O=tern-mqtt tests/CN={common_name}");
+        openssl(
+            d,
+            &[
+                "req", "-new", "-key", "leaf.key", "-subj", &subj, "-out", "leaf.csr",
+            ],
+        );
+        openssl(
+            d,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                "leaf.csr",
+                "-CA",
+                "ca.crt",
+                "-CAkey",
+                "ca.key",
+                "-set_serial",
+                "4242",
+                "-days",
+                "3650",
+                "-out",
+                "leaf.crt",
+            ],
+        );
+        let cert_pem = std::fs::read_to_string(d.join("leaf.crt")).unwrap();
+        let cert_der = rustls_pem_to_der(&cert_pem);
+        // A v3 TBSCertificate starts with the [0] version tag; a v1 one with
+        // the serial number (both lengths here take two bytes).
+        assert_eq!(cert_der[8], 0x02, "expected an X.509 v1 certificate");
+        CertKey {
+            cert_pem,
+            cert_der,
+            key_pem: key_pair.serialize_pem(),
+            key_der: key_pair.serialize_der(),
+        }
+    }
+}
+
+/// The DER of the first certificate in `pem`.
+fn rustls_pem_to_der(pem: &str) -> Vec<u8> {
+    let dir = scratch();
+    let d = dir.path();
+    std::fs::write(d.join("c.pem"), pem).unwrap();
+    openssl(
+        d,
+        &["x509", "-in", "c.pem", "-outform", "DER", "-out", "c.der"],
+    );
+    std::fs::read(d.join("c.der")).unwrap()
+}

@@ -145,6 +145,9 @@ pub enum ServerCert {
     NotYetValid,
     /// Same SANs, signed by its own key instead of the test CA.
     SelfSigned,
+    /// X.509 v1 for CN localhost, signed by the test CA with `openssl x509
+    /// -req` and no extensions (mosquitto's TLS how-to).
+    V1,
 }
 
 /// What [`Broker::start`] sets up.
@@ -382,6 +385,7 @@ impl Broker {
             ServerCert::Expired => pki.ca.expired_server(),
             ServerCert::NotYetValid => pki.ca.future_server(),
             ServerCert::SelfSigned => pki.ca.self_signed_server(),
+            ServerCert::V1 => pki.ca.v1_leaf("localhost"),
         };
         let mut broker = Broker {
             dir,

@@ -272,6 +272,7 @@ impl ConnArgs {
             (Some(cert), Some(key)) => Some(ClientCertificate::PemFiles {
                 cert: cert.clone(),
                 key: key.clone(),
+                password: None,
             }),
             _ => None,
         };
