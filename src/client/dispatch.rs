@@ -179,7 +179,7 @@ impl Driver {
     /// acknowledged once every one of them has it in its buffer; a full
     /// buffer holds the ack back, which (through the broker's window)
     /// throttles what the broker sends without ever stopping our reads.
-    fn route(&mut self, m: crate::session::Message) {
+    fn route(&mut self, m: crate::session::Delivery) {
         let targets = self
             .router
             .targets(&m.topic, m.properties.subscription_identifiers.as_slice());
