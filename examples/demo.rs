@@ -18,7 +18,7 @@ mod mosquitto;
 use mosquitto::{Broker, BrokerOptions, Listener};
 use std::process::Command;
 use std::time::{Duration, Instant};
-use tern_mqtt::codec::{MqttString, ProtocolVersion, QoS};
+use tern_mqtt::codec::{ProtocolVersion, QoS};
 use tern_mqtt::session::PublishCommand;
 use tern_mqtt::topic::TopicName;
 use tern_mqtt::{Client, ConnectOptions};
@@ -87,10 +87,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 qos,
             );
             if version == ProtocolVersion::V5 {
-                cmd = cmd.user_property((
-                    MqttString::try_from("unit")?,
-                    MqttString::try_from("celsius")?,
-                ));
+                cmd = cmd.user_property("unit", "celsius")?;
             }
             let sent = Instant::now();
             let outcome = client.publish_command(cmd).await?;

@@ -54,5 +54,28 @@ pub mod session;
 pub mod topic;
 pub mod transport;
 
-pub use client::{Client, ConnectOptions};
+pub use client::{
+    Client, ConnectOptions, ConnectionEvent, ConnectionStatus, Credentials, Message,
+    PublishOutcome, ReconnectOptions, Subscription,
+};
+pub use codec::{QoS, ReasonCode, Will};
 pub use error::Error;
+pub use session::PublishCommand;
+
+/// Everything an application needs, in one import:
+/// `use tern_mqtt::prelude::*;`. The same types are at the crate root.
+///
+/// ```no_run
+/// use tern_mqtt::prelude::*;
+///
+/// # async fn run() -> Result<(), Error> {
+/// let client = Client::connect(ConnectOptions::new("mqtt://localhost")?).await?;
+/// client.publish("gateways/7/hello", "hi", QoS::AtLeastOnce, false).await?;
+/// # Ok(()) }
+/// ```
+pub mod prelude {
+    pub use crate::{
+        Client, ConnectOptions, ConnectionEvent, ConnectionStatus, Credentials, Error, Message,
+        PublishCommand, PublishOutcome, QoS, ReasonCode, ReconnectOptions, Subscription, Will,
+    };
+}

@@ -137,6 +137,39 @@ impl Message {
     }
 }
 
+/// The topic, QoS, size and flags; never the payload, which may hold
+/// anything: `sensors/1/t (QoS 1, 4 bytes, retained)`.
+impl std::fmt::Display for Message {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} ({}, {} bytes",
+            self.topic,
+            self.qos,
+            self.payload.len()
+        )?;
+        if self.retain {
+            f.write_str(", retained")?;
+        }
+        if self.dup {
+            f.write_str(", duplicate")?;
+        }
+        f.write_str(")")
+    }
+}
+
+/// The reason code of the final acknowledgement: `Success (0x00)`, or
+/// `No matching subscribers (0x10)`, with `(PUBCOMP lost)` when it was.
+impl std::fmt::Display for PublishOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.reason_code)?;
+        if self.pubcomp_lost {
+            f.write_str(" (PUBCOMP lost)")?;
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone)]
 struct AckHandle {
     token: AckToken,
@@ -196,6 +229,7 @@ impl Client {
     /// [`ReconnectOptions::retry_first_connect`] the first connection is
     /// retried under the reconnect policy instead.
     pub async fn connect(options: ConnectOptions) -> Result<Client, Error> {
+        options.validate()?;
         let (events, first) = broadcast::channel(EVENT_CAPACITY);
         let template = first.resubscribe();
         let (status_tx, status) = watch::channel(ConnectionStatus::Connecting);
