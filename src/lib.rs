@@ -56,7 +56,7 @@ pub mod transport;
 
 pub use client::{
     Client, ConnectOptions, ConnectionEvent, ConnectionStatus, Credentials, Message,
-    PublishOutcome, ReconnectOptions, Subscription,
+    PublishCompletions, PublishOutcome, Publisher, ReconnectOptions, Subscription,
 };
 pub use codec::{QoS, ReasonCode, Will};
 pub use error::Error;
@@ -76,6 +76,7 @@ pub use session::PublishCommand;
 pub mod prelude {
     pub use crate::{
         Client, ConnectOptions, ConnectionEvent, ConnectionStatus, Credentials, Error, Message,
-        PublishCommand, PublishOutcome, QoS, ReasonCode, ReconnectOptions, Subscription, Will,
+        PublishCommand, PublishCompletions, PublishOutcome, Publisher, QoS, ReasonCode,
+        ReconnectOptions, Subscription, Will,
     };
 }

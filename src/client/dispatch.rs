@@ -44,16 +44,13 @@ impl Driver {
                 }
                 Event::Message(m) => self.route(m),
                 Event::PublishDone { id, result } => {
-                    if let Some((reply, _permit)) = self.pending.publishes.remove(&id) {
-                        let _ = reply.send(
-                            result
-                                .map(|acked| PublishOutcome {
-                                    reason_code: acked.reason_code,
-                                    properties: acked.properties,
-                                    pubcomp_lost: acked.pubcomp_lost,
-                                })
-                                .map_err(Error::Command),
-                        );
+                    if let Some((reply, permit)) = self.pending.publishes.remove(&id) {
+                        let outcome = result.map(|acked| PublishOutcome {
+                            reason_code: acked.reason_code,
+                            properties: acked.properties,
+                            pubcomp_lost: acked.pubcomp_lost,
+                        });
+                        reply.send(outcome.map_err(Error::Command), permit);
                     }
                 }
                 Event::SubscribeDone { id, result } => self.subscribe_done(id, result),

@@ -11,9 +11,10 @@
 
 use super::inbox::Inbox;
 use super::options::{ConnectOptions, Credentials, OfflinePolicy, ReconnectOptions};
+use super::publisher::PublishReply;
 use super::reconnect::{Backoff, Decision, End, Stop};
 use super::router::{Router, UNMATCHED};
-use super::{ConnectionEvent, ConnectionStatus, PublishOutcome, ReconnectAttempt};
+use super::{ConnectionEvent, ConnectionStatus, ReconnectAttempt};
 use crate::codec::{
     MqttString, ProtocolVersion, ReasonCode, SubscribeProperties, SubscriptionOptions,
 };
@@ -35,7 +36,7 @@ pub(crate) type SubscribeReply = (u64, Vec<SubscribeResult>, Arc<Inbox>);
 pub(crate) enum Command {
     Publish {
         cmd: PublishCommand,
-        reply: oneshot::Sender<Result<PublishOutcome, Error>>,
+        reply: PublishReply,
         permit: OwnedSemaphorePermit,
     },
     Subscribe {
@@ -52,6 +53,11 @@ pub(crate) enum Command {
     },
     Unmatched {
         reply: oneshot::Sender<Arc<Inbox>>,
+    },
+    /// A `Client::messages` stream.
+    Tap {
+        id: u64,
+        inbox: Arc<Inbox>,
     },
     Ack {
         token: AckToken,
@@ -88,13 +94,7 @@ pub(crate) struct DriverSettings {
 /// Replies owed to handles, by the engine's request id.
 #[derive(Default)]
 pub(crate) struct Pending {
-    pub publishes: HashMap<
-        RequestId,
-        (
-            oneshot::Sender<Result<PublishOutcome, Error>>,
-            OwnedSemaphorePermit,
-        ),
-    >,
+    pub publishes: HashMap<RequestId, (PublishReply, OwnedSemaphorePermit)>,
     pub subscribes: HashMap<RequestId, (u64, oneshot::Sender<Result<SubscribeReply, Error>>)>,
     pub unsubscribes: HashMap<RequestId, oneshot::Sender<Result<Vec<ReasonCode>, Error>>>,
     pub reauths: HashMap<RequestId, oneshot::Sender<Result<(), Error>>>,
@@ -481,8 +481,8 @@ impl Driver {
     /// Every reply still owed gets `error`.
     fn fail_pending(&mut self, error: &Error) {
         let p = &mut self.pending;
-        for (_, (reply, _)) in p.publishes.drain() {
-            let _ = reply.send(Err(error.duplicate()));
+        for (_, (reply, permit)) in p.publishes.drain() {
+            reply.send(Err(error.duplicate()), permit);
         }
         for (_, (_, reply)) in p.subscribes.drain() {
             let _ = reply.send(Err(error.duplicate()));

@@ -54,6 +54,7 @@ mod driver;
 mod inbox;
 mod io;
 mod options;
+mod publisher;
 mod reconnect;
 mod router;
 mod status;
@@ -62,6 +63,7 @@ mod subscription;
 pub use options::{
     ConnectOptions, Credentials, OfflinePolicy, ReconnectAttempt, ReconnectHook, ReconnectOptions,
 };
+pub use publisher::{PublishCompletions, Publisher};
 pub use status::{ConnectionEvent, ConnectionStatus, Events};
 pub use subscription::Subscription;
 
@@ -194,7 +196,14 @@ struct Shared {
     offline_policy: OfflinePolicy,
     client_id: String,
     broker: String,
+    subscription_budget: usize,
+    /// The next id of a [`Client::messages`] stream (apart from the
+    /// connection task's subscription ids, which count up from 1).
+    next_tap: std::sync::atomic::AtomicU64,
 }
+
+/// The first id of a [`Client::messages`] stream.
+const FIRST_TAP: u64 = 1 << 63;
 
 /// A handle to one MQTT connection. Cheap to clone; every clone talks to
 /// the same connection task, which ends when the last clone is dropped.
@@ -238,6 +247,7 @@ impl Client {
         let offline_policy = options.offline_policy;
         let client_id = options.session.client_id.to_string();
         let broker = options.describe_broker();
+        let subscription_budget = options.subscription_budget;
         let (tx, rx) = mpsc::unbounded_channel();
         let (ready_tx, ready_rx) = oneshot::channel();
         let driver = driver::Driver::new(options, rx, tx.downgrade(), events, status_tx);
@@ -255,6 +265,8 @@ impl Client {
                 offline_policy,
                 client_id,
                 broker,
+                subscription_budget,
+                next_tap: std::sync::atomic::AtomicU64::new(FIRST_TAP),
             }),
         })
     }
@@ -371,8 +383,34 @@ impl Client {
         Error,
     > {
         let (reply, rx) = oneshot::channel();
-        self.send(Command::Publish { cmd, reply, permit })?;
+        self.send(Command::Publish {
+            cmd,
+            reply: publisher::PublishReply::Caller(reply),
+            permit,
+        })?;
         Ok(async move { rx.await.map_err(closed)? })
+    }
+
+    /// A [`Publisher`]: publishing through a `futures` `Sink`, with each
+    /// publish's outcome on its [`completions`](Publisher::completions)
+    /// stream. See [`Publisher`] for backpressure and cancel safety.
+    ///
+    /// ```no_run
+    /// use futures_util::SinkExt;
+    /// use tern_mqtt::prelude::*;
+    ///
+    /// # async fn run() -> Result<(), Error> {
+    /// let client = Client::connect(ConnectOptions::new("mqtt://localhost")?).await?;
+    /// let mut publisher = client.publisher();
+    /// let mut done = publisher.completions();
+    /// publisher.send(PublishCommand::to("a/b", "bytes", QoS::AtLeastOnce)?).await?;
+    /// let (sequence, outcome) = done.recv().await.expect("one outcome");
+    /// assert_eq!(sequence, 0);
+    /// println!("{}", outcome?);
+    /// # Ok(()) }
+    /// ```
+    pub fn publisher(&self) -> Publisher {
+        Publisher::new(self.clone())
     }
 
     /// Subscribes to one filter.
@@ -430,6 +468,66 @@ impl Client {
             inbox,
             self.shared.tx.downgrade(),
         ))
+    }
+
+    /// A stream of every message this client receives, whatever
+    /// subscription it matched and those that match none, each once (a
+    /// message matching two overlapping subscriptions is one PUBLISH, and
+    /// one item here), in the order they arrived. MQTTnet users know it as
+    /// `ApplicationMessageReceived`.
+    ///
+    /// It works beside the subscriptions: a message goes to this stream
+    /// **and** to each [`Subscription`] it matched. While a `messages()`
+    /// stream is live, a message that matches no subscription goes to it
+    /// and not to the [`unmatched`](Self::unmatched) stream, unless the
+    /// application has asked for that one too. Each call returns a new,
+    /// independent stream that sees messages from then on; dropping it
+    /// stops its deliveries.
+    ///
+    /// It is bounded in bytes like a subscription
+    /// ([`ConnectOptions::subscription_buffer_bytes`]) under the same flow
+    /// control: a QoS 1/2 message is acknowledged only once every buffer
+    /// that is to hold it (this stream's and its subscriptions') holds it,
+    /// so a slow reader here holds acknowledgements back instead of losing
+    /// messages. Read it, or drop it. With manual acks, every copy carries
+    /// the same ack: acking one acks the message, a second ack does nothing.
+    ///
+    /// Without subscription identifiers (3.1.1, or a v5 broker without
+    /// them) a broker that sends one copy per matching subscription (not
+    /// mosquitto) shows here as that many items.
+    ///
+    /// ```no_run
+    /// use futures_core::Stream;
+    /// use tern_mqtt::prelude::*;
+    ///
+    /// # async fn run() -> Result<(), Error> {
+    /// let client = Client::connect(ConnectOptions::new("mqtt://localhost")?).await?;
+    /// let mut all = client.messages();
+    /// let _plant = client.subscribe("plant/#", QoS::AtLeastOnce).await?;
+    /// let _alarms = client.subscribe("plant/+/alarm", QoS::AtLeastOnce).await?;
+    /// while let Some(msg) = all.recv().await {
+    ///     println!("{msg}"); // each message once, whichever filters it matched
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn messages(&self) -> Subscription {
+        let id = self
+            .shared
+            .next_tap
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let commands = self.shared.tx.downgrade();
+        let inbox = inbox::Inbox::new(id, self.shared.subscription_budget, commands.clone());
+        // If the task is gone the stream ends at once: its inbox is closed.
+        if self
+            .send(Command::Tap {
+                id,
+                inbox: Arc::clone(&inbox),
+            })
+            .is_err()
+        {
+            inbox.close();
+        }
+        Subscription::new(id, Vec::new(), Vec::new(), inbox, commands)
     }
 
     /// Unsubscribes from filters directly (subscriptions also unsubscribe

@@ -59,6 +59,10 @@ impl Route {
 pub(crate) struct Router {
     routes: Vec<Route>,
     unmatched: Route,
+    /// The `Client::messages` streams: every message, once each.
+    taps: Vec<Route>,
+    /// Whether the application asked for the unmatched stream.
+    unmatched_claimed: bool,
 }
 
 impl Router {
@@ -66,7 +70,20 @@ impl Router {
         Router {
             routes: Vec::new(),
             unmatched: Route::new(UNMATCHED, Vec::new(), unmatched),
+            taps: Vec::new(),
+            unmatched_claimed: false,
         }
+    }
+
+    /// Adds a stream of every message.
+    pub fn add_tap(&mut self, tap: Route) {
+        self.taps.push(tap);
+    }
+
+    /// The application reads the unmatched stream: it gets what matches no
+    /// subscription even while `messages()` streams are live.
+    pub fn claim_unmatched(&mut self) {
+        self.unmatched_claimed = true;
     }
 
     pub fn add(&mut self, route: Route) {
@@ -91,7 +108,7 @@ impl Router {
     /// block the ones after them).
     pub fn remove(&mut self, id: u64) -> (Vec<TopicFilter>, Vec<AckToken>) {
         let Some(pos) = self.routes.iter().position(|r| r.id == id) else {
-            return (Vec::new(), Vec::new());
+            return (Vec::new(), self.remove_tap(id));
         };
         let route = self.routes.swap_remove(pos);
         route.inbox.abandon();
@@ -110,6 +127,16 @@ impl Router {
         (unused, acks)
     }
 
+    /// Removes a `messages()` stream; returns the acks its held messages owed.
+    fn remove_tap(&mut self, id: u64) -> Vec<AckToken> {
+        let Some(pos) = self.taps.iter().position(|r| r.id == id) else {
+            return Vec::new();
+        };
+        let tap = self.taps.swap_remove(pos);
+        tap.inbox.abandon();
+        tap.held.into_iter().filter_map(|h| h.ack).collect()
+    }
+
     /// Keeps only the filters the broker granted.
     pub fn confirm(&mut self, id: u64, results: &[crate::session::SubscribeResult]) {
         if let Some(r) = self.get_mut(id) {
@@ -122,7 +149,10 @@ impl Router {
         if id == UNMATCHED {
             return Some(&mut self.unmatched);
         }
-        self.routes.iter_mut().find(|r| r.id == id)
+        self.routes
+            .iter_mut()
+            .chain(self.taps.iter_mut())
+            .find(|r| r.id == id)
     }
 
     /// The ids of the routes a message goes to: by its subscription
@@ -133,7 +163,22 @@ impl Router {
     /// Without subscription identifiers (3.1.1, or a broker without them),
     /// a broker that sends one copy per matching subscription makes
     /// overlapping routes see a message more than once.
+    ///
+    /// Every live `messages()` stream gets the message too, once; a message
+    /// that matches no subscription goes to the unmatched stream only when
+    /// no `messages()` stream is live or the application asked for it.
     pub fn targets(&self, topic: &TopicName, subscription_ids: &[NonZeroU32]) -> Vec<u64> {
+        let mut targets = self.subscription_targets(topic, subscription_ids);
+        let taps = self.taps.iter().filter(|r| !r.inbox.is_closed());
+        let tapped = taps.clone().next().is_some();
+        if tapped && !self.unmatched_claimed {
+            targets.retain(|&id| id != UNMATCHED);
+        }
+        targets.extend(taps.map(|r| r.id));
+        targets
+    }
+
+    fn subscription_targets(&self, topic: &TopicName, subscription_ids: &[NonZeroU32]) -> Vec<u64> {
         let live = self.routes.iter().filter(|r| !r.inbox.is_closed());
         let by_id: Vec<u64> = live
             .clone()
@@ -159,7 +204,8 @@ impl Router {
 
     /// Ends every stream: readers get what is buffered, then the end.
     pub fn close_all(&mut self) {
-        for r in self.routes.iter().chain(std::iter::once(&self.unmatched)) {
+        let all = self.routes.iter().chain(&self.taps);
+        for r in all.chain(std::iter::once(&self.unmatched)) {
             r.inbox.close();
         }
     }
