@@ -4,8 +4,7 @@
 //! every operation async and completed when the protocol says it is done.
 //!
 //! ```no_run
-//! use tern_mqtt::codec::QoS;
-//! use tern_mqtt::{Client, ConnectOptions};
+//! use tern_mqtt::{Client, ConnectOptions, QoS};
 //!
 //! # async fn run() -> Result<(), tern_mqtt::Error> {
 //! let client = Client::connect(ConnectOptions::new("mqtt://localhost:1883")?).await?;

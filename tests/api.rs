@@ -122,6 +122,20 @@ async fn messages_sees_every_message_of_two_overlapping_subscriptions_once() {
         let mut acks = pubacks_within(&mut conn, Duration::from_secs(1)).await;
         acks.sort();
         assert_eq!(acks, [1, 2, 3], "{version:?}: each message acked once");
+        if version == V5 {
+            // One copy per subscription, each with its own identifier (as
+            // mosquitto sends them): still one item in messages().
+            conn.send(&publish_with_ids("plant/2/temp", b"19", 4, &wide_id))
+                .await;
+            conn.send(&publish_with_ids("plant/2/temp", b"19", 5, &narrow_id))
+                .await;
+            assert_eq!(next(&mut all).await.topic.as_str(), "plant/2/temp");
+            assert!(tokio::time::timeout(Duration::from_secs(1), all.next())
+                .await
+                .is_err());
+            assert_eq!(next(&mut wide).await.topic.as_str(), "plant/2/temp");
+            assert_eq!(next(&mut narrow).await.topic.as_str(), "plant/2/temp");
+        }
     }
 }
 

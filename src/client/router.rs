@@ -169,6 +169,9 @@ impl Router {
     /// no `messages()` stream is live or the application asked for it.
     pub fn targets(&self, topic: &TopicName, subscription_ids: &[NonZeroU32]) -> Vec<u64> {
         let mut targets = self.subscription_targets(topic, subscription_ids);
+        if !self.first_copy(topic, subscription_ids) {
+            return targets;
+        }
         let taps = self.taps.iter().filter(|r| !r.inbox.is_closed());
         let tapped = taps.clone().next().is_some();
         if tapped && !self.unmatched_claimed {
@@ -176,6 +179,31 @@ impl Router {
         }
         targets.extend(taps.map(|r| r.id));
         targets
+    }
+
+    /// Whether this PUBLISH is the copy `messages()` streams take. A broker
+    /// may send one copy per matching subscription, each with its own
+    /// identifier (mosquitto does): only the copy that carries the
+    /// identifier of the first matching subscription counts. A copy
+    /// without our identifiers always counts.
+    fn first_copy(&self, topic: &TopicName, subscription_ids: &[NonZeroU32]) -> bool {
+        let first = self
+            .routes
+            .iter()
+            .filter(|r| !r.inbox.is_closed())
+            .filter(|r| r.filters.iter().any(|(f, _)| f.matches(topic)))
+            .filter_map(|r| r.subscription_id)
+            .min();
+        match first {
+            Some(id) if subscription_ids.iter().any(|s| self.is_ours(*s)) => {
+                subscription_ids.contains(&id)
+            }
+            _ => true,
+        }
+    }
+
+    fn is_ours(&self, id: NonZeroU32) -> bool {
+        self.routes.iter().any(|r| r.subscription_id == Some(id))
     }
 
     fn subscription_targets(&self, topic: &TopicName, subscription_ids: &[NonZeroU32]) -> Vec<u64> {
