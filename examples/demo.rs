@@ -16,39 +16,15 @@
 mod mosquitto;
 
 use mosquitto::{Broker, BrokerOptions, Listener};
-use std::process::Command;
 use std::time::{Duration, Instant};
-use tern_mqtt::codec::{MqttString, ProtocolVersion, QoS};
+use tern_mqtt::codec::{ProtocolVersion, QoS};
 use tern_mqtt::session::PublishCommand;
 use tern_mqtt::topic::TopicName;
 use tern_mqtt::{Client, ConnectOptions};
 
-fn ensure_mosquitto() -> Result<(), String> {
-    let found = ["/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto"]
-        .iter()
-        .any(|p| std::path::Path::new(p).exists())
-        || Command::new("sh")
-            .args(["-c", "command -v mosquitto"])
-            .output()
-            .is_ok_and(|o| o.status.success());
-    if found {
-        return Ok(());
-    }
-    println!("demo: mosquitto is missing; installing it with apt-get (Debian package)");
-    let status = Command::new("sh")
-        .args(["-c", "DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto mosquitto-clients"])
-        .status()
-        .map_err(|e| format!("cannot run apt-get: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err("apt-get install mosquitto failed (are you root?)".to_owned())
-    }
-}
-
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    ensure_mosquitto()?;
+    mosquitto::ensure_installed()?;
     let broker = Broker::start(BrokerOptions::listeners(&[
         Listener::Tls,
         Listener::MutualTls,
@@ -87,10 +63,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 qos,
             );
             if version == ProtocolVersion::V5 {
-                cmd = cmd.user_property((
-                    MqttString::try_from("unit")?,
-                    MqttString::try_from("celsius")?,
-                ));
+                cmd = cmd.user_property("unit", "celsius")?;
             }
             let sent = Instant::now();
             let outcome = client.publish_command(cmd).await?;

@@ -1,6 +1,6 @@
 //! The public error type of the async client.
 
-use crate::codec::ReasonCode;
+use crate::codec::{ReasonCode, StringError};
 use crate::session::{CommandError, ProtocolError};
 use crate::topic::TopicError;
 use std::io;
@@ -17,6 +17,23 @@ pub enum Error {
         /// What is wrong with it.
         why: &'static str,
     },
+    /// A connect option was given a value MQTT cannot carry (a NUL
+    /// character, more than 65,535 bytes, or not UTF-8). The
+    /// [`ConnectOptions`](crate::ConnectOptions) setters record the first
+    /// such value, and [`Client::connect`](crate::Client::connect) fails
+    /// with it before any I/O: nothing is silently replaced or dropped.
+    #[error("invalid {option}: {why}")]
+    InvalidOption {
+        /// The option, as its setter is named: `client_id`, `username`,
+        /// `password`, `user_property`.
+        option: &'static str,
+        /// What is wrong with the value.
+        why: StringError,
+    },
+    /// A string given to a builder (a user property, a content type) is
+    /// not a valid MQTT string.
+    #[error("invalid MQTT string: {0}")]
+    InvalidString(#[from] StringError),
     /// A topic name or filter is invalid.
     #[error(transparent)]
     Topic(#[from] TopicError),
@@ -89,6 +106,8 @@ impl Error {
                 url: url.clone(),
                 why,
             },
+            Error::InvalidOption { option, why } => Error::InvalidOption { option, why: *why },
+            Error::InvalidString(e) => Error::InvalidString(*e),
             Error::Topic(e) => Error::Topic(*e),
             Error::Io(e) => Error::Io(io::Error::new(e.kind(), e.to_string())),
             #[cfg(feature = "tls")]

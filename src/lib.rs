@@ -4,8 +4,7 @@
 //! every operation async and completed when the protocol says it is done.
 //!
 //! ```no_run
-//! use tern_mqtt::codec::QoS;
-//! use tern_mqtt::{Client, ConnectOptions};
+//! use tern_mqtt::{Client, ConnectOptions, QoS};
 //!
 //! # async fn run() -> Result<(), tern_mqtt::Error> {
 //! let client = Client::connect(ConnectOptions::new("mqtt://localhost:1883")?).await?;
@@ -54,5 +53,29 @@ pub mod session;
 pub mod topic;
 pub mod transport;
 
-pub use client::{Client, ConnectOptions};
+pub use client::{
+    Client, ConnectOptions, ConnectionEvent, ConnectionStatus, Credentials, Message,
+    PublishCompletions, PublishOutcome, Publisher, ReconnectOptions, Subscription,
+};
+pub use codec::{QoS, ReasonCode, Will};
 pub use error::Error;
+pub use session::PublishCommand;
+
+/// Everything an application needs, in one import:
+/// `use tern_mqtt::prelude::*;`. The same types are at the crate root.
+///
+/// ```no_run
+/// use tern_mqtt::prelude::*;
+///
+/// # async fn run() -> Result<(), Error> {
+/// let client = Client::connect(ConnectOptions::new("mqtt://localhost")?).await?;
+/// client.publish("gateways/7/hello", "hi", QoS::AtLeastOnce, false).await?;
+/// # Ok(()) }
+/// ```
+pub mod prelude {
+    pub use crate::{
+        Client, ConnectOptions, ConnectionEvent, ConnectionStatus, Credentials, Error, Message,
+        PublishCommand, PublishCompletions, PublishOutcome, Publisher, QoS, ReasonCode,
+        ReconnectOptions, Subscription, Will,
+    };
+}

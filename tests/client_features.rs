@@ -216,20 +216,22 @@ async fn reconnect_gives_up_after_max_attempts_calling_the_hook_each_time() {
     let mut broker = Broker::start(BrokerOptions::plain());
     let calls = Arc::new(AtomicU32::new(0));
     let seen = calls.clone();
-    let client = Client::connect(opts(&broker, ProtocolVersion::V5, "giveup").reconnect(
-        ReconnectOptions {
-            enabled: true,
-            base_delay: Duration::from_millis(10),
-            max_delay: Duration::from_millis(40),
-            max_attempts: 3,
-            hook: Some(Arc::new(move |a: &ReconnectAttempt| {
+    let client = Client::connect(
+        opts(&broker, ProtocolVersion::V5, "giveup").reconnect(
+            ReconnectOptions {
+                enabled: true,
+                base_delay: Duration::from_millis(10),
+                max_delay: Duration::from_millis(40),
+                max_attempts: 3,
+                ..ReconnectOptions::default()
+            }
+            .hook(move |a: ReconnectAttempt| {
                 seen.fetch_add(1, Ordering::SeqCst);
                 assert!(a.attempt >= 1);
-                None
-            })),
-            ..ReconnectOptions::default()
-        },
-    ))
+                async { None }
+            }),
+        ),
+    )
     .await
     .unwrap();
     let mut events = client.events();

@@ -9,7 +9,9 @@
 #[path = "support/scripted_broker.rs"]
 mod scripted_broker;
 
-use scripted_broker::{connack_props, publish, Conn, MemoryConnector, ScriptedBroker};
+use scripted_broker::{
+    connack_props, connect_with, memory_options, publish, Conn, MemoryConnector, ScriptedBroker,
+};
 use std::num::NonZeroU16;
 use std::time::Duration;
 use tern_mqtt::client::{ConnectionEvent, ConnectionStatus, Events, ReconnectOptions};
@@ -24,24 +26,7 @@ const V311: ProtocolVersion = ProtocolVersion::V311;
 
 /// Default options, through the in-memory connector.
 fn options(connector: &MemoryConnector, version: ProtocolVersion) -> ConnectOptions {
-    ConnectOptions::new("mqtt://memory")
-        .unwrap()
-        .client_id("lifecycle")
-        .version(version)
-        .connector(connector.clone())
-}
-
-/// Connects with `options` and accepts on the broker side.
-async fn connect_with(
-    broker: &ScriptedBroker,
-    version: ProtocolVersion,
-    opts: ConnectOptions,
-) -> (Client, Conn) {
-    let (client, conn) = tokio::join!(
-        Client::connect(opts),
-        broker.accept_with(version, connack_props())
-    );
-    (client.expect("connected"), conn)
+    memory_options(connector, version, "lifecycle")
 }
 
 fn id(n: u16) -> NonZeroU16 {

@@ -119,7 +119,7 @@ fn disconnect_reason(sent: &[Packet]) -> ReasonCode {
     }
 }
 
-fn messages(events: &[Event]) -> Vec<tern_mqtt::session::Message> {
+fn messages(events: &[Event]) -> Vec<tern_mqtt::session::Delivery> {
     events
         .iter()
         .filter_map(|e| match e {

@@ -4,6 +4,7 @@
 use super::driver::{now, Command, Driver};
 use super::inbox::Inbox;
 use super::options::OfflinePolicy;
+use super::publisher::PublishReply;
 use super::router::Route;
 use crate::codec::{
     ProtocolVersion, ReasonCode, SubscribeProperties, SubscriptionOptions, UnsubscribeProperties,
@@ -39,8 +40,10 @@ impl Driver {
             }
             Command::DropSubscription { id } => self.drop_route(id),
             Command::Unmatched { reply } => {
+                self.router.claim_unmatched();
                 let _ = reply.send(self.router.unmatched_inbox());
             }
+            Command::Tap { id, inbox } => self.router.add_tap(Route::new(id, Vec::new(), inbox)),
             Command::Ack { token, reason_code } => self.session.ack_with(now(), token, reason_code),
             Command::Room { route } => self.refill(route),
             Command::Reauth { reply } => match self.session.reauthenticate(now()) {
@@ -56,19 +59,14 @@ impl Driver {
         }
     }
 
-    fn publish(
-        &mut self,
-        cmd: PublishCommand,
-        reply: oneshot::Sender<Result<crate::client::PublishOutcome, Error>>,
-        permit: OwnedSemaphorePermit,
-    ) {
+    fn publish(&mut self, cmd: PublishCommand, reply: PublishReply, permit: OwnedSemaphorePermit) {
         let connected = self.session.state() == ConnectionState::Connected;
         let queued = self.session.queued();
         if !connected
             && self.settings.offline_policy == OfflinePolicy::Fail
             && queued >= self.settings.offline_queue
         {
-            let _ = reply.send(Err(Error::OfflineQueueFull(queued)));
+            reply.send(Err(Error::OfflineQueueFull(queued)), permit);
             return;
         }
         let qos = cmd.qos;
@@ -76,15 +74,13 @@ impl Driver {
             Ok(id) => {
                 let pending = super::driver::PendingPublish {
                     reply,
-                    _permit: permit,
+                    permit,
                     qos,
                     started: now(),
                 };
                 self.pending.publishes.insert(id, pending);
             }
-            Err(e) => {
-                let _ = reply.send(Err(Error::Command(e)));
-            }
+            Err(e) => reply.send(Err(Error::Command(e)), permit),
         }
     }
 

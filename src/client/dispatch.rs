@@ -84,15 +84,14 @@ impl Driver {
         let took = now().saturating_duration_since(publish.started);
         self.metrics.completed(publish.qos, result.is_ok(), took);
         tracing::debug!(qos = ?publish.qos, ok = result.is_ok(), ?took, "publish completed");
-        let _ = publish.reply.send(
-            result
-                .map(|acked| PublishOutcome {
-                    reason_code: acked.reason_code,
-                    properties: acked.properties,
-                    pubcomp_lost: acked.pubcomp_lost,
-                })
-                .map_err(Error::Command),
-        );
+        let outcome = result.map(|acked| PublishOutcome {
+            reason_code: acked.reason_code,
+            properties: acked.properties,
+            pubcomp_lost: acked.pubcomp_lost,
+        });
+        publish
+            .reply
+            .send(outcome.map_err(Error::Command), publish.permit);
     }
 
     fn subscribe_done(
@@ -189,7 +188,7 @@ impl Driver {
     /// acknowledged once every one of them has it in its buffer; a full
     /// buffer holds the ack back, which (through the broker's window)
     /// throttles what the broker sends without ever stopping our reads.
-    fn route(&mut self, m: crate::session::Message) {
+    fn route(&mut self, m: crate::session::Delivery) {
         let targets = self
             .router
             .targets(&m.topic, m.properties.subscription_identifiers.as_slice());

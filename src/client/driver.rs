@@ -12,9 +12,10 @@
 use super::inbox::Inbox;
 use super::metrics::{Cause, Metrics};
 use super::options::{ConnectOptions, Credentials, OfflinePolicy, ReconnectOptions};
+use super::publisher::PublishReply;
 use super::reconnect::{Backoff, Decision, End, Stop};
 use super::router::{Router, UNMATCHED};
-use super::{ConnectionEvent, ConnectionStatus, PublishOutcome, ReconnectAttempt};
+use super::{ConnectionEvent, ConnectionStatus, ReconnectAttempt};
 use crate::codec::{
     MqttString, ProtocolVersion, ReasonCode, SubscribeProperties, SubscriptionOptions,
 };
@@ -36,7 +37,7 @@ pub(crate) type SubscribeReply = (u64, Vec<SubscribeResult>, Arc<Inbox>);
 pub(crate) enum Command {
     Publish {
         cmd: PublishCommand,
-        reply: oneshot::Sender<Result<PublishOutcome, Error>>,
+        reply: PublishReply,
         permit: OwnedSemaphorePermit,
     },
     Subscribe {
@@ -53,6 +54,11 @@ pub(crate) enum Command {
     },
     Unmatched {
         reply: oneshot::Sender<Arc<Inbox>>,
+    },
+    /// A `Client::messages` stream.
+    Tap {
+        id: u64,
+        inbox: Arc<Inbox>,
     },
     Ack {
         token: AckToken,
@@ -88,9 +94,10 @@ pub(crate) struct DriverSettings {
 
 /// A publish the engine has, and the reply its caller waits for.
 pub(crate) struct PendingPublish {
-    pub reply: oneshot::Sender<Result<PublishOutcome, Error>>,
-    /// Held until completion: the publish queue's bound.
-    pub _permit: OwnedSemaphorePermit,
+    pub reply: PublishReply,
+    /// Held until completion (or until a completion stream reads the
+    /// outcome): the publish queue's bound.
+    pub permit: OwnedSemaphorePermit,
     pub qos: crate::codec::QoS,
     pub started: Instant,
 }
@@ -155,7 +162,7 @@ pub(crate) struct Driver {
 
 impl Driver {
     pub fn new(
-        options: ConnectOptions,
+        mut options: ConnectOptions,
         rx: mpsc::UnboundedReceiver<Command>,
         commands: mpsc::WeakUnboundedSender<Command>,
         events: broadcast::Sender<ConnectionEvent>,
@@ -170,7 +177,7 @@ impl Driver {
             commands.clone(),
             metrics.buffered.clone(),
         );
-        let mut session_config = options.session;
+        let mut session_config = options.session_config();
         // The driver acknowledges each message itself once its buffer has
         // taken it (or the application acked it), so the engine always
         // hands out ack tokens.
@@ -243,7 +250,7 @@ impl Driver {
             if self.connected_once && !self.reconnect.enabled {
                 break;
             }
-            let Some(delay) = self.decide(end) else {
+            let Some(delay) = self.decide(end).await else {
                 break;
             };
             if !self.wait_offline(delay).await {
@@ -311,9 +318,9 @@ impl Driver {
         false
     }
 
-    /// Asks the policy; reports and returns the delay before the next
-    /// attempt, or stops.
-    fn decide(&mut self, end: End) -> Option<Duration> {
+    /// Asks the policy (and the reconnect hook); reports and returns the
+    /// delay before the next attempt, or stops.
+    async fn decide(&mut self, end: End) -> Option<Duration> {
         let cause = match end {
             End::Unreachable => Cause::Unreachable,
             End::Refused(_) => Cause::Refused,
@@ -328,14 +335,33 @@ impl Driver {
             self.metrics.reconnect(cause);
         }
         match decision {
-            Decision::Retry { attempt, delay } => Some(self.retry(attempt, delay, true)),
+            Decision::Retry { attempt, delay } => {
+                self.report_retry(attempt, delay);
+                let context = ReconnectAttempt {
+                    attempt,
+                    refused: None,
+                };
+                if let Some(c) = self.ask_hook(context).await {
+                    self.apply_credentials(c);
+                }
+                Some(delay)
+            }
             Decision::RetryWithNewCredentials {
                 attempt,
                 delay,
                 reason_code,
             } => {
-                if self.fresh_credentials(attempt, reason_code) {
-                    Some(self.retry(attempt, delay, false))
+                let context = ReconnectAttempt {
+                    attempt,
+                    refused: Some(reason_code),
+                };
+                let fresh = self.ask_hook(context).await;
+                if self.is_done() {
+                    return None;
+                }
+                if fresh.is_some_and(|c| self.apply_credentials(c)) {
+                    self.report_retry(attempt, delay);
+                    Some(delay)
                 } else {
                     self.stop(Stop::Refused(reason_code));
                     None
@@ -348,45 +374,54 @@ impl Driver {
         }
     }
 
-    /// Reports the coming attempt; `ask_hook` lets the reconnect hook hand
-    /// out fresh credentials for it (not asked twice for one attempt).
-    fn retry(&mut self, attempt: u32, delay: Duration, ask_hook: bool) -> Duration {
+    /// Reports the coming attempt.
+    fn report_retry(&mut self, attempt: u32, delay: Duration) {
         self.set_status(ConnectionStatus::Reconnecting { attempt });
         self.emit(ConnectionEvent::Reconnecting { attempt, delay });
-        if let Some(hook) = self.reconnect.hook.clone().filter(|_| ask_hook) {
-            let context = ReconnectAttempt {
-                attempt,
-                refused: None,
-            };
-            if let Some(c) = hook(&context) {
-                self.apply_credentials(c);
-            }
-        }
-        delay
     }
 
-    /// After a credentials refusal: true when the hook handed out new ones.
-    fn fresh_credentials(&mut self, attempt: u32, reason_code: ReasonCode) -> bool {
-        let Some(hook) = self.reconnect.hook.clone() else {
+    /// Awaits the reconnect hook, if there is one, while still taking
+    /// commands, for at most the connect timeout (a hook that takes longer
+    /// counts as one that returned nothing).
+    async fn ask_hook(&mut self, context: ReconnectAttempt) -> Option<Credentials> {
+        let hook = self.reconnect.hook.clone()?;
+        let timeout = self.session.config().connect_timeout;
+        match self
+            .while_offline(tokio::time::timeout(timeout, hook(context)))
+            .await?
+        {
+            Ok(credentials) => credentials,
+            Err(_) => {
+                tracing::warn!(
+                    ?timeout,
+                    "the reconnect hook did not answer within the connect timeout"
+                );
+                None
+            }
+        }
+    }
+
+    /// Puts the hook's credentials in force; false (and nothing changed)
+    /// when they are not valid MQTT values, which are refused, not altered.
+    fn apply_credentials(&mut self, c: Credentials) -> bool {
+        let username = match c.username.map(MqttString::try_from).transpose() {
+            Ok(u) => u,
+            Err(why) => {
+                tracing::warn!(%why, "the reconnect hook returned an invalid user name: refused");
+                return false;
+            }
+        };
+        if c.password
+            .as_ref()
+            .is_some_and(|p| p.len() > usize::from(u16::MAX))
+        {
+            tracing::warn!("the reconnect hook returned a password over 65,535 bytes: refused");
             return false;
-        };
-        let context = ReconnectAttempt {
-            attempt,
-            refused: Some(reason_code),
-        };
-        match hook(&context) {
-            Some(c) => {
-                self.apply_credentials(c);
-                true
-            }
-            None => false,
         }
-    }
-
-    fn apply_credentials(&mut self, c: Credentials) {
         let cfg = self.session.config_mut();
-        cfg.username = c.username.and_then(|u| MqttString::try_from(u).ok());
+        cfg.username = username;
         cfg.password = c.password;
+        true
     }
 
     /// Stops reconnecting for good, with an event and the error that
@@ -480,7 +515,7 @@ impl Driver {
     fn fail_pending(&mut self, error: &Error) {
         let p = &mut self.pending;
         for (_, publish) in p.publishes.drain() {
-            let _ = publish.reply.send(Err(error.duplicate()));
+            publish.reply.send(Err(error.duplicate()), publish.permit);
         }
         for (_, (_, reply)) in p.subscribes.drain() {
             let _ = reply.send(Err(error.duplicate()));

@@ -69,6 +69,12 @@ impl<T> PerQos<T> {
     }
 }
 
+/// `tern_buffered_bytes` of one client (the driver and the handles make
+/// buffers, and all of them count in this one gauge).
+pub(crate) fn buffered_gauge(client_id: &str) -> Gauge {
+    gauge!("tern_buffered_bytes", "client_id" => client_id.to_owned())
+}
+
 /// One client's metric handles.
 #[derive(Debug, Clone)]
 pub(crate) struct Metrics {
@@ -118,7 +124,7 @@ impl Metrics {
             reconnect_server_disconnect: reconnect("server_disconnect"),
             inflight: gauge!("tern_inflight", "client_id" => id.clone()),
             queued: gauge!("tern_queued", "client_id" => id.clone()),
-            buffered: gauge!("tern_buffered_bytes", "client_id" => id.clone()),
+            buffered: buffered_gauge(&id),
             client_id: id,
         }
     }

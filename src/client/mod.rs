@@ -2,8 +2,7 @@
 //! connection, per-subscription streams, automatic reconnect.
 //!
 //! ```no_run
-//! use tern_mqtt::client::{Client, ConnectOptions};
-//! use tern_mqtt::codec::QoS;
+//! use tern_mqtt::{Client, ConnectOptions, QoS};
 //!
 //! # async fn run() -> Result<(), tern_mqtt::Error> {
 //! let client = Client::connect(ConnectOptions::new("mqtt://localhost")?).await?;
@@ -47,6 +46,89 @@
 //! is reported once per episode as [`ConnectionEvent::SubscriptionFull`].
 //! No QoS 1/2 message is ever acknowledged and then dropped, except when
 //! the application drops the [`Subscription`] it was buffered for.
+//!
+//! # Reconnect and events
+//!
+//! A lost connection is made again under [`ReconnectOptions`] (on by
+//! default): exponential backoff with jitter, stopping for good on refusals
+//! that retrying cannot fix. Before each attempt the async reconnect hook
+//! ([`ReconnectOptions::hook`]) may hand out fresh [`Credentials`]; after
+//! a credentials refusal (0x86, 0x87, 0x8C) the client tries again only
+//! when it does. Publishes made while offline wait in the offline queue
+//! ([`OfflinePolicy`]). Subscriptions survive: the broker's session keeps
+//! them, or the client subscribes again when the broker lost it.
+//! [`Client::events`] reports every step ([`ConnectionEvent`]: lost,
+//! reconnecting, reconnected, refused, resubscribed, full buffers, closed),
+//! and [`Client::watch_status`] the current [`ConnectionStatus`].
+//!
+//! ```no_run
+//! use tern_mqtt::prelude::*;
+//!
+//! # async fn run() -> Result<(), Error> {
+//! let reconnect = ReconnectOptions::default().hook(|attempt| async move {
+//!     println!("reconnect attempt {} (refused: {:?})", attempt.attempt, attempt.refused);
+//!     None // keep the credentials in force
+//! });
+//! let options = ConnectOptions::new("mqtt://localhost")?.reconnect(reconnect);
+//! let client = Client::connect(options).await?;
+//! let mut events = client.events();
+//! while let Some(event) = events.recv().await {
+//!     println!("{event}");
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! # Manual acks
+//!
+//! By default a QoS 1/2 message is acknowledged once its buffer holds it.
+//! With [`ConnectOptions::manual_acks`] the application acknowledges each
+//! one with [`Message::ack`] (or refuses it on v5 with
+//! [`Message::reject`]) once it has processed it, for example after a
+//! database commit; the broker sends it again after a reconnect until then.
+//! Acks go out in the order the spec requires, whatever order the
+//! application acks in. A message that reached several streams (a
+//! subscription and [`Client::messages`]) carries one ack: the first ack of
+//! any copy counts.
+//!
+//! ```no_run
+//! use tern_mqtt::prelude::*;
+//!
+//! # async fn store(_: &Message) {}
+//! # async fn run() -> Result<(), Error> {
+//! let client = Client::connect(ConnectOptions::new("mqtt://localhost")?.manual_acks(true)).await?;
+//! let mut orders = client.subscribe("orders/#", QoS::ExactlyOnce).await?;
+//! while let Some(msg) = orders.recv().await {
+//!     store(&msg).await;
+//!     msg.ack(); // PUBREC goes out only now
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! # Will
+//!
+//! A will ([`Will::new`](crate::Will::new), set with
+//! [`ConnectOptions::will`]) is published by the broker when the
+//! connection ends without a DISCONNECT: a crash, a cut network, a keep
+//! alive that ran out, or [`Client::abort`]. [`Client::disconnect`] and
+//! dropping the last `Client` discard it;
+//! [`Client::disconnect_with`]`(ReasonCode::DISCONNECT_WITH_WILL_MESSAGE)`
+//! asks for it (v5). On v5 it may wait ([`Will::delay_interval`](crate::Will::delay_interval)).
+//!
+//! ```no_run
+//! use tern_mqtt::prelude::*;
+//!
+//! # async fn run() -> Result<(), Error> {
+//! let will = Will::new("gateways/7/status", "offline", QoS::AtLeastOnce, true)?.delay_interval(10);
+//! let client = Client::connect(ConnectOptions::new("mqtt://localhost")?.will(will)).await?;
+//! client.publish("gateways/7/status", "online", QoS::AtLeastOnce, true).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! # Cancellation
+//!
+//! Every async method of [`Client`] is cancel-safe: dropping its future
+//! (for example through `tokio::time::timeout` or `select!`) leaves the
+//! client consistent, and each method says what becomes of its request.
 
 mod commands;
 mod dispatch;
@@ -55,6 +137,7 @@ mod inbox;
 mod io;
 mod metrics;
 mod options;
+mod publisher;
 mod reconnect;
 mod router;
 mod status;
@@ -63,6 +146,7 @@ mod subscription;
 pub use options::{
     ConnectOptions, Credentials, OfflinePolicy, ReconnectAttempt, ReconnectHook, ReconnectOptions,
 };
+pub use publisher::{PublishCompletions, Publisher};
 pub use status::{ConnectionEvent, ConnectionStatus, Events};
 pub use subscription::Subscription;
 
@@ -138,6 +222,39 @@ impl Message {
     }
 }
 
+/// The topic, QoS, size and flags; never the payload, which may hold
+/// anything: `sensors/1/t (QoS 1, 4 bytes, retained)`.
+impl std::fmt::Display for Message {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} ({}, {} bytes",
+            self.topic,
+            self.qos,
+            self.payload.len()
+        )?;
+        if self.retain {
+            f.write_str(", retained")?;
+        }
+        if self.dup {
+            f.write_str(", duplicate")?;
+        }
+        f.write_str(")")
+    }
+}
+
+/// The reason code of the final acknowledgement: `Success (0x00)`, or
+/// `No matching subscribers (0x10)`, with `(PUBCOMP lost)` when it was.
+impl std::fmt::Display for PublishOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.reason_code)?;
+        if self.pubcomp_lost {
+            f.write_str(" (PUBCOMP lost)")?;
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone)]
 struct AckHandle {
     token: AckToken,
@@ -162,7 +279,16 @@ struct Shared {
     offline_policy: OfflinePolicy,
     client_id: String,
     broker: String,
+    subscription_budget: usize,
+    /// `tern_buffered_bytes`, for the buffers the handles make themselves.
+    buffered: ::metrics::Gauge,
+    /// The next id of a [`Client::messages`] stream (apart from the
+    /// connection task's subscription ids, which count up from 1).
+    next_tap: std::sync::atomic::AtomicU64,
 }
+
+/// The first id of a [`Client::messages`] stream.
+const FIRST_TAP: u64 = 1 << 63;
 
 /// A handle to one MQTT connection. Cheap to clone; every clone talks to
 /// the same connection task, which ends when the last clone is dropped.
@@ -195,8 +321,22 @@ impl Client {
     /// error, [`Error::ConnectTimeout`], or [`Error::ConnectionRefused`]
     /// with the broker's reason code. With
     /// [`ReconnectOptions::retry_first_connect`] the first connection is
-    /// retried under the reconnect policy instead.
+    /// retried under the reconnect policy instead. Invalid options fail
+    /// with [`Error::InvalidOption`] before any I/O.
+    ///
+    /// Cancel-safe: dropping the future before it resolves ends the
+    /// connection task (it finds no handle and leaves).
+    ///
+    /// ```no_run
+    /// use tern_mqtt::prelude::*;
+    ///
+    /// # async fn run() -> Result<(), Error> {
+    /// let client = Client::connect(ConnectOptions::new("mqtt://localhost")?).await?;
+    /// assert!(client.is_connected());
+    /// # Ok(()) }
+    /// ```
     pub async fn connect(options: ConnectOptions) -> Result<Client, Error> {
+        options.validate()?;
         let (events, first) = broadcast::channel(EVENT_CAPACITY);
         let template = first.resubscribe();
         let (status_tx, status) = watch::channel(ConnectionStatus::Connecting);
@@ -204,7 +344,9 @@ impl Client {
         let publish_slots = Arc::new(Semaphore::new(publish_queue));
         let offline_policy = options.offline_policy;
         let client_id = options.session.client_id.to_string();
+        let buffered = metrics::buffered_gauge(&client_id);
         let broker = options.describe_broker();
+        let subscription_budget = options.subscription_budget;
         let (tx, rx) = mpsc::unbounded_channel();
         let (ready_tx, ready_rx) = oneshot::channel();
         let driver = driver::Driver::new(options, rx, tx.downgrade(), events, status_tx);
@@ -222,6 +364,9 @@ impl Client {
                 offline_policy,
                 client_id,
                 broker,
+                subscription_budget,
+                buffered,
+                next_tap: std::sync::atomic::AtomicU64::new(FIRST_TAP),
             }),
         })
     }
@@ -233,7 +378,22 @@ impl Client {
     /// Connection events: lost, reconnecting, reconnected, refused, full
     /// buffers. The first call sees every event since `connect` began
     /// (`Connected` included); later calls see events from then on. Each
-    /// event is also logged through `tracing`.
+    /// event is also logged through `tracing`. `Events::recv` is
+    /// cancel-safe: dropping its future loses no event.
+    ///
+    /// ```no_run
+    /// use tern_mqtt::prelude::*;
+    ///
+    /// # async fn run() -> Result<(), Error> {
+    /// let client = Client::connect(ConnectOptions::new("mqtt://localhost")?).await?;
+    /// let mut events = client.events();
+    /// tokio::spawn(async move {
+    ///     while let Some(event) = events.recv().await {
+    ///         println!("mqtt: {event}");
+    ///     }
+    /// });
+    /// # Ok(()) }
+    /// ```
     pub fn events(&self) -> Events {
         let first = self
             .shared
@@ -251,17 +411,47 @@ impl Client {
     }
 
     /// Where the connection stands now.
+    ///
+    /// ```no_run
+    /// use tern_mqtt::prelude::*;
+    ///
+    /// # async fn run() -> Result<(), Error> {
+    /// let client = Client::connect(ConnectOptions::new("mqtt://localhost")?).await?;
+    /// println!("status: {}", client.status());
+    /// # Ok(()) }
+    /// ```
     pub fn status(&self) -> ConnectionStatus {
         self.shared.status.borrow().clone()
     }
 
     /// A watch of the connection status, to await changes
     /// (`changed().await`) or read the latest.
+    ///
+    /// ```no_run
+    /// use tern_mqtt::prelude::*;
+    ///
+    /// # async fn run() -> Result<(), Error> {
+    /// let client = Client::connect(ConnectOptions::new("mqtt://localhost")?).await?;
+    /// let mut status = client.watch_status();
+    /// while status.changed().await.is_ok() {
+    ///     println!("now {}", *status.borrow());
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn watch_status(&self) -> watch::Receiver<ConnectionStatus> {
         self.shared.status.clone()
     }
 
     /// True while a connection is up and accepted by the broker.
+    ///
+    /// ```no_run
+    /// use tern_mqtt::prelude::*;
+    ///
+    /// # async fn run() -> Result<(), Error> {
+    /// let client = Client::connect(ConnectOptions::new("mqtt://localhost")?).await?;
+    /// assert!(client.is_connected());
+    /// # Ok(()) }
+    /// ```
     pub fn is_connected(&self) -> bool {
         matches!(
             *self.shared.status.borrow(),
@@ -271,6 +461,17 @@ impl Client {
 
     /// Whether the broker resumed a session on the first connection
     /// (later connections report it in [`ConnectionEvent::Reconnected`]).
+    ///
+    /// ```no_run
+    /// use tern_mqtt::prelude::*;
+    ///
+    /// # async fn run() -> Result<(), Error> {
+    /// let client = Client::connect(ConnectOptions::new("mqtt://localhost")?).await?;
+    /// if !client.session_present() {
+    ///     println!("a fresh session: subscribe");
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn session_present(&self) -> bool {
         self.shared.session_present
     }
@@ -283,6 +484,20 @@ impl Client {
     /// While disconnected, with [`OfflinePolicy::Fail`] (the default), the
     /// message waits in the offline queue, or fails at once with
     /// [`Error::OfflineQueueFull`] when that queue is at its bound.
+    ///
+    /// Cancel-safe: dropped while waiting for a slot in the publish queue,
+    /// nothing is sent; dropped later, the publish goes on and only its
+    /// outcome is lost.
+    ///
+    /// ```no_run
+    /// use tern_mqtt::prelude::*;
+    ///
+    /// # async fn run() -> Result<(), Error> {
+    /// let client = Client::connect(ConnectOptions::new("mqtt://localhost")?).await?;
+    /// let outcome = client.publish("plant/line1/temp", "21.5", QoS::AtLeastOnce, false).await?;
+    /// println!("{outcome}"); // Success (0x00)
+    /// # Ok(()) }
+    /// ```
     pub async fn publish(
         &self,
         topic: &str,
@@ -294,7 +509,20 @@ impl Client {
         self.publish_command(cmd).await
     }
 
-    /// Publishes a message built with every v5 property.
+    /// Publishes a message built with every v5 property; resolves and is
+    /// cancel-safe as [`publish`](Self::publish) is.
+    ///
+    /// ```no_run
+    /// use tern_mqtt::prelude::*;
+    ///
+    /// # async fn run() -> Result<(), Error> {
+    /// let client = Client::connect(ConnectOptions::new("mqtt://localhost")?).await?;
+    /// let cmd = PublishCommand::to("plant/line1/temp", "21.5", QoS::AtLeastOnce)?
+    ///     .message_expiry(60)
+    ///     .user_property("unit", "celsius")?;
+    /// client.publish_command(cmd).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn publish_command(&self, cmd: PublishCommand) -> Result<PublishOutcome, Error> {
         let permit = self.publish_slot().await?;
         self.send_publish(cmd, permit)?.await
@@ -315,7 +543,21 @@ impl Client {
 
     /// Queues a publish without waiting for room: fails with
     /// [`Error::QueueFull`] when the publish queue is at its bound. The
-    /// returned future resolves as [`publish`](Self::publish) does.
+    /// returned future resolves as [`publish`](Self::publish) does; the
+    /// message is queued whether or not that future is awaited or dropped.
+    ///
+    /// ```no_run
+    /// use tern_mqtt::prelude::*;
+    ///
+    /// # async fn run() -> Result<(), Error> {
+    /// let client = Client::connect(ConnectOptions::new("mqtt://localhost")?).await?;
+    /// match client.try_publish(PublishCommand::to("a/b", "x", QoS::AtMostOnce)?) {
+    ///     Ok(done) => drop(done), // sent anyway; nobody waits for the outcome
+    ///     Err(Error::QueueFull) => println!("shed load"),
+    ///     Err(e) => return Err(e),
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn try_publish(
         &self,
         cmd: PublishCommand,
@@ -338,11 +580,54 @@ impl Client {
         Error,
     > {
         let (reply, rx) = oneshot::channel();
-        self.send(Command::Publish { cmd, reply, permit })?;
+        self.send(Command::Publish {
+            cmd,
+            reply: publisher::PublishReply::Caller(reply),
+            permit,
+        })?;
         Ok(async move { rx.await.map_err(closed)? })
     }
 
-    /// Subscribes to one filter.
+    /// A [`Publisher`]: publishing through a `futures` `Sink`, with each
+    /// publish's outcome on its [`completions`](Publisher::completions)
+    /// stream. See [`Publisher`] for backpressure and cancel safety.
+    ///
+    /// ```no_run
+    /// use futures_util::SinkExt;
+    /// use tern_mqtt::prelude::*;
+    ///
+    /// # async fn run() -> Result<(), Error> {
+    /// let client = Client::connect(ConnectOptions::new("mqtt://localhost")?).await?;
+    /// let mut publisher = client.publisher();
+    /// let mut done = publisher.completions();
+    /// publisher.send(PublishCommand::to("a/b", "bytes", QoS::AtLeastOnce)?).await?;
+    /// let (sequence, outcome) = done.recv().await.expect("one outcome");
+    /// assert_eq!(sequence, 0);
+    /// println!("{}", outcome?);
+    /// # Ok(()) }
+    /// ```
+    pub fn publisher(&self) -> Publisher {
+        Publisher::new(self.clone())
+    }
+
+    /// Subscribes to one filter; resolves on SUBACK with the
+    /// [`Subscription`] that streams its messages.
+    ///
+    /// Cancel-safe: dropping the future before the SUBACK undoes the
+    /// subscription once the broker grants it (it unsubscribes), so
+    /// nothing buffers for nobody.
+    ///
+    /// ```no_run
+    /// use tern_mqtt::prelude::*;
+    ///
+    /// # async fn run() -> Result<(), Error> {
+    /// let client = Client::connect(ConnectOptions::new("mqtt://localhost")?).await?;
+    /// let mut temps = client.subscribe("plant/+/temp", QoS::AtLeastOnce).await?;
+    /// while let Some(msg) = temps.recv().await {
+    ///     println!("{msg}: {:?}", msg.payload);
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn subscribe(&self, filter: &str, qos: QoS) -> Result<Subscription, Error> {
         self.subscribe_many(
             vec![(TopicFilter::new(filter)?, SubscriptionOptions::qos(qos))],
@@ -357,7 +642,26 @@ impl Client {
     /// It fails when the broker refused every filter, and with
     /// [`Error::AlreadySubscribed`] when a live subscription of this client
     /// has one of the filters already (a second SUBSCRIBE would replace
-    /// the first one's options at the broker).
+    /// the first one's options at the broker). Cancel-safe as
+    /// [`subscribe`](Self::subscribe) is.
+    ///
+    /// ```no_run
+    /// use tern_mqtt::prelude::*;
+    ///
+    /// # async fn run() -> Result<(), Error> {
+    /// let client = Client::connect(ConnectOptions::new("mqtt://localhost")?).await?;
+    /// use tern_mqtt::codec::{SubscribeProperties, SubscriptionOptions};
+    /// use tern_mqtt::topic::TopicFilter;
+    ///
+    /// let filters = vec![
+    ///     (TopicFilter::new("plant/+/temp")?, SubscriptionOptions::qos(QoS::AtLeastOnce)),
+    ///     (TopicFilter::new("plant/+/alarm")?, SubscriptionOptions::qos(QoS::ExactlyOnce)),
+    /// ];
+    /// let props = SubscribeProperties::default().user_property("team", "edge")?;
+    /// let sub = client.subscribe_many(filters, props).await?;
+    /// println!("granted: {:?}", sub.results());
+    /// # Ok(()) }
+    /// ```
     pub async fn subscribe_many(
         &self,
         filters: Vec<(TopicFilter, SubscriptionOptions)>,
@@ -379,13 +683,48 @@ impl Client {
         ))
     }
 
+    /// Subscribes to several filters at one QoS in one SUBSCRIBE; one
+    /// [`Subscription`] receives the messages of all of them. Resolves and
+    /// is cancel-safe as [`subscribe_many`](Self::subscribe_many) is.
+    ///
+    /// ```no_run
+    /// use tern_mqtt::prelude::*;
+    ///
+    /// # async fn run() -> Result<(), Error> {
+    /// let client = Client::connect(ConnectOptions::new("mqtt://localhost")?).await?;
+    /// let mut plant = client.subscribe_all(&["plant/+/temp", "plant/+/alarm"], QoS::AtLeastOnce).await?;
+    /// let first = plant.recv().await;
+    /// # Ok(()) }
+    /// ```
+    pub async fn subscribe_all(&self, filters: &[&str], qos: QoS) -> Result<Subscription, Error> {
+        let filters = filters
+            .iter()
+            .map(|f| Ok((TopicFilter::new(f)?, SubscriptionOptions::qos(qos))))
+            .collect::<Result<Vec<_>, Error>>()?;
+        self.subscribe_many(filters, SubscribeProperties::default())
+            .await
+    }
+
     /// The stream of messages that match no subscription (for example
     /// ones the broker sends for a session resumed from before this
     /// process). It exists from the start and buffers under the same
     /// budget and flow control as a subscription, so nothing is
     /// acknowledged and then dropped when nobody reads it: its QoS 1/2
     /// messages wait unacknowledged once it is full. Every call returns a
-    /// reader of the same stream.
+    /// reader of the same stream. Cancel-safe: dropping the future loses
+    /// nothing (the stream goes on for the next call).
+    ///
+    /// ```no_run
+    /// use tern_mqtt::prelude::*;
+    ///
+    /// # async fn run() -> Result<(), Error> {
+    /// let client = Client::connect(ConnectOptions::new("mqtt://localhost")?).await?;
+    /// let mut strays = client.unmatched().await?;
+    /// while let Some(msg) = strays.recv().await {
+    ///     println!("no subscription for {msg}");
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn unmatched(&self) -> Result<Subscription, Error> {
         let (reply, rx) = oneshot::channel();
         self.send(Command::Unmatched { reply })?;
@@ -399,8 +738,86 @@ impl Client {
         ))
     }
 
+    /// A stream of every message this client receives, whatever
+    /// subscription it matched and those that match none, each once (a
+    /// message matching two overlapping subscriptions is one PUBLISH, and
+    /// one item here), in the order they arrived. MQTTnet users know it as
+    /// `ApplicationMessageReceived`.
+    ///
+    /// It works beside the subscriptions: a message goes to this stream
+    /// **and** to each [`Subscription`] it matched. While a `messages()`
+    /// stream is live, a message that matches no subscription goes to it
+    /// and not to the [`unmatched`](Self::unmatched) stream, unless the
+    /// application has asked for that one too. Each call returns a new,
+    /// independent stream that sees messages from then on; dropping it
+    /// stops its deliveries.
+    ///
+    /// It is bounded in bytes like a subscription
+    /// ([`ConnectOptions::subscription_buffer_bytes`]) under the same flow
+    /// control: a QoS 1/2 message is acknowledged only once every buffer
+    /// that is to hold it (this stream's and its subscriptions') holds it,
+    /// so a slow reader here holds acknowledgements back instead of losing
+    /// messages. Read it, or drop it. With manual acks, every copy carries
+    /// the same ack: acking one acks the message, a second ack does nothing.
+    ///
+    /// A v5 broker that sends one copy per matching subscription, each
+    /// with its subscription identifier (mosquitto does), still shows here
+    /// once: only the copy of the first matching subscription is taken.
+    /// Without subscription identifiers (3.1.1, or a broker without them)
+    /// such copies cannot be told apart and show as that many items.
+    ///
+    /// ```no_run
+    /// use tern_mqtt::prelude::*;
+    ///
+    /// # async fn run() -> Result<(), Error> {
+    /// let client = Client::connect(ConnectOptions::new("mqtt://localhost")?).await?;
+    /// let mut all = client.messages();
+    /// let _plant = client.subscribe("plant/#", QoS::AtLeastOnce).await?;
+    /// let _alarms = client.subscribe("plant/+/alarm", QoS::AtLeastOnce).await?;
+    /// while let Some(msg) = all.recv().await {
+    ///     println!("{msg}"); // each message once, whichever filters it matched
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn messages(&self) -> Subscription {
+        let id = self
+            .shared
+            .next_tap
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let commands = self.shared.tx.downgrade();
+        let inbox = inbox::Inbox::new(
+            id,
+            self.shared.subscription_budget,
+            commands.clone(),
+            self.shared.buffered.clone(),
+        );
+        // If the task is gone the stream ends at once: its inbox is closed.
+        if self
+            .send(Command::Tap {
+                id,
+                inbox: Arc::clone(&inbox),
+            })
+            .is_err()
+        {
+            inbox.close();
+        }
+        Subscription::new(id, Vec::new(), Vec::new(), inbox, commands)
+    }
+
     /// Unsubscribes from filters directly (subscriptions also unsubscribe
     /// when dropped). Resolves on UNSUBACK with a reason code per filter.
+    /// Cancel-safe: once the future was first polled, dropping it does not
+    /// stop the UNSUBSCRIBE, only the wait for its answer.
+    ///
+    /// ```no_run
+    /// use tern_mqtt::prelude::*;
+    ///
+    /// # async fn run() -> Result<(), Error> {
+    /// let client = Client::connect(ConnectOptions::new("mqtt://localhost")?).await?;
+    /// let codes = client.unsubscribe(&["plant/+/temp"]).await?;
+    /// println!("{codes:?}");
+    /// # Ok(()) }
+    /// ```
     pub async fn unsubscribe(&self, filters: &[&str]) -> Result<Vec<ReasonCode>, Error> {
         let filters = filters
             .iter()
@@ -411,7 +828,19 @@ impl Client {
         rx.await.map_err(closed)?
     }
 
-    /// Re-authenticates (v5 enhanced authentication).
+    /// Re-authenticates (v5 enhanced authentication, with
+    /// [`ConnectOptions::authenticator`]); resolves on the broker's AUTH
+    /// Success. Cancel-safe: dropping the future does not stop the
+    /// exchange, only the wait for its end.
+    ///
+    /// ```no_run
+    /// use tern_mqtt::prelude::*;
+    ///
+    /// # async fn run() -> Result<(), Error> {
+    /// let client = Client::connect(ConnectOptions::new("mqtt://localhost")?).await?;
+    /// client.reauthenticate().await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn reauthenticate(&self) -> Result<(), Error> {
         let (reply, rx) = oneshot::channel();
         self.send(Command::Reauth { reply })?;
@@ -419,12 +848,34 @@ impl Client {
     }
 
     /// Disconnects: waits (up to the disconnect timeout) for in-flight QoS
-    /// 1/2 publishes, then sends DISCONNECT with Normal disconnection.
+    /// 1/2 publishes, then sends DISCONNECT with Normal disconnection (the
+    /// broker discards the will). Cancel-safe: once the future was first
+    /// polled, dropping it does not stop the disconnect.
+    ///
+    /// ```no_run
+    /// use tern_mqtt::prelude::*;
+    ///
+    /// # async fn run() -> Result<(), Error> {
+    /// let client = Client::connect(ConnectOptions::new("mqtt://localhost")?).await?;
+    /// client.publish("a/b", "last words", QoS::AtLeastOnce, false).await?;
+    /// client.disconnect().await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn disconnect(&self) -> Result<(), Error> {
         self.disconnect_with(ReasonCode::NORMAL_DISCONNECTION).await
     }
 
-    /// Disconnects with a v5 reason code; 0x04 asks the broker to publish the will.
+    /// Disconnects with a v5 reason code; 0x04 asks the broker to publish
+    /// the will. Waits and is cancel-safe as [`disconnect`](Self::disconnect) is.
+    ///
+    /// ```no_run
+    /// use tern_mqtt::prelude::*;
+    ///
+    /// # async fn run() -> Result<(), Error> {
+    /// let client = Client::connect(ConnectOptions::new("mqtt://localhost")?).await?;
+    /// client.disconnect_with(ReasonCode::DISCONNECT_WITH_WILL).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn disconnect_with(&self, reason_code: ReasonCode) -> Result<(), Error> {
         let (reply, rx) = oneshot::channel();
         self.send(Command::Disconnect { reason_code, reply })?;
@@ -432,7 +883,18 @@ impl Client {
     }
 
     /// Drops the connection without DISCONNECT, as a crash would (the broker
-    /// publishes the will). For tests and failover drills.
+    /// publishes the will). For tests and failover drills. Cancel-safe:
+    /// once the future was first polled, the connection is dropped
+    /// whether or not it is awaited.
+    ///
+    /// ```no_run
+    /// use tern_mqtt::prelude::*;
+    ///
+    /// # async fn run() -> Result<(), Error> {
+    /// let client = Client::connect(ConnectOptions::new("mqtt://localhost")?).await?;
+    /// client.abort().await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn abort(&self) -> Result<(), Error> {
         let (reply, rx) = oneshot::channel();
         self.send(Command::Abort { reply })?;

@@ -1,25 +1,53 @@
 //! `ConnectOptions`: where to connect and how, built from a broker URL.
 
-use crate::codec::{MqttString, ProtocolVersion, UserProperty, Will};
+use crate::codec::{MqttString, ProtocolVersion, StringError, UserProperty, Will};
 use crate::session::{Authenticator, SessionConfig, SessionLostPolicy};
 use crate::Error;
 use bytes::Bytes;
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 #[cfg(feature = "tls")]
 use crate::transport::{ClientCertificate, Password, SecretBytes, TlsOptions, TrustAnchors};
 use crate::transport::{Connector, TcpConnector};
 
-/// Credentials a reconnect hook may hand back.
-#[derive(Debug, Clone, Default)]
+/// Credentials a reconnect hook may hand back. Its `Debug` shows the user
+/// name but never the password.
+///
+/// ```
+/// use tern_mqtt::Credentials;
+///
+/// let c = Credentials::new("gateway-7", "s3cret-token");
+/// assert!(!format!("{c:?}").contains("s3cret"));
+/// ```
+#[derive(Clone, Default)]
 pub struct Credentials {
-    /// User Name.
+    /// The User Name; one that is not a valid MQTT string (NUL, over
+    /// 65,535 bytes) is refused: the attempt is not made.
     pub username: Option<String>,
-    /// Password.
+    /// The Password, binary; over 65,535 bytes is refused likewise.
     pub password: Option<Bytes>,
+}
+
+impl Credentials {
+    /// A user name and a password (a token, for example).
+    pub fn new(username: &str, password: impl Into<Bytes>) -> Self {
+        Credentials {
+            username: Some(username.to_owned()),
+            password: Some(password.into()),
+        }
+    }
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 /// What the reconnect hook is told about the coming attempt.
@@ -35,10 +63,17 @@ pub struct ReconnectAttempt {
     pub refused: Option<crate::codec::ReasonCode>,
 }
 
-/// Called before each reconnect attempt; may return fresh credentials
-/// (for example a new short-lived token). It runs on the connection task,
-/// so it should be quick.
-pub type ReconnectHook = Arc<dyn Fn(&ReconnectAttempt) -> Option<Credentials> + Send + Sync>;
+/// A boxed, sendable future, as the reconnect hook returns.
+pub type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'static>>;
+
+/// Called before each reconnect attempt; its future may resolve to fresh
+/// credentials (for example a new short-lived JWT or SAS token fetched
+/// over HTTP). The connection task awaits it while it keeps taking
+/// commands (publishes queue up as they do offline), for at most the
+/// connect timeout: a hook that takes longer counts as one that returned
+/// `None`. Make one with [`ReconnectOptions::hook`].
+pub type ReconnectHook =
+    Arc<dyn Fn(ReconnectAttempt) -> BoxFuture<Option<Credentials>> + Send + Sync>;
 
 /// Automatic reconnection: exponential backoff with equal jitter (each
 /// delay is uniform between half the current ceiling and the ceiling,
@@ -82,8 +117,35 @@ pub struct ReconnectOptions {
     /// Failures in a row (without a stable connection between) before
     /// giving up with [`Error::ReconnectGaveUp`]; 0 means never. Default: 0.
     pub max_attempts: u32,
-    /// Called before each attempt. Default: none.
+    /// Called before each attempt, awaited (see [`ReconnectHook`]); set it
+    /// with [`ReconnectOptions::hook`]. Default: none.
     pub hook: Option<ReconnectHook>,
+}
+
+impl ReconnectOptions {
+    /// Sets the reconnect hook from an async closure.
+    ///
+    /// ```
+    /// use tern_mqtt::{Credentials, ReconnectOptions};
+    ///
+    /// async fn fetch_token() -> String { "fresh-jwt".to_owned() }
+    ///
+    /// let reconnect = ReconnectOptions::default().hook(|attempt| async move {
+    ///     // After a refusal of the credentials (0x86, 0x87, 0x8C) only new
+    ///     // ones make the client try again; otherwise None keeps the old.
+    ///     let _ = attempt.refused;
+    ///     Some(Credentials::new("gateway-7", fetch_token().await))
+    /// });
+    /// assert!(reconnect.hook.is_some());
+    /// ```
+    pub fn hook<F, Fut>(mut self, hook: F) -> Self
+    where
+        F: Fn(ReconnectAttempt) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Option<Credentials>> + Send + 'static,
+    {
+        self.hook = Some(Arc::new(move |attempt| Box::pin(hook(attempt))));
+        self
+    }
 }
 
 impl Default for ReconnectOptions {
@@ -129,21 +191,37 @@ impl std::fmt::Debug for ReconnectOptions {
     }
 }
 
-/// Everything `Client::connect` needs.
+/// Everything `Client::connect` needs, built from a broker URL with chained
+/// setters; each setter states its default.
 ///
 /// ```
 /// use std::time::Duration;
-/// use tern_mqtt::client::ConnectOptions;
 /// use tern_mqtt::codec::ProtocolVersion;
+/// use tern_mqtt::{ConnectOptions, Error, QoS, Will};
 ///
 /// let opts = ConnectOptions::new("mqtt://broker.local:1884").unwrap()
 ///     .client_id("gateway-7")
 ///     .version(ProtocolVersion::V311)
 ///     .keep_alive(Duration::from_secs(30))
-///     .credentials("user", "secret");
+///     .credentials("user", "secret")
+///     .will(Will::new("gateways/7/status", "offline", QoS::AtLeastOnce, true).unwrap());
 /// assert_eq!(opts.port(), 1884);
+/// assert!(opts.validate().is_ok());
 /// assert!(ConnectOptions::new("http://x").is_err());
+///
+/// // Options are Clone: one template, several connections.
+/// let second = opts.clone().client_id("gateway-8");
+///
+/// // A value MQTT cannot carry is refused, never replaced or dropped:
+/// // the setter records it and `Client::connect` fails before any I/O.
+/// let bad = second.client_id("gate\0way");
+/// assert!(matches!(
+///     bad.validate(),
+///     Err(Error::InvalidOption { option: "client_id", .. })
+/// ));
 /// ```
+///
+/// Its `Debug` shows no password, key or authentication data.
 pub struct ConnectOptions {
     pub(crate) host: String,
     pub(crate) port: u16,
@@ -160,6 +238,61 @@ pub struct ConnectOptions {
     pub(crate) version_fallback: bool,
     pub(crate) disconnect_timeout: Duration,
     pub(crate) connector: Option<Arc<dyn Connector>>,
+    /// The authenticator, shared by clones (see [`ConnectOptions::authenticator`]).
+    pub(crate) authenticator: Option<SharedAuthenticator>,
+    /// The first value a setter refused, reported by `validate` and `connect`.
+    invalid: Option<(&'static str, StringError)>,
+}
+
+/// An [`Authenticator`] that clones of one `ConnectOptions` share.
+#[derive(Clone)]
+pub(crate) struct SharedAuthenticator {
+    method: String,
+    inner: Arc<Mutex<Box<dyn Authenticator>>>,
+}
+
+impl SharedAuthenticator {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Box<dyn Authenticator>> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Authenticator for SharedAuthenticator {
+    fn method(&self) -> &str {
+        &self.method
+    }
+
+    fn initial_data(&mut self) -> Option<Bytes> {
+        self.lock().initial_data()
+    }
+
+    fn respond(&mut self, challenge: Option<&Bytes>) -> Result<Option<Bytes>, String> {
+        self.lock().respond(challenge)
+    }
+}
+
+impl Clone for ConnectOptions {
+    fn clone(&self) -> Self {
+        ConnectOptions {
+            host: self.host.clone(),
+            port: self.port,
+            secure: self.secure,
+            #[cfg(feature = "tls")]
+            tls: self.tls.clone(),
+            session: self.session.clone_without_authenticator(),
+            reconnect: self.reconnect.clone(),
+            publish_queue: self.publish_queue,
+            offline_queue: self.offline_queue,
+            offline_policy: self.offline_policy,
+            subscription_budget: self.subscription_budget,
+            subscription_identifiers: self.subscription_identifiers,
+            version_fallback: self.version_fallback,
+            disconnect_timeout: self.disconnect_timeout,
+            connector: self.connector.clone(),
+            authenticator: self.authenticator.clone(),
+            invalid: self.invalid,
+        }
+    }
 }
 
 impl std::fmt::Debug for ConnectOptions {
@@ -172,7 +305,12 @@ impl std::fmt::Debug for ConnectOptions {
             .field("offline_queue", &self.offline_queue)
             .field("offline_policy", &self.offline_policy)
             .field("subscription_budget", &self.subscription_budget)
-            .field("disconnect_timeout", &self.disconnect_timeout);
+            .field("disconnect_timeout", &self.disconnect_timeout)
+            .field(
+                "authenticator",
+                &self.authenticator.as_ref().map(|a| a.method.as_str()),
+            )
+            .field("invalid", &self.invalid);
         #[cfg(feature = "tls")]
         d.field("tls", &self.tls);
         d.finish_non_exhaustive()
@@ -274,7 +412,35 @@ impl ConnectOptions {
             version_fallback: false,
             disconnect_timeout: Duration::from_secs(10),
             connector: None,
+            authenticator: None,
+            invalid: None,
         })
+    }
+
+    /// Fails with the first value a setter refused
+    /// ([`Error::InvalidOption`]); [`Client::connect`](super::Client::connect)
+    /// calls it before any I/O.
+    pub fn validate(&self) -> Result<(), Error> {
+        match self.invalid {
+            Some((option, why)) => Err(Error::InvalidOption { option, why }),
+            None => Ok(()),
+        }
+    }
+
+    /// Records the first refused value.
+    fn refuse(&mut self, option: &'static str, why: StringError) {
+        self.invalid.get_or_insert((option, why));
+    }
+
+    /// The session settings the connection task starts from, with the
+    /// shared authenticator in place.
+    pub(crate) fn session_config(&mut self) -> SessionConfig {
+        let mut config = self.session.clone_without_authenticator();
+        config.authenticator = match &self.authenticator {
+            Some(a) => Some(Box::new(a.clone())),
+            None => self.session.authenticator.take(),
+        };
+        config
     }
 
     /// The connector in force: the user's, or TCP / TLS from the URL.
@@ -311,7 +477,8 @@ impl ConnectOptions {
 
     /// Connects through `connector` instead of TCP / TLS to the URL's host
     /// (any `AsyncRead + AsyncWrite` stream: an in-memory pipe, a tunnel,
-    /// QUIC). The URL still names the broker in logs.
+    /// QUIC). The URL still names the broker in logs. Clones of these
+    /// options share the connector. Default: TCP, or TLS for `mqtts://`.
     pub fn connector(mut self, connector: impl Connector) -> Self {
         self.connector = Some(Arc::new(connector));
         self
@@ -333,19 +500,26 @@ impl ConnectOptions {
     }
 
     /// The session settings, for anything without its own method here.
+    /// Values set here are not checked by [`validate`](Self::validate) (the
+    /// types already are MQTT strings); an authenticator set here is not
+    /// carried over by `Clone`: use [`authenticator`](Self::authenticator).
     pub fn session_config_mut(&mut self) -> &mut SessionConfig {
         &mut self.session
     }
 
     /// Client identifier (an empty one asks the broker to assign one, v5).
+    /// One with a NUL character or over 65,535 bytes is refused: `connect`
+    /// fails with [`Error::InvalidOption`]. Default: `tern-` and 16 random
+    /// hex digits.
     pub fn client_id(mut self, id: &str) -> Self {
-        if let Ok(s) = MqttString::try_from(id) {
-            self.session.client_id = s;
+        match MqttString::try_from(id) {
+            Ok(s) => self.session.client_id = s,
+            Err(why) => self.refuse("client_id", why),
         }
         self
     }
 
-    /// Protocol version (5.0 by default).
+    /// Protocol version. Default: 5.0.
     pub fn version(mut self, version: ProtocolVersion) -> Self {
         self.session.version = version;
         self
@@ -362,32 +536,46 @@ impl ConnectOptions {
         self
     }
 
-    /// Clean start (v5) or clean session (3.1.1).
+    /// Clean start (v5) or clean session (3.1.1) for the first connection.
+    /// Default: true.
     pub fn clean_start(mut self, clean: bool) -> Self {
         self.session.clean_start = clean;
         self
     }
 
-    /// Session Expiry Interval in seconds (v5).
+    /// Session Expiry Interval in seconds (v5). Default: 0, the session
+    /// ends with the connection.
     pub fn session_expiry(mut self, seconds: u32) -> Self {
         self.session.session_expiry_interval = seconds;
         self
     }
 
-    /// User name and password.
+    /// User name and password. A user name with a NUL character or over
+    /// 65,535 bytes, or a password over 65,535 bytes, is refused: `connect`
+    /// fails with [`Error::InvalidOption`]. Default: none. `Debug` never
+    /// shows the password.
     pub fn credentials(mut self, username: &str, password: impl Into<Bytes>) -> Self {
-        self.session.username = MqttString::try_from(username).ok();
-        self.session.password = Some(password.into());
+        match MqttString::try_from(username) {
+            Ok(u) => self.session.username = Some(u),
+            Err(why) => self.refuse("username", why),
+        }
+        let password = password.into();
+        if password.len() > usize::from(u16::MAX) {
+            self.refuse("password", StringError::TooLong);
+        }
+        self.session.password = Some(password);
         self
     }
 
-    /// The will message.
+    /// The will message (see [`Will::new`] and the [will
+    /// section](super#will)). Default: none.
     pub fn will(mut self, will: Will) -> Self {
         self.session.will = Some(will);
         self
     }
 
-    /// How long to wait for the TCP/TLS connection and the CONNACK.
+    /// How long to wait for the TCP/TLS connection and the CONNACK, and for
+    /// the reconnect hook. Default: 30 s.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.session.connect_timeout = timeout;
         self
@@ -404,50 +592,74 @@ impl ConnectOptions {
         self
     }
 
-    /// The largest packet we accept.
+    /// The largest packet we accept; larger incoming messages are skipped
+    /// and reported as [`ConnectionEvent::MessageTooLarge`](super::ConnectionEvent::MessageTooLarge).
+    /// At least 16. Default: 1 MiB.
     pub fn maximum_packet_size(mut self, bytes: u32) -> Self {
         self.session.maximum_packet_size = bytes.max(16);
         self
     }
 
-    /// The highest topic alias the broker may use towards us.
+    /// The highest topic alias the broker may use towards us (v5); 0 turns
+    /// them off. Default: 16.
     pub fn topic_alias_maximum(mut self, n: u16) -> Self {
         self.session.topic_alias_maximum = n;
         self
     }
 
-    /// Adds a user property to the CONNECT.
-    pub fn user_property(mut self, property: UserProperty) -> Self {
+    /// Adds a user property to the CONNECT (v5). A key or value with a NUL
+    /// character or over 65,535 bytes is refused: `connect` fails with
+    /// [`Error::InvalidOption`]. Default: none.
+    pub fn user_property(mut self, key: &str, value: &str) -> Self {
+        match crate::codec::user_property(key, value) {
+            Ok(p) => self.session.user_properties.push(p),
+            Err(why) => self.refuse("user_property", why),
+        }
+        self
+    }
+
+    /// Adds a user property already made of checked strings (v5).
+    pub fn user_property_pair(mut self, property: UserProperty) -> Self {
         self.session.user_properties.push(property);
         self
     }
 
-    /// Enhanced authentication (v5).
+    /// Enhanced authentication (v5). Clones of these options share the
+    /// authenticator (behind a lock): give each client its own when its
+    /// exchange keeps state between challenges. Default: none.
     pub fn authenticator(mut self, auth: Box<dyn Authenticator>) -> Self {
-        self.session.authenticator = Some(auth);
+        self.authenticator = Some(SharedAuthenticator {
+            method: auth.method().to_owned(),
+            inner: Arc::new(Mutex::new(auth)),
+        });
         self
     }
 
-    /// Acknowledge QoS 1/2 messages by hand ([`Message::ack`](super::Message::ack)).
+    /// Acknowledge QoS 1/2 messages by hand ([`Message::ack`](super::Message::ack));
+    /// see the [manual acks section](super#manual-acks). Default: false.
     pub fn manual_acks(mut self, manual: bool) -> Self {
         self.session.manual_acks = manual;
         self
     }
 
     /// What to do with in-flight publishes when the broker lost the session.
+    /// Default: [`SessionLostPolicy::Resend`].
     pub fn session_lost_policy(mut self, policy: SessionLostPolicy) -> Self {
         self.session.session_lost_policy = policy;
         self
     }
 
-    /// Reconnection settings.
+    /// Reconnection settings (see the [reconnect section](super#reconnect-and-events)).
+    /// Default: [`ReconnectOptions::default`], reconnect on.
     pub fn reconnect(mut self, reconnect: ReconnectOptions) -> Self {
         self.reconnect = reconnect;
         self
     }
 
     /// How many publishes may wait between the handles and the connection
-    /// task; `publish` waits beyond it, `try_publish` fails.
+    /// task, and how many outcomes a [`Publisher`](super::Publisher) may
+    /// have unread; `publish` waits beyond it, `try_publish` fails.
+    /// At least 1. Default: 1,024.
     pub fn publish_queue(mut self, n: usize) -> Self {
         self.publish_queue = n.max(1);
         self

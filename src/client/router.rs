@@ -59,6 +59,10 @@ impl Route {
 pub(crate) struct Router {
     routes: Vec<Route>,
     unmatched: Route,
+    /// The `Client::messages` streams: every message, once each.
+    taps: Vec<Route>,
+    /// Whether the application asked for the unmatched stream.
+    unmatched_claimed: bool,
 }
 
 impl Router {
@@ -66,7 +70,20 @@ impl Router {
         Router {
             routes: Vec::new(),
             unmatched: Route::new(UNMATCHED, Vec::new(), unmatched),
+            taps: Vec::new(),
+            unmatched_claimed: false,
         }
+    }
+
+    /// Adds a stream of every message.
+    pub fn add_tap(&mut self, tap: Route) {
+        self.taps.push(tap);
+    }
+
+    /// The application reads the unmatched stream: it gets what matches no
+    /// subscription even while `messages()` streams are live.
+    pub fn claim_unmatched(&mut self) {
+        self.unmatched_claimed = true;
     }
 
     pub fn add(&mut self, route: Route) {
@@ -91,7 +108,7 @@ impl Router {
     /// the ones after them), and how many messages went with it.
     pub fn remove(&mut self, id: u64) -> (Vec<TopicFilter>, Vec<AckToken>, u64) {
         let Some(pos) = self.routes.iter().position(|r| r.id == id) else {
-            return (Vec::new(), Vec::new(), 0);
+            return (Vec::new(), self.remove_tap(id), 0);
         };
         let route = self.routes.swap_remove(pos);
         let held = u64::try_from(route.held.len()).unwrap_or(u64::MAX);
@@ -111,6 +128,16 @@ impl Router {
         (unused, acks, dropped)
     }
 
+    /// Removes a `messages()` stream; returns the acks its held messages owed.
+    fn remove_tap(&mut self, id: u64) -> Vec<AckToken> {
+        let Some(pos) = self.taps.iter().position(|r| r.id == id) else {
+            return Vec::new();
+        };
+        let tap = self.taps.swap_remove(pos);
+        tap.inbox.abandon();
+        tap.held.into_iter().filter_map(|h| h.ack).collect()
+    }
+
     /// Keeps only the filters the broker granted.
     pub fn confirm(&mut self, id: u64, results: &[crate::session::SubscribeResult]) {
         if let Some(r) = self.get_mut(id) {
@@ -123,7 +150,10 @@ impl Router {
         if id == UNMATCHED {
             return Some(&mut self.unmatched);
         }
-        self.routes.iter_mut().find(|r| r.id == id)
+        self.routes
+            .iter_mut()
+            .chain(self.taps.iter_mut())
+            .find(|r| r.id == id)
     }
 
     /// The ids of the routes a message goes to: by its subscription
@@ -134,7 +164,50 @@ impl Router {
     /// Without subscription identifiers (3.1.1, or a broker without them),
     /// a broker that sends one copy per matching subscription makes
     /// overlapping routes see a message more than once.
+    ///
+    /// Every live `messages()` stream gets the message too, once; a message
+    /// that matches no subscription goes to the unmatched stream only when
+    /// no `messages()` stream is live or the application asked for it.
     pub fn targets(&self, topic: &TopicName, subscription_ids: &[NonZeroU32]) -> Vec<u64> {
+        let mut targets = self.subscription_targets(topic, subscription_ids);
+        if !self.first_copy(topic, subscription_ids) {
+            return targets;
+        }
+        let taps = self.taps.iter().filter(|r| !r.inbox.is_closed());
+        let tapped = taps.clone().next().is_some();
+        if tapped && !self.unmatched_claimed {
+            targets.retain(|&id| id != UNMATCHED);
+        }
+        targets.extend(taps.map(|r| r.id));
+        targets
+    }
+
+    /// Whether this PUBLISH is the copy `messages()` streams take. A broker
+    /// may send one copy per matching subscription, each with its own
+    /// identifier (mosquitto does): only the copy that carries the
+    /// identifier of the first matching subscription counts. A copy
+    /// without our identifiers always counts.
+    fn first_copy(&self, topic: &TopicName, subscription_ids: &[NonZeroU32]) -> bool {
+        let first = self
+            .routes
+            .iter()
+            .filter(|r| !r.inbox.is_closed())
+            .filter(|r| r.filters.iter().any(|(f, _)| f.matches(topic)))
+            .filter_map(|r| r.subscription_id)
+            .min();
+        match first {
+            Some(id) if subscription_ids.iter().any(|s| self.is_ours(*s)) => {
+                subscription_ids.contains(&id)
+            }
+            _ => true,
+        }
+    }
+
+    fn is_ours(&self, id: NonZeroU32) -> bool {
+        self.routes.iter().any(|r| r.subscription_id == Some(id))
+    }
+
+    fn subscription_targets(&self, topic: &TopicName, subscription_ids: &[NonZeroU32]) -> Vec<u64> {
         let live = self.routes.iter().filter(|r| !r.inbox.is_closed());
         let by_id: Vec<u64> = live
             .clone()
@@ -160,7 +233,8 @@ impl Router {
 
     /// Ends every stream: readers get what is buffered, then the end.
     pub fn close_all(&mut self) {
-        for r in self.routes.iter().chain(std::iter::once(&self.unmatched)) {
+        let all = self.routes.iter().chain(&self.taps);
+        for r in all.chain(std::iter::once(&self.unmatched)) {
             r.inbox.close();
         }
     }

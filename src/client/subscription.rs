@@ -14,8 +14,9 @@ use tokio::sync::mpsc;
 
 /// The messages matching a set of filters, as a [`futures_core::Stream`]
 /// (or through [`recv`](Subscription::recv)). Dropping it unsubscribes
-/// from the filters no other subscription uses, and drops what its buffer
-/// still holds.
+/// from the filters no other subscription uses (a
+/// [`Client::messages`](super::Client::messages) stream just stops), and
+/// drops what its buffer still holds.
 ///
 /// Its buffer is bounded in bytes (see the flow control section of
 /// [`crate::client`]): while it has room, a slow reader holds up nothing
@@ -54,12 +55,15 @@ impl Subscription {
     }
 
     /// The next message; `None` once the client has closed and the buffer
-    /// is empty.
+    /// is empty. Cancel-safe: dropping the future (in `select!` or on a
+    /// timeout) loses no message; the next call gets it.
     pub async fn recv(&mut self) -> Option<Message> {
         std::future::poll_fn(|cx| self.inbox.poll_pop(cx)).await
     }
 
-    /// This subscription's id, as events name it (0 is the unmatched stream).
+    /// This subscription's id, as events name it (0 is the unmatched
+    /// stream; [`Client::messages`](super::Client::messages) streams count
+    /// from 2^63).
     pub fn id(&self) -> u64 {
         self.id
     }

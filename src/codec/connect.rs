@@ -6,7 +6,7 @@ use super::primitives::{
 };
 use super::properties::{put_properties, ConnAckProperties, ConnectProperties, WillProperties};
 use super::reason::{AckKind, ReasonCode};
-use super::string::MqttString;
+use super::string::{MqttString, StringError};
 use super::{ProtocolVersion, QoS};
 use crate::topic::TopicName;
 use bytes::Bytes;
@@ -46,6 +46,93 @@ pub struct Will {
     pub retain: bool,
     /// Will Properties (v5 only).
     pub properties: WillProperties,
+}
+
+impl Will {
+    /// A will with no properties: `topic` is checked as a topic name
+    /// (no wildcards, not empty, no NUL, at most 65,535 bytes).
+    ///
+    /// The broker publishes the will when the connection ends without a
+    /// DISCONNECT (or with the v5 reason 0x04 Disconnect with Will
+    /// Message); a normal disconnect, and dropping the last `Client`,
+    /// discard it. The v5 properties below are sent only on MQTT 5.0.
+    ///
+    /// ```
+    /// use tern_mqtt::{QoS, Will};
+    ///
+    /// let will = Will::new("gateways/7/status", "offline", QoS::AtLeastOnce, true)
+    ///     .unwrap()
+    ///     .delay_interval(5)
+    ///     .message_expiry(3600)
+    ///     .content_type("text/plain").unwrap()
+    ///     .user_property("site", "north").unwrap();
+    /// assert_eq!(will.properties.will_delay_interval, Some(5));
+    /// assert!(Will::new("gateways/+/status", "x", QoS::AtMostOnce, false).is_err());
+    /// ```
+    pub fn new(
+        topic: &str,
+        payload: impl Into<Bytes>,
+        qos: QoS,
+        retain: bool,
+    ) -> Result<Will, crate::topic::TopicError> {
+        Ok(Will {
+            topic: TopicName::new(topic)?,
+            payload: payload.into(),
+            qos,
+            retain,
+            properties: WillProperties::default(),
+        })
+    }
+
+    /// Sets the Will Delay Interval (v5): seconds the broker waits after
+    /// the connection ends before publishing the will. Default: none (0).
+    pub fn delay_interval(mut self, seconds: u32) -> Self {
+        self.properties.will_delay_interval = Some(seconds);
+        self
+    }
+
+    /// Sets the Message Expiry Interval of the will message, in seconds
+    /// (v5). Default: none (it never expires).
+    pub fn message_expiry(mut self, seconds: u32) -> Self {
+        self.properties.message_expiry_interval = Some(seconds);
+        self
+    }
+
+    /// Sets the Payload Format Indicator (v5): true when the payload is
+    /// UTF-8 text. Default: none.
+    pub fn payload_format_utf8(mut self, utf8: bool) -> Self {
+        self.properties.payload_format_indicator = Some(utf8);
+        self
+    }
+
+    /// Sets the Content Type (v5), a MIME type for example; refused when it
+    /// is not a valid MQTT string. Default: none.
+    pub fn content_type(mut self, content_type: &str) -> Result<Self, StringError> {
+        self.properties.content_type = Some(MqttString::try_from(content_type)?);
+        Ok(self)
+    }
+
+    /// Sets the Response Topic (v5); refused when it is not a valid topic
+    /// name. Default: none.
+    pub fn response_topic(mut self, topic: &str) -> Result<Self, crate::topic::TopicError> {
+        self.properties.response_topic = Some(TopicName::new(topic)?);
+        Ok(self)
+    }
+
+    /// Sets the Correlation Data (v5). Default: none.
+    pub fn correlation_data(mut self, data: impl Into<Bytes>) -> Self {
+        self.properties.correlation_data = Some(data.into());
+        self
+    }
+
+    /// Adds a User Property (v5); refused when the key or the value is not
+    /// a valid MQTT string (a NUL character, or over 65,535 bytes).
+    pub fn user_property(mut self, key: &str, value: &str) -> Result<Self, StringError> {
+        self.properties
+            .user_properties
+            .push(super::properties::user_property(key, value)?);
+        Ok(self)
+    }
 }
 
 const PROTOCOL_NAME: &[u8] = b"MQTT";

@@ -37,9 +37,9 @@ pub use control::{Auth, Disconnect, PingReq, PingResp};
 pub use error::{DecodeError, EncodeError};
 pub use primitives::VBI_MAX;
 pub use properties::{
-    id as property_id, AckProperties, AuthProperties, ConnAckProperties, ConnectProperties,
-    DisconnectProperties, PublishProperties, SubscribeProperties, UnsubscribeProperties,
-    UserProperty, WillProperties,
+    id as property_id, user_property, AckProperties, AuthProperties, ConnAckProperties,
+    ConnectProperties, DisconnectProperties, PublishProperties, SubscribeProperties,
+    UnsubscribeProperties, UserProperty, WillProperties,
 };
 pub use pubacks::{PubAck, PubComp, PubRec, PubRel, PublishAck};
 pub use publish::Publish;
@@ -88,6 +88,13 @@ pub enum QoS {
     AtLeastOnce = 1,
     /// Exactly once (2).
     ExactlyOnce = 2,
+}
+
+/// `QoS 0`, `QoS 1` or `QoS 2`.
+impl std::fmt::Display for QoS {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "QoS {}", *self as u8)
+    }
 }
 
 impl QoS {

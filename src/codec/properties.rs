@@ -9,7 +9,7 @@
 use super::error::{DecodeError, EncodeError};
 use super::primitives::{fail, put_binary, put_str, put_vbi, u16_, u32_, u8_, vbi, Counter};
 use super::primitives::{Frame, PResult, Sink, WireStr};
-use super::string::MqttString;
+use super::string::{MqttString, StringError};
 use super::QoS;
 use crate::topic::TopicName;
 use bytes::Bytes;
@@ -18,6 +18,20 @@ use std::num::{NonZeroU16, NonZeroU32};
 
 /// A User Property: a UTF-8 string pair. Order and repeats are kept.
 pub type UserProperty = (MqttString, MqttString);
+
+/// A User Property from two `&str`s, refused (never altered) when either
+/// is not a valid MQTT string: a NUL character, or over 65,535 bytes.
+///
+/// ```
+/// use tern_mqtt::codec::{user_property, StringError};
+///
+/// let (k, v) = user_property("unit", "celsius").unwrap();
+/// assert_eq!((&*k, &*v), ("unit", "celsius"));
+/// assert_eq!(user_property("a\0b", "v"), Err(StringError::NullCharacter));
+/// ```
+pub fn user_property(key: &str, value: &str) -> Result<UserProperty, StringError> {
+    Ok((MqttString::try_from(key)?, MqttString::try_from(value)?))
+}
 
 /// Property identifiers of MQTT 5.0 Table 2-4.
 pub mod id {
@@ -868,6 +882,20 @@ pub struct SubscribeProperties {
 }
 
 impl SubscribeProperties {
+    /// Adds a User Property from two `&str`s; refused when either is not a
+    /// valid MQTT string (a NUL character, or over 65,535 bytes).
+    ///
+    /// ```
+    /// use tern_mqtt::codec::SubscribeProperties;
+    ///
+    /// let props = SubscribeProperties::default().user_property("team", "edge").unwrap();
+    /// assert_eq!(props.user_properties.len(), 1);
+    /// ```
+    pub fn user_property(mut self, key: &str, value: &str) -> Result<Self, StringError> {
+        self.user_properties.push(user_property(key, value)?);
+        Ok(self)
+    }
+
     pub(crate) const ALLOWED: u64 = bits(&[id::SUBSCRIPTION_IDENTIFIER, id::USER_PROPERTY]);
 
     pub(crate) fn read<'a>(frame: &Frame<'_>, i: &'a [u8]) -> PResult<'a, Self> {

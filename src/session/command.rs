@@ -1,6 +1,6 @@
 //! What the application asks the engine to publish.
 
-use crate::codec::{MqttString, PublishProperties, QoS, UserProperty};
+use crate::codec::{MqttString, PublishProperties, QoS, StringError, UserProperty};
 use crate::topic::TopicName;
 use bytes::Bytes;
 
@@ -48,6 +48,17 @@ impl PublishCommand {
         }
     }
 
+    /// A message with no properties to a topic given as `&str`, which is
+    /// checked as a topic name (no wildcards, not empty, no NUL, at most
+    /// 65,535 bytes).
+    pub fn to(
+        topic: &str,
+        payload: impl Into<Bytes>,
+        qos: QoS,
+    ) -> Result<Self, crate::topic::TopicError> {
+        Ok(Self::new(TopicName::new(topic)?, payload, qos))
+    }
+
     /// Sets RETAIN.
     pub fn retain(mut self, retain: bool) -> Self {
         self.retain = retain;
@@ -60,8 +71,29 @@ impl PublishCommand {
         self
     }
 
-    /// Adds a User Property.
-    pub fn user_property(mut self, property: UserProperty) -> Self {
+    /// Adds a User Property from two `&str`s (v5); refused, never altered,
+    /// when the key or the value is not a valid MQTT string (a NUL
+    /// character, or over 65,535 bytes).
+    ///
+    /// ```
+    /// use tern_mqtt::{PublishCommand, QoS};
+    ///
+    /// # fn main() -> Result<(), tern_mqtt::Error> {
+    /// let cmd = PublishCommand::to("plant/line1/temp", "21.5", QoS::AtLeastOnce)?
+    ///     .user_property("unit", "celsius")?;
+    /// assert_eq!(cmd.properties.user_properties.len(), 1);
+    /// assert!(cmd.user_property("bad\0key", "v").is_err());
+    /// # Ok(()) }
+    /// ```
+    pub fn user_property(mut self, key: &str, value: &str) -> Result<Self, StringError> {
+        self.properties
+            .user_properties
+            .push(crate::codec::user_property(key, value)?);
+        Ok(self)
+    }
+
+    /// Adds a User Property already made of checked strings (v5).
+    pub fn user_property_pair(mut self, property: UserProperty) -> Self {
         self.properties.user_properties.push(property);
         self
     }

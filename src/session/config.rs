@@ -144,6 +144,37 @@ impl SessionConfig {
     }
 }
 
+impl SessionConfig {
+    /// A copy of every setting but the authenticator, which cannot be
+    /// copied (the client shares one between clones of its options).
+    pub(crate) fn clone_without_authenticator(&self) -> SessionConfig {
+        SessionConfig {
+            version: self.version,
+            client_id: self.client_id.clone(),
+            clean_start: self.clean_start,
+            keep_alive: self.keep_alive,
+            ping_timeout: self.ping_timeout,
+            connect_timeout: self.connect_timeout,
+            session_expiry_interval: self.session_expiry_interval,
+            will: self.will.clone(),
+            username: self.username.clone(),
+            password: self.password.clone(),
+            receive_maximum: self.receive_maximum,
+            maximum_packet_size: self.maximum_packet_size,
+            topic_alias_maximum: self.topic_alias_maximum,
+            outgoing_topic_aliases: self.outgoing_topic_aliases,
+            request_response_information: self.request_response_information,
+            request_problem_information: self.request_problem_information,
+            user_properties: self.user_properties.clone(),
+            authenticator: None,
+            manual_acks: self.manual_acks,
+            session_lost_policy: self.session_lost_policy,
+            restore_subscriptions: self.restore_subscriptions,
+            max_publish_strikes: self.max_publish_strikes,
+        }
+    }
+}
+
 impl fmt::Debug for SessionConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SessionConfig")

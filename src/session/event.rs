@@ -226,9 +226,10 @@ impl PublishAcked {
 /// What the server granted for one filter of a SUBSCRIBE.
 pub type SubscribeResult = Result<QoS, ReasonCode>;
 
-/// A message received from the server.
+/// A message received from the server, as the engine hands it over (the
+/// async client turns each one into a [`crate::Message`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Message {
+pub struct Delivery {
     /// The topic, with any topic alias already resolved.
     pub topic: TopicName,
     /// The payload.
@@ -246,7 +247,7 @@ pub struct Message {
     pub ack: Option<AckToken>,
 }
 
-impl Message {
+impl Delivery {
     /// The subscription identifiers the server attached (v5).
     pub fn subscription_ids(&self) -> &[NonZeroU32] {
         &self.properties.subscription_identifiers
@@ -348,7 +349,7 @@ pub enum Event {
         size: usize,
     },
     /// A message arrived.
-    Message(Message),
+    Message(Delivery),
     /// A publish finished: QoS 0 when encoded for the transport, QoS 1 on
     /// PUBACK, QoS 2 on PUBCOMP (or a failing PUBREC). A QoS 2 message whose
     /// PUBREC arrived completes `Ok` with

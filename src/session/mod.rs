@@ -26,8 +26,8 @@ pub use auth::Authenticator;
 pub use command::PublishCommand;
 pub use config::{SessionConfig, SessionLostPolicy};
 pub use event::{
-    AckToken, CommandError, DisconnectInfo, Event, Initiator, Message, ProtocolError, PublishAcked,
-    RequestId, ServerLimits, SubscribeResult,
+    AckToken, CommandError, Delivery, DisconnectInfo, Event, Initiator, ProtocolError,
+    PublishAcked, RequestId, ServerLimits, SubscribeResult,
 };
 pub use subscriptions::ActiveSubscription;
 

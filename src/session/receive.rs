@@ -2,7 +2,7 @@
 
 use super::alias::AliasError;
 use super::event::{
-    AckToken, CommandError, DisconnectInfo, Event, Initiator, Message, ProtocolError, PublishAcked,
+    AckToken, CommandError, Delivery, DisconnectInfo, Event, Initiator, ProtocolError, PublishAcked,
 };
 use super::incoming::{AckOut, Arrival};
 use super::outgoing::Stage;
@@ -217,7 +217,7 @@ impl Session {
             (_, None) => return,
         };
         let token = ack.and_then(|(_, _, t)| t);
-        self.events.push_back(Event::Message(Message {
+        self.events.push_back(Event::Message(Delivery {
             topic,
             payload: p.payload,
             qos: p.qos,

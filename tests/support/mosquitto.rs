@@ -1140,3 +1140,28 @@ pub fn wills_in(log: &str, client_id: &str) -> usize {
         .filter(|w| is_connection_of(w[0], client_id) && w[1].starts_with("Will message specified"))
         .count()
 }
+
+/// Installs mosquitto (Debian package, as root) when it is missing, for
+/// the examples.
+pub fn ensure_installed() -> Result<(), String> {
+    let found = ["/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto"]
+        .iter()
+        .any(|p| std::path::Path::new(p).exists())
+        || Command::new("sh")
+            .args(["-c", "command -v mosquitto"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+    if found {
+        return Ok(());
+    }
+    println!("mosquitto is missing; installing it with apt-get (Debian package)");
+    let status = Command::new("sh")
+        .args(["-c", "DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto mosquitto-clients"])
+        .status()
+        .map_err(|e| format!("cannot run apt-get: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err("apt-get install mosquitto failed (are you root?)".to_owned())
+    }
+}

@@ -463,21 +463,25 @@ impl Conn {
     pub async fn expect_subscribe_and_grant(&mut self) -> NonZeroU16 {
         match self.recv_skipping_pings().await {
             Some(Packet::Subscribe(s)) => {
-                let id = s.packet_id;
-                self.send(&Packet::SubAck(SubAck {
-                    packet_id: id,
-                    properties: AckProperties::default(),
-                    reason_codes: s
-                        .filters
-                        .iter()
-                        .map(|(_, o)| ReasonCode(o.qos as u8))
-                        .collect(),
-                }))
-                .await;
-                id
+                self.grant(&s).await;
+                s.packet_id
             }
             other => panic!("expected SUBSCRIBE, got {other:?}"),
         }
+    }
+
+    /// Answers `s` with a SUBACK granting what it asked for.
+    pub async fn grant(&mut self, s: &tern_mqtt::codec::Subscribe) {
+        self.send(&Packet::SubAck(SubAck {
+            packet_id: s.packet_id,
+            properties: AckProperties::default(),
+            reason_codes: s
+                .filters
+                .iter()
+                .map(|(_, o)| ReasonCode(o.qos as u8))
+                .collect(),
+        }))
+        .await;
     }
 
     /// A well-behaved broker from here on, in its own task: grants every
@@ -581,6 +585,32 @@ impl Conn {
             seen
         })
     }
+}
+
+/// Default options through the in-memory connector, with `client_id`.
+pub fn memory_options(
+    connector: &MemoryConnector,
+    version: ProtocolVersion,
+    client_id: &str,
+) -> tern_mqtt::ConnectOptions {
+    tern_mqtt::ConnectOptions::new("mqtt://memory")
+        .unwrap()
+        .client_id(client_id)
+        .version(version)
+        .connector(connector.clone())
+}
+
+/// Connects with `opts` and accepts on the broker side.
+pub async fn connect_with(
+    broker: &ScriptedBroker,
+    version: ProtocolVersion,
+    opts: tern_mqtt::ConnectOptions,
+) -> (tern_mqtt::Client, Conn) {
+    let (client, conn) = tokio::join!(
+        tern_mqtt::Client::connect(opts),
+        broker.accept_with(version, connack_props())
+    );
+    (client.expect("connected"), conn)
 }
 
 /// A QoS 1 PUBLISH from the broker.

@@ -58,7 +58,7 @@ pub struct BenchArgs {
     /// Messages per second per publisher (0 = as fast as possible).
     #[arg(long, value_name = "MSGS_PER_SEC", default_value_t = 0)]
     pub rate: u64,
-    /// Topic prefix; the run uses PREFIX/<run id>/<publisher>.
+    /// Topic prefix; the run uses `PREFIX/<run id>/<publisher>`.
     #[arg(
         short = 't',
         long = "topic",

@@ -95,7 +95,7 @@ pub struct ConnArgs {
     /// Broker port [default: 1883, or 8883 with TLS].
     #[arg(short = 'p', long, help_heading = "Connection")]
     pub port: Option<u16>,
-    /// Broker URL, mqtt://host[:port] or mqtts://host[:port] (overrides -h/-p).
+    /// Broker URL, `mqtt://host[:port]` or `mqtts://host[:port]` (overrides -h/-p).
     #[arg(long, help_heading = "Connection")]
     pub url: Option<String>,
     /// MQTT protocol version: 311 or 5.

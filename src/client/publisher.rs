@@ -1,0 +1,243 @@
+//! `Publisher`: publishing through a [`futures_sink::Sink`], with each
+//! publish's outcome reported on a stream.
+
+use super::driver::Command;
+use super::{Client, PublishOutcome};
+use crate::session::PublishCommand;
+use crate::Error;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use tokio::sync::{mpsc, oneshot, AcquireError, OwnedSemaphorePermit};
+
+/// Where the outcome of one publish goes.
+pub(crate) enum PublishReply {
+    /// The caller of `publish` awaits it.
+    Caller(oneshot::Sender<Result<PublishOutcome, Error>>),
+    /// A [`Publisher`]'s completion stream, under the publish's sequence
+    /// number (boxed: every command is as large as its largest variant).
+    Stream(Box<(u64, mpsc::UnboundedSender<Completion>)>),
+    /// Nobody asked.
+    Nobody,
+}
+
+/// One outcome on its way to a [`PublishCompletions`] stream. It keeps the
+/// publish's slot in the publish queue until it is read, so unread
+/// outcomes hold the sink back instead of piling up.
+pub(crate) struct Completion {
+    sequence: u64,
+    result: Result<PublishOutcome, Error>,
+    _slot: OwnedSemaphorePermit,
+}
+
+impl PublishReply {
+    /// Delivers the outcome; the slot is freed with it (or once a
+    /// completion stream has read it).
+    pub(crate) fn send(self, result: Result<PublishOutcome, Error>, slot: OwnedSemaphorePermit) {
+        match self {
+            PublishReply::Caller(tx) => {
+                let _ = tx.send(result);
+            }
+            PublishReply::Stream(to) => {
+                let (sequence, tx) = *to;
+                let _ = tx.send(Completion {
+                    sequence,
+                    result,
+                    _slot: slot,
+                });
+            }
+            PublishReply::Nobody => {}
+        }
+    }
+}
+
+type Acquire = Pin<Box<dyn Future<Output = Result<OwnedSemaphorePermit, AcquireError>> + Send>>;
+
+/// Publishes through [`futures_sink::Sink<PublishCommand>`]: `send`,
+/// `feed` and `send_all` from `futures::SinkExt` work on it, with
+/// backpressure from the publish queue
+/// ([`ConnectOptions::publish_queue`](super::ConnectOptions::publish_queue)):
+/// `poll_ready` waits for a free slot, as [`Client::publish`] does under
+/// [`OfflinePolicy::Wait`](super::OfflinePolicy::Wait). Made by
+/// [`Client::publisher`]; it keeps the connection up like a `Client`.
+///
+/// Each accepted message gets a sequence number (0, 1, 2, ... in the order
+/// of `start_send`), and its outcome, as [`Client::publish`] would have
+/// returned it (QoS 0 once written, QoS 1 on PUBACK, QoS 2 on PUBCOMP, or
+/// the error, for example [`Error::OfflineQueueFull`] while disconnected),
+/// is reported on the stream [`completions`](Publisher::completions)
+/// returns, in the order the outcomes come. An outcome keeps its slot in
+/// the publish queue until it is read, so a publisher whose completions
+/// nobody reads stops accepting after `publish_queue` messages; outcomes of
+/// messages sent before `completions` was first called are not reported
+/// (and hold nothing).
+///
+/// `poll_flush` is ready at once: every accepted message is with the
+/// connection task already; wait for the outcomes on the completion
+/// stream. `poll_close` ends the completion stream once the outcomes of
+/// the messages already sent are reported.
+///
+/// Cancel safety: dropping a `send` future before its message was
+/// accepted (while `poll_ready` waits for a slot) drops that message and
+/// nothing else; once accepted, the publish goes on and its outcome is
+/// reported.
+///
+/// ```no_run
+/// use futures_util::{SinkExt, StreamExt};
+/// use tern_mqtt::prelude::*;
+///
+/// # async fn run() -> Result<(), Error> {
+/// let client = Client::connect(ConnectOptions::new("mqtt://localhost")?).await?;
+/// let mut publisher = client.publisher();
+/// let mut completions = publisher.completions();
+/// for i in 0..100 {
+///     publisher
+///         .feed(PublishCommand::to("plant/line1/temp", format!("{i}"), QoS::AtLeastOnce)?)
+///         .await?;
+/// }
+/// publisher.close().await?;
+/// while let Some((sequence, outcome)) = completions.next().await {
+///     println!("message {sequence}: {}", outcome?);
+/// }
+/// # Ok(()) }
+/// ```
+pub struct Publisher {
+    client: Client,
+    slot: Option<OwnedSemaphorePermit>,
+    acquiring: Option<Acquire>,
+    next_sequence: u64,
+    completions: Option<mpsc::UnboundedSender<Completion>>,
+}
+
+impl std::fmt::Debug for Publisher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Publisher")
+            .field("client", &self.client)
+            .field("next_sequence", &self.next_sequence)
+            .field("reporting", &self.completions.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Publisher {
+    pub(crate) fn new(client: Client) -> Self {
+        Publisher {
+            client,
+            slot: None,
+            acquiring: None,
+            next_sequence: 0,
+            completions: None,
+        }
+    }
+
+    /// The stream of outcomes of the messages sent from now on, as
+    /// `(sequence, result)`. A second call starts a new stream; the first
+    /// one ends once the outcomes of the messages sent before are reported.
+    /// Every stream ends once the publisher is closed or dropped and its
+    /// outcomes are reported.
+    pub fn completions(&mut self) -> PublishCompletions {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.completions = Some(tx);
+        PublishCompletions { rx }
+    }
+
+    /// The sequence number the next accepted message gets.
+    pub fn next_sequence(&self) -> u64 {
+        self.next_sequence
+    }
+}
+
+impl futures_sink::Sink<PublishCommand> for Publisher {
+    type Error = Error;
+
+    fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        if self.slot.is_some() {
+            return Poll::Ready(Ok(()));
+        }
+        let slots = Arc::clone(&self.client.shared.publish_slots);
+        let acquiring = self
+            .acquiring
+            .get_or_insert_with(|| Box::pin(slots.acquire_owned()));
+        let slot = std::task::ready!(acquiring.as_mut().poll(cx));
+        self.acquiring = None;
+        self.slot = Some(slot.map_err(|_| Error::Closed)?);
+        Poll::Ready(Ok(()))
+    }
+
+    fn start_send(mut self: Pin<&mut Self>, cmd: PublishCommand) -> Result<(), Error> {
+        let slot = match self.slot.take() {
+            Some(slot) => slot,
+            // `poll_ready` was not called first: take a slot if one is free.
+            None => Arc::clone(&self.client.shared.publish_slots)
+                .try_acquire_owned()
+                .map_err(|_| Error::QueueFull)?,
+        };
+        let sequence = self.next_sequence;
+        let reply = match &self.completions {
+            Some(tx) => PublishReply::Stream(Box::new((sequence, tx.clone()))),
+            None => PublishReply::Nobody,
+        };
+        self.client.send(Command::Publish {
+            cmd,
+            reply,
+            permit: slot,
+        })?;
+        self.next_sequence = sequence.wrapping_add(1);
+        Ok(())
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_close(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.completions = None;
+        self.slot = None;
+        self.acquiring = None;
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// The outcomes of a [`Publisher`]'s messages, as a
+/// [`futures_core::Stream`] of `(sequence, result)` (or through
+/// [`recv`](PublishCompletions::recv)).
+#[derive(Debug)]
+pub struct PublishCompletions {
+    rx: mpsc::UnboundedReceiver<Completion>,
+}
+
+impl std::fmt::Debug for Completion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Completion")
+            .field("sequence", &self.sequence)
+            .field("result", &self.result)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PublishCompletions {
+    /// The next outcome; `None` once the publisher is closed or dropped
+    /// and every outcome was read. Cancel-safe: dropping the future loses
+    /// no outcome.
+    pub async fn recv(&mut self) -> Option<(u64, Result<PublishOutcome, Error>)> {
+        std::future::poll_fn(|cx| self.poll_recv(cx)).await
+    }
+
+    fn poll_recv(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<(u64, Result<PublishOutcome, Error>)>> {
+        self.rx
+            .poll_recv(cx)
+            .map(|c| c.map(|c| (c.sequence, c.result)))
+    }
+}
+
+impl futures_core::Stream for PublishCompletions {
+    type Item = (u64, Result<PublishOutcome, Error>);
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.poll_recv(cx)
+    }
+}
