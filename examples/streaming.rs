@@ -1,7 +1,8 @@
 //! A gateway's streaming strategy, end to end against a private mosquitto
 //! (started here, as `examples/demo.rs` does) over mutual TLS:
 //!
-//! 1. connect with a client certificate, a will and a reconnect hook;
+//! 1. connect with a PKCS#12 client certificate and its password, a will
+//!    and a reconnect hook;
 //! 2. subscribe to several filters and consume every message as one
 //!    stream with `Client::messages()`;
 //! 3. publish bytes through the `Publisher` sink, reading each outcome
@@ -29,13 +30,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let broker = Broker::start(BrokerOptions::listeners(&[Listener::MutualTls]));
     let url = format!("mqtts://127.0.0.1:{}", broker.mtls_port());
 
-    // The client certificate. PEM files here; for a PKCS#12 (.pfx) file
-    // with a password, use the PKCS#12 setter of `ConnectOptions` in place
-    // of `client_cert_files` (the TLS certificate formats work adds it).
+    // The client certificate as gateways often have it: a PKCS#12 (.pfx)
+    // file with a password, made here from the broker's test certificates
+    // with openssl (as `openssl pkcs12 -export` does for a real one).
+    let pfx = broker.dir().join("client.p12");
+    let made = std::process::Command::new("openssl")
+        .args(["pkcs12", "-export", "-passout", "pass:gateway-secret", "-out"])
+        .arg(&pfx)
+        .arg("-in")
+        .arg(broker.client_cert_path())
+        .arg("-inkey")
+        .arg(broker.client_key_path())
+        .status()?;
+    if !made.success() {
+        return Err("openssl pkcs12 -export failed".into());
+    }
     let options = ConnectOptions::new(&url)?
         .client_id("gateway-streaming")
         .ca_file(broker.ca_path())
-        .client_cert_files(broker.client_cert_path(), broker.client_key_path())
+        .client_cert_pkcs12(&pfx, "gateway-secret")
         .will(Will::new(
             "gateways/streaming/status",
             "offline",
