@@ -82,7 +82,7 @@ pub enum Error {
     /// A live subscription of this client has this filter already.
     #[error("already subscribed to {filter:?} (a second SUBSCRIBE would replace the first one's options)")]
     AlreadySubscribed {
-        /// The filter.
+        /// The topic filter already subscribed, as written.
         filter: String,
     },
     /// Another connection with our client id took the session over (v5

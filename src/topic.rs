@@ -17,7 +17,8 @@ pub enum TopicError {
     /// Not a valid MQTT UTF-8 string.
     #[error(transparent)]
     String(#[from] StringError),
-    /// Empty ([MQTT-4.7.3-1]).
+    /// An empty string: topic names and filters must be at least one
+    /// character long ([MQTT-4.7.3-1]).
     #[error("topic names and filters must be at least one character long [MQTT-4.7.3-1]")]
     Empty,
     /// A topic name holding `+` or `#` ([MQTT-4.7.0-1], 3.1.1 [MQTT-4.7.1-1]).

@@ -27,22 +27,28 @@ pub struct Connect {
     pub client_id: MqttString,
     /// The Will Message, if any.
     pub will: Option<Will>,
-    /// User Name.
+    /// User Name (3.1.3.5): a UTF-8 string the server may use for
+    /// authentication; `None` leaves it out and clears the User Name Flag.
     pub username: Option<MqttString>,
-    /// Password.
+    /// Password (3.1.3.6): binary data, at most 65,535 bytes; `None` leaves it
+    /// out. MQTT 3.1.1 allows a password only with a user name, so encoding
+    /// refuses one alone there [MQTT-3.1.2-22]; MQTT 5.0 allows it.
     pub password: Option<Bytes>,
 }
 
 /// A Will Message, published by the server when the connection ends badly.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Will {
-    /// Will Topic.
+    /// Will Topic (3.1.3.3): the topic name the server publishes the will to;
+    /// as a topic name it holds no wildcards.
     pub topic: TopicName,
-    /// Will Payload.
+    /// Will Payload (3.1.3.4): the message body, any bytes, possibly empty,
+    /// at most 65,535 (it is written with a two-byte length).
     pub payload: Bytes,
-    /// Will QoS.
+    /// Will QoS: the quality of service the server publishes the will at.
     pub qos: QoS,
-    /// Will Retain.
+    /// Will Retain: whether the server publishes the will as a retained
+    /// message.
     pub retain: bool,
     /// Will Properties (v5 only).
     pub properties: WillProperties,

@@ -33,7 +33,9 @@ pub struct Disconnect {
 pub struct Auth {
     /// Authenticate Reason Code.
     pub reason_code: ReasonCode,
-    /// AUTH properties.
+    /// AUTH properties (3.15.2.2): the Authentication Method, required unless
+    /// this is the short Success form, Authentication Data, a Reason String and
+    /// User Properties.
     pub properties: AuthProperties,
 }
 

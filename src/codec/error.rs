@@ -40,7 +40,7 @@ pub enum DecodeError {
     PacketTooLarge {
         /// Total packet size announced by the fixed header.
         size: usize,
-        /// Our maximum.
+        /// Our Maximum Packet Size in bytes, as sent in the CONNECT.
         max: u32,
     },
     /// A CONNECT whose protocol level we do not speak.
@@ -101,9 +101,9 @@ pub enum EncodeError {
     /// A UTF-8 string or binary field longer than 65,535 bytes.
     #[error("{field} is {len} bytes long; the limit is 65,535")]
     FieldTooLong {
-        /// Which field.
+        /// The field's name, such as `"password"`, as the message prints it.
         field: &'static str,
-        /// Its length.
+        /// Its length in bytes, over the 65,535 its two-byte prefix can say.
         len: usize,
     },
     /// A packet whose remaining length would exceed 268,435,455 bytes.

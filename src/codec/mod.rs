@@ -123,29 +123,31 @@ pub enum Packet {
     Connect(Box<Connect>),
     /// CONNACK (boxed: see above).
     ConnAck(Box<ConnAck>),
-    /// PUBLISH.
+    /// PUBLISH (3.3): an application message, in either direction.
     Publish(Publish),
-    /// PUBACK.
+    /// PUBACK (3.4): the answer to a QoS 1 PUBLISH.
     PubAck(PubAck),
-    /// PUBREC.
+    /// PUBREC (3.5): the first answer to a QoS 2 PUBLISH.
     PubRec(PubRec),
-    /// PUBREL.
+    /// PUBREL (3.6): the publisher's answer to PUBREC, releasing the message.
     PubRel(PubRel),
-    /// PUBCOMP.
+    /// PUBCOMP (3.7): the answer to PUBREL, ending a QoS 2 exchange.
     PubComp(PubComp),
-    /// SUBSCRIBE.
+    /// SUBSCRIBE (3.8): client to server, one or more topic filters.
     Subscribe(Subscribe),
-    /// SUBACK.
+    /// SUBACK (3.9): server to client, one reason code per filter.
     SubAck(SubAck),
-    /// UNSUBSCRIBE.
+    /// UNSUBSCRIBE (3.10): client to server, one or more topic filters.
     Unsubscribe(Unsubscribe),
-    /// UNSUBACK.
+    /// UNSUBACK (3.11): server to client; one reason code per filter in v5,
+    /// none in 3.1.1.
     UnsubAck(UnsubAck),
-    /// PINGREQ.
+    /// PINGREQ (3.12): the client's keep-alive probe; it has no body.
     PingReq(PingReq),
-    /// PINGRESP.
+    /// PINGRESP (3.13): the server's answer to PINGREQ; it has no body.
     PingResp(PingResp),
-    /// DISCONNECT.
+    /// DISCONNECT (3.14): client to server in 3.1.1; either direction, with a
+    /// reason code, in v5.
     Disconnect(Disconnect),
     /// AUTH (MQTT 5.0 only).
     Auth(Auth),

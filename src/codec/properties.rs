@@ -39,13 +39,22 @@ pub mod id {
     pub const PAYLOAD_FORMAT_INDICATOR: u8 = 0x01;
     /// Message Expiry Interval.
     pub const MESSAGE_EXPIRY_INTERVAL: u8 = 0x02;
-    /// Content Type.
+    /// Content Type (0x03): a UTF-8 string describing the payload, such as a
+    /// MIME type; its meaning is left to the applications. Allowed in PUBLISH
+    /// and the Will Properties, at most once; the server forwards it unaltered.
     pub const CONTENT_TYPE: u8 = 0x03;
-    /// Response Topic.
+    /// Response Topic (0x08): the topic name a responder should publish its
+    /// answer to. Allowed in PUBLISH and the Will Properties, at most once; as a
+    /// topic name it holds no wildcards [MQTT-3.3.2-14].
     pub const RESPONSE_TOPIC: u8 = 0x08;
-    /// Correlation Data.
+    /// Correlation Data (0x09): binary data a requester uses to match a
+    /// response to its request. Allowed in PUBLISH and the Will Properties, at
+    /// most once; only the requester gives it meaning.
     pub const CORRELATION_DATA: u8 = 0x09;
-    /// Subscription Identifier.
+    /// Subscription Identifier (0x0B): a Variable Byte Integer from 1 to
+    /// 268,435,455; 0 is a Protocol Error. Once in SUBSCRIBE; repeated in a
+    /// server's PUBLISH, one per matching subscription. A client's PUBLISH must
+    /// not carry it [MQTT-3.3.4-6].
     pub const SUBSCRIPTION_IDENTIFIER: u8 = 0x0B;
     /// Session Expiry Interval.
     pub const SESSION_EXPIRY_INTERVAL: u8 = 0x11;
@@ -53,9 +62,14 @@ pub mod id {
     pub const ASSIGNED_CLIENT_IDENTIFIER: u8 = 0x12;
     /// Server Keep Alive.
     pub const SERVER_KEEP_ALIVE: u8 = 0x13;
-    /// Authentication Method.
+    /// Authentication Method (0x15): the UTF-8 name of the enhanced
+    /// authentication method (section 4.12), such as `SCRAM-SHA-256`. Allowed in
+    /// CONNECT, CONNACK and AUTH, at most once; every AUTH but the short Success
+    /// form must carry it (3.15.2.2.2).
     pub const AUTHENTICATION_METHOD: u8 = 0x15;
-    /// Authentication Data.
+    /// Authentication Data (0x16): binary data whose contents the
+    /// Authentication Method defines. Allowed in CONNECT, CONNACK and AUTH, at
+    /// most once.
     pub const AUTHENTICATION_DATA: u8 = 0x16;
     /// Request Problem Information.
     pub const REQUEST_PROBLEM_INFORMATION: u8 = 0x17;
@@ -63,23 +77,42 @@ pub mod id {
     pub const WILL_DELAY_INTERVAL: u8 = 0x18;
     /// Request Response Information.
     pub const REQUEST_RESPONSE_INFORMATION: u8 = 0x19;
-    /// Response Information.
+    /// Response Information (0x1A): a UTF-8 string the server may return in
+    /// CONNACK as the basis of response topics; it must not when the CONNECT
+    /// did not ask with Request Response Information (0x19) [MQTT-3.1.2-28].
     pub const RESPONSE_INFORMATION: u8 = 0x1A;
-    /// Server Reference.
+    /// Server Reference (0x1C): a UTF-8 string naming another server to use,
+    /// in CONNACK or DISCONNECT, usually with reason 0x9C (Use another server)
+    /// or 0x9D (Server moved). At most once.
     pub const SERVER_REFERENCE: u8 = 0x1C;
-    /// Reason String.
+    /// Reason String (0x1F): human-readable diagnostics, not meant to be
+    /// parsed. Allowed once in CONNACK, PUBACK, PUBREC, PUBREL, PUBCOMP, SUBACK,
+    /// UNSUBACK, DISCONNECT and AUTH; a sender must leave it out when it would
+    /// push the packet past the receiver's Maximum Packet Size.
     pub const REASON_STRING: u8 = 0x1F;
-    /// Receive Maximum.
+    /// Receive Maximum (0x21): a Two Byte Integer from 1 to 65,535, the
+    /// number of QoS 1 and 2 publishes the sender accepts unacknowledged; 0 is a
+    /// Protocol Error and absence means 65,535. Allowed in CONNECT and CONNACK.
     pub const RECEIVE_MAXIMUM: u8 = 0x21;
     /// Topic Alias Maximum.
     pub const TOPIC_ALIAS_MAXIMUM: u8 = 0x22;
-    /// Topic Alias.
+    /// Topic Alias (0x23): a Two Byte Integer standing for a topic name on one
+    /// connection, from 1 to the receiver's Topic Alias Maximum (0x22); 0 is a
+    /// Protocol Error [MQTT-3.3.2-8]. Allowed in PUBLISH only.
     pub const TOPIC_ALIAS: u8 = 0x23;
-    /// Maximum QoS.
+    /// Maximum QoS (0x24): a Byte, 0 or 1, the highest QoS the server accepts
+    /// in PUBLISH; absence means 2. Allowed in CONNACK only; a client must not
+    /// publish above it [MQTT-3.2.2-11].
     pub const MAXIMUM_QOS: u8 = 0x24;
-    /// Retain Available.
+    /// Retain Available (0x25): a Byte, 0 or 1, saying whether the server
+    /// keeps retained messages; absence means 1. Allowed in CONNACK only; after
+    /// a 0 a client must not set RETAIN [MQTT-3.2.2-14].
     pub const RETAIN_AVAILABLE: u8 = 0x25;
-    /// User Property.
+    /// User Property (0x26): a UTF-8 string pair of application metadata.
+    /// Allowed in every packet that has properties and in the Will Properties;
+    /// it may repeat, a name may appear more than once, and a server forwarding
+    /// a PUBLISH keeps them unaltered and in order [MQTT-3.3.2-17],
+    /// [MQTT-3.3.2-18].
     pub const USER_PROPERTY: u8 = 0x26;
     /// Maximum Packet Size.
     pub const MAXIMUM_PACKET_SIZE: u8 = 0x27;
@@ -345,7 +378,8 @@ pub struct ConnectProperties {
     pub authentication_method: Option<MqttString>,
     /// Authentication Data for enhanced authentication.
     pub authentication_data: Option<Bytes>,
-    /// User Properties.
+    /// User Properties (0x26) of the CONNECT: name/value pairs for the
+    /// server, in order, a name possibly repeated; empty sends none.
     pub user_properties: Vec<UserProperty>,
 }
 
@@ -458,7 +492,8 @@ pub struct WillProperties {
     pub response_topic: Option<TopicName>,
     /// Correlation Data for a response.
     pub correlation_data: Option<Bytes>,
-    /// User Properties.
+    /// User Properties (0x26) of the will, in order; the server forwards them
+    /// with the will message. Empty sends none.
     pub user_properties: Vec<UserProperty>,
 }
 
@@ -550,9 +585,11 @@ pub struct ConnAckProperties {
     pub assigned_client_identifier: Option<MqttString>,
     /// Highest topic alias the server accepts from us; absent means 0.
     pub topic_alias_maximum: Option<u16>,
-    /// Human-readable diagnostics.
+    /// Reason String (0x1F): the server's human-readable diagnostics for this
+    /// CONNACK, typically explaining a refusal; `None` when it sent none.
     pub reason_string: Option<MqttString>,
-    /// User Properties.
+    /// User Properties (0x26) the server sent with the CONNACK, in order;
+    /// empty when it sent none.
     pub user_properties: Vec<UserProperty>,
     /// Whether wildcard subscriptions are supported; absent means yes.
     pub wildcard_subscription_available: Option<bool>,
@@ -566,9 +603,12 @@ pub struct ConnAckProperties {
     pub response_information: Option<MqttString>,
     /// Another server to use.
     pub server_reference: Option<MqttString>,
-    /// Authentication Method.
+    /// Authentication Method (0x15): on a successful CONNACK, the method of
+    /// the CONNECT, and absent when the CONNECT had none; the engine fails the
+    /// connection on any other value [MQTT-4.12.0-5], [MQTT-4.12.0-6].
     pub authentication_method: Option<MqttString>,
-    /// Authentication Data.
+    /// Authentication Data (0x16): the server's last data of an enhanced
+    /// authentication, in the method's own format; `None` when it sent none.
     pub authentication_data: Option<Bytes>,
 }
 
@@ -743,7 +783,9 @@ pub struct PublishProperties {
     pub response_topic: Option<TopicName>,
     /// Correlation Data for a response.
     pub correlation_data: Option<Bytes>,
-    /// User Properties.
+    /// User Properties (0x26) of the message, in order, a name possibly
+    /// repeated; the server forwards them unaltered and in order
+    /// [MQTT-3.3.2-17], [MQTT-3.3.2-18]. Empty sends none.
     pub user_properties: Vec<UserProperty>,
     /// Identifiers of the subscriptions that matched (server to client only).
     pub subscription_identifiers: Vec<NonZeroU32>,
@@ -831,9 +873,14 @@ impl WriteProperties for PublishProperties {
 /// a Reason String and User Properties.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct AckProperties {
-    /// Human-readable diagnostics.
+    /// Reason String (0x1F): human-readable diagnostics, for example why a
+    /// PUBACK refused a message; `None` when absent. The spec forbids sending it
+    /// when it would push the packet past the receiver's Maximum Packet Size
+    /// ([MQTT-3.4.2-2] and its PUBREC to UNSUBACK counterparts).
     pub reason_string: Option<MqttString>,
-    /// User Properties.
+    /// User Properties (0x26), in order; empty when the packet carries none.
+    /// Like the Reason String, they must be left out rather than exceed the
+    /// receiver's Maximum Packet Size ([MQTT-3.4.2-3] and its counterparts).
     pub user_properties: Vec<UserProperty>,
 }
 
@@ -877,7 +924,8 @@ impl WriteProperties for AckProperties {
 pub struct SubscribeProperties {
     /// Identifier the server attaches to messages matching this subscription.
     pub subscription_identifier: Option<NonZeroU32>,
-    /// User Properties.
+    /// User Properties (0x26) of the SUBSCRIBE, in order; empty sends none.
+    /// MQTT 5.0 only: a 3.1.1 session refuses a SUBSCRIBE with properties.
     pub user_properties: Vec<UserProperty>,
 }
 
@@ -932,7 +980,9 @@ impl WriteProperties for SubscribeProperties {
 /// Properties of UNSUBSCRIBE (3.10.2.1): User Properties only.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct UnsubscribeProperties {
-    /// User Properties.
+    /// User Properties (0x26) of the UNSUBSCRIBE, in order; empty sends none.
+    /// MQTT 5.0 only: a 3.1.1 session refuses them with
+    /// [`CommandError::NeedsV5`](crate::session::CommandError::NeedsV5).
     pub user_properties: Vec<UserProperty>,
 }
 
@@ -963,9 +1013,14 @@ impl WriteProperties for UnsubscribeProperties {
 pub struct DisconnectProperties {
     /// New Session Expiry Interval (client to server only).
     pub session_expiry_interval: Option<u32>,
-    /// Human-readable diagnostics.
+    /// Reason String (0x1F): human-readable diagnostics for the disconnect;
+    /// `None` when absent. The engine drops it, with the User Properties, from a
+    /// DISCONNECT it sends when keeping them would exceed the server's Maximum
+    /// Packet Size [MQTT-3.14.2-3].
     pub reason_string: Option<MqttString>,
-    /// User Properties.
+    /// User Properties (0x26), in order; empty when none. Dropped with the
+    /// Reason String from an outgoing DISCONNECT that would otherwise exceed the
+    /// server's Maximum Packet Size [MQTT-3.14.2-4].
     pub user_properties: Vec<UserProperty>,
     /// Another server to use.
     pub server_reference: Option<MqttString>,
@@ -1025,13 +1080,20 @@ impl WriteProperties for DisconnectProperties {
 /// Properties of AUTH (3.15.2.2).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct AuthProperties {
-    /// Authentication Method.
+    /// Authentication Method (0x15): required in every AUTH but the short
+    /// Success form (3.15.2.2.2), so decoding and encoding refuse an AUTH
+    /// without it; it must equal the CONNECT's, or the engine fails the
+    /// connection [MQTT-4.12.0-5].
     pub authentication_method: Option<MqttString>,
-    /// Authentication Data.
+    /// Authentication Data (0x16): the challenge or answer of this step, in
+    /// the method's own format; `None` when the step carries none. The engine
+    /// hands the server's to
+    /// [`Authenticator::respond`](crate::session::Authenticator::respond).
     pub authentication_data: Option<Bytes>,
-    /// Human-readable diagnostics.
+    /// Reason String (0x1F): human-readable diagnostics for this step; `None`
+    /// when absent.
     pub reason_string: Option<MqttString>,
-    /// User Properties.
+    /// User Properties (0x26) of this AUTH, in order; empty when none.
     pub user_properties: Vec<UserProperty>,
 }
 

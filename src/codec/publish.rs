@@ -16,7 +16,10 @@ pub struct Publish {
     pub dup: bool,
     /// Quality of service.
     pub qos: QoS,
-    /// RETAIN.
+    /// RETAIN (3.3.1.3): from the client, asks the server to keep the message
+    /// as the topic's retained message (an empty payload deletes it); from the
+    /// server, marks a retained message, sent because of a new subscription or
+    /// kept by Retain As Published.
     pub retain: bool,
     /// Topic Name. `None` is the zero-length topic of a v5 PUBLISH that names
     /// its topic by a Topic Alias alone.
@@ -25,7 +28,9 @@ pub struct Publish {
     pub packet_id: Option<PacketId>,
     /// PUBLISH properties (v5 only).
     pub properties: PublishProperties,
-    /// Payload.
+    /// Payload (3.3.3): the application message, any bytes, possibly empty;
+    /// it is the rest of the packet, so it has no length prefix. When decoded it
+    /// shares the receive buffer instead of being copied.
     pub payload: Bytes,
 }
 

@@ -50,7 +50,8 @@ reason_codes! {
     NO_SUBSCRIPTION_EXISTED = 0x11, "No subscription existed";
     /// 0x18 Continue authentication.
     CONTINUE_AUTHENTICATION = 0x18, "Continue authentication";
-    /// 0x19 Re-authenticate.
+    /// 0x19 Re-authenticate: in AUTH only, sent by the client to start a new
+    /// authentication on an open connection.
     REAUTHENTICATE = 0x19, "Re-authenticate";
     /// 0x80 Unspecified error.
     UNSPECIFIED_ERROR = 0x80, "Unspecified error";
@@ -72,7 +73,8 @@ reason_codes! {
     SERVER_UNAVAILABLE = 0x88, "Server unavailable";
     /// 0x89 Server busy.
     SERVER_BUSY = 0x89, "Server busy";
-    /// 0x8A Banned.
+    /// 0x8A Banned: in CONNACK only; the client has been banned by
+    /// administrative action.
     BANNED = 0x8A, "Banned";
     /// 0x8B Server shutting down.
     SERVER_SHUTTING_DOWN = 0x8B, "Server shutting down";
@@ -179,23 +181,24 @@ impl ReasonCode {
 /// The packets that carry reason codes, for [`ReasonCode::is_valid_for`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AckKind {
-    /// CONNACK.
+    /// CONNACK: Connect Reason Codes (3.2.2.2).
     ConnAck,
-    /// PUBACK.
+    /// PUBACK: PUBACK Reason Codes (3.4.2.1).
     PubAck,
-    /// PUBREC.
+    /// PUBREC: PUBREC Reason Codes (3.5.2.1), the same set as PUBACK's.
     PubRec,
-    /// PUBREL.
+    /// PUBREL: 0x00 Success or 0x92 Packet Identifier not found (3.6.2.1).
     PubRel,
-    /// PUBCOMP.
+    /// PUBCOMP: 0x00 Success or 0x92 Packet Identifier not found (3.7.2.1).
     PubComp,
-    /// SUBACK.
+    /// SUBACK: a granted QoS (0x00 to 0x02) or a failure (3.9.3).
     SubAck,
-    /// UNSUBACK.
+    /// UNSUBACK: Unsubscribe Reason Codes (3.11.3).
     UnsubAck,
-    /// DISCONNECT.
+    /// DISCONNECT: Disconnect Reason Codes (3.14.2.1).
     Disconnect,
-    /// AUTH.
+    /// AUTH: 0x00 Success, 0x18 Continue authentication or 0x19
+    /// Re-authenticate (3.15.2.1).
     Auth,
 }
 

@@ -134,7 +134,8 @@ impl MqttString {
         Self::from_bytes(Bytes::from_static(s.as_bytes()))
     }
 
-    /// The string.
+    /// The string as a `&str`, without copying: valid UTF-8 with no NUL
+    /// character, as checked when the value was made.
     pub fn as_str(&self) -> &str {
         // The invariant holds from construction; this branch is never taken,
         // but it keeps this accessor free of panics and `unsafe`.

@@ -54,7 +54,8 @@ impl SubscriptionOptions {
 /// SUBSCRIBE: ask for messages matching one or more filters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Subscribe {
-    /// Packet Identifier.
+    /// Packet Identifier, 1 to 65,535; the spec requires one not in use by
+    /// another unacknowledged packet of the client. The SUBACK carries it back.
     pub packet_id: PacketId,
     /// SUBSCRIBE properties (v5).
     pub properties: SubscribeProperties,
@@ -76,7 +77,8 @@ pub struct SubAck {
 /// UNSUBSCRIBE: drop one or more subscriptions.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unsubscribe {
-    /// Packet Identifier.
+    /// Packet Identifier, 1 to 65,535; the spec requires one not in use by
+    /// another unacknowledged packet of the client. The UNSUBACK carries it back.
     pub packet_id: PacketId,
     /// UNSUBSCRIBE properties (v5).
     pub properties: UnsubscribeProperties,

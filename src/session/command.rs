@@ -23,13 +23,19 @@ use bytes::Bytes;
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PublishCommand {
-    /// Topic Name.
+    /// Topic Name the message is published to; a checked [`TopicName`], so
+    /// never holding wildcards. On MQTT 5.0 the engine may send it as a Topic
+    /// Alias when the server allows aliases.
     pub topic: TopicName,
-    /// Payload.
+    /// Payload: the message body, any bytes, possibly empty. An empty payload
+    /// with `retain` set deletes the topic's retained message.
     pub payload: Bytes,
     /// Quality of service.
     pub qos: QoS,
-    /// RETAIN.
+    /// RETAIN (default `false`): ask the server to keep the message as the
+    /// topic's retained message. Refused with
+    /// [`CommandError::RetainNotSupported`](super::CommandError::RetainNotSupported)
+    /// when the server's CONNACK said Retain Available 0 [MQTT-3.2.2-14].
     pub retain: bool,
     /// v5 properties. The engine manages the Topic Alias itself, and a
     /// client never sends Subscription Identifiers in a PUBLISH.
@@ -59,7 +65,11 @@ impl PublishCommand {
         Ok(Self::new(TopicName::new(topic)?, payload, qos))
     }
 
-    /// Sets RETAIN.
+    /// Sets RETAIN (default `false`): the server keeps the message as the
+    /// topic's retained message, and an empty payload deletes it. The publish
+    /// fails with
+    /// [`CommandError::RetainNotSupported`](super::CommandError::RetainNotSupported)
+    /// if the server does not support retained messages.
     pub fn retain(mut self, retain: bool) -> Self {
         self.retain = retain;
         self

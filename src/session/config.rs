@@ -32,7 +32,8 @@ pub enum SessionLostPolicy {
 
 /// The engine's configuration.
 pub struct SessionConfig {
-    /// Protocol version.
+    /// Protocol version: MQTT 5.0 by default, or 3.1.1. In 3.1.1 the CONNECT
+    /// carries no properties, so the v5-only fields below are not sent.
     pub version: ProtocolVersion,
     /// Client Identifier; empty asks the server to assign one.
     pub client_id: MqttString,
@@ -51,9 +52,11 @@ pub struct SessionConfig {
     pub session_expiry_interval: u32,
     /// The Will Message.
     pub will: Option<Will>,
-    /// User Name.
+    /// User Name sent in the CONNECT; `None` (the default) sends none.
     pub username: Option<MqttString>,
-    /// Password.
+    /// Password sent in the CONNECT; `None` (the default) sends none. In
+    /// 3.1.1 a password needs a user name [MQTT-3.1.2-22], or the CONNECT
+    /// cannot be encoded.
     pub password: Option<Bytes>,
     /// How many QoS 1/2 publishes we accept unacknowledged from the server.
     pub receive_maximum: u16,
@@ -69,7 +72,9 @@ pub struct SessionConfig {
     pub request_problem_information: bool,
     /// User Properties of the CONNECT.
     pub user_properties: Vec<UserProperty>,
-    /// Enhanced authentication.
+    /// Enhanced authentication (v5, section 4.12); `None` (the default) uses
+    /// none. With one, the CONNECT carries its Authentication Method and
+    /// initial data, and each AUTH challenge of the server goes to it.
     pub authenticator: Option<Box<dyn Authenticator>>,
     /// Whether the application acknowledges each QoS 1/2 message itself.
     pub manual_acks: bool,

@@ -56,7 +56,7 @@ pub enum ProtocolError {
     Violation {
         /// The spec statement broken.
         spec: &'static str,
-        /// What happened.
+        /// What happened, in a few words, such as `"unexpected AUTH"`.
         what: &'static str,
         /// The reason code sent to the server.
         reason_code: ReasonCode,
@@ -232,7 +232,8 @@ pub type SubscribeResult = Result<QoS, ReasonCode>;
 pub struct Delivery {
     /// The topic, with any topic alias already resolved.
     pub topic: TopicName,
-    /// The payload.
+    /// The payload, as the server sent it, possibly empty; it shares the
+    /// receive buffer instead of being copied.
     pub payload: Bytes,
     /// The QoS it was delivered at.
     pub qos: QoS,
@@ -341,9 +342,9 @@ pub enum Event {
     /// was skipped as it arrived (never buffered whole) and acknowledged,
     /// so the server does not send it again; the connection goes on.
     MessageDiscarded {
-        /// Its topic.
+        /// The topic name of the discarded message.
         topic: TopicName,
-        /// Its QoS.
+        /// The QoS it arrived at; at QoS 1 and 2 it was acknowledged all the same.
         qos: QoS,
         /// Its size in bytes, fixed header included.
         size: usize,
@@ -356,28 +357,29 @@ pub enum Event {
     /// [`pubcomp_lost`](PublishAcked::pubcomp_lost) set when the server loses
     /// the session before its PUBCOMP: it is not sent again.
     PublishDone {
-        /// The command.
+        /// The id [`Session::publish`](super::Session::publish) returned.
         id: RequestId,
         /// How the final acknowledgement went, or why the publish failed.
         result: Result<PublishAcked, CommandError>,
     },
     /// A SUBSCRIBE finished.
     SubscribeDone {
-        /// The command.
+        /// The id [`Session::subscribe`](super::Session::subscribe) returned.
         id: RequestId,
         /// One result per filter, in order, or why the whole command failed.
         result: Result<Vec<SubscribeResult>, CommandError>,
     },
     /// An UNSUBSCRIBE finished.
     UnsubscribeDone {
-        /// The command.
+        /// The id [`Session::unsubscribe`](super::Session::unsubscribe) returned.
         id: RequestId,
         /// One reason code per filter (v5; all Success in 3.1.1), or why it failed.
         result: Result<Vec<ReasonCode>, CommandError>,
     },
     /// A re-authentication finished.
     ReauthDone {
-        /// The command.
+        /// The id [`Session::reauthenticate`](super::Session::reauthenticate)
+        /// returned.
         id: RequestId,
         /// Success, or why it failed.
         result: Result<(), CommandError>,

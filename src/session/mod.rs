@@ -48,11 +48,12 @@ use timers::Timers;
 /// Where the connection stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConnectionState {
-    /// No transport.
+    /// No transport: before the first connection and between connections.
     Idle,
     /// CONNECT sent; CONNACK (or an AUTH exchange) awaited.
     Connecting,
-    /// CONNACK accepted.
+    /// A successful CONNACK was received and accepted; publishes and
+    /// subscriptions flow.
     Connected,
     /// The connection is over: the driver sends what [`Session::poll_transmit`]
     /// still holds, then closes the transport and calls
@@ -224,7 +225,7 @@ impl Session {
         self.state
     }
 
-    /// The configuration.
+    /// The configuration the session was created with, read-only.
     pub fn config(&self) -> &SessionConfig {
         &self.config
     }

@@ -36,10 +36,10 @@ const DEFAULT_COUNT: u64 = 1000;
 pub struct BenchArgs {
     #[command(flatten)]
     pub conn: ConnArgs,
-    /// Publisher connections.
+    /// Publisher connections, each on its own topic (1 to 10,000).
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub publishers: u32,
-    /// Subscriber connections.
+    /// Subscriber connections, each receiving every publisher (0 to 10,000).
     #[arg(long, value_name = "M", default_value_t = 1, value_parser = clap::value_parser!(u32).range(0..=10_000))]
     pub subscribers: u32,
     /// Quality of service of publishes and subscriptions: 0, 1 or 2.

@@ -84,7 +84,7 @@ pub fn parse_topic(s: &str) -> Result<TopicName, String> {
 /// Connection options common to every subcommand (as mosquitto_pub/sub).
 #[derive(Args, Debug, Clone)]
 pub struct ConnArgs {
-    /// Broker host.
+    /// Broker host name or IP address.
     #[arg(
         short = 'h',
         long,
@@ -105,10 +105,10 @@ pub struct ConnArgs {
     /// Client identifier [default: generated].
     #[arg(short = 'i', long = "id", help_heading = "Connection")]
     pub client_id: Option<String>,
-    /// User name.
+    /// User name to authenticate with.
     #[arg(short = 'u', long, help_heading = "Connection")]
     pub username: Option<String>,
-    /// Password.
+    /// Password to authenticate with (MQTT 3.1.1 also needs -u).
     #[arg(short = 'P', long, help_heading = "Connection")]
     pub password: Option<String>,
     /// Keep alive in seconds (0 turns it off).

@@ -36,7 +36,7 @@ struct Cli {
     command: Command,
 }
 
-/// The subcommands.
+/// The subcommands: `pub`, `sub` and `bench`.
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Publish a message, a file, or one message per line of stdin.
