@@ -35,7 +35,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // with openssl (as `openssl pkcs12 -export` does for a real one).
     let pfx = broker.dir().join("client.p12");
     let made = std::process::Command::new("openssl")
-        .args(["pkcs12", "-export", "-passout", "pass:gateway-secret", "-out"])
+        .args([
+            "pkcs12",
+            "-export",
+            "-passout",
+            "pass:gateway-secret",
+            "-out",
+        ])
         .arg(&pfx)
         .arg("-in")
         .arg(broker.client_cert_path())

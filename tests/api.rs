@@ -425,17 +425,19 @@ fn display_outputs() {
     assert_eq!(
         ConnectionEvent::Reconnecting {
             attempt: 2,
-            delay: Duration::from_millis(200)
+            delay: Duration::from_millis(200),
+            server: "node-b:1883".to_owned(),
         }
         .to_string(),
-        "reconnecting in 200ms (attempt 2)"
+        "reconnecting to node-b:1883 in 200ms (attempt 2)"
     );
     assert_eq!(
         ConnectionStatus::Connected {
-            session_present: true
+            session_present: true,
+            server: "node-a:1883".to_owned(),
         }
         .to_string(),
-        "connected (session resumed)"
+        "connected to node-a:1883 (session resumed)"
     );
     let outcome = PublishOutcome {
         reason_code: ReasonCode::SUCCESS,

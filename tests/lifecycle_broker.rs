@@ -390,7 +390,8 @@ async fn a_publish_made_while_the_broker_is_down_goes_out_once_it_is_back() {
     assert!(matches!(
         publisher.status(),
         ConnectionStatus::Connected {
-            session_present: false
+            session_present: false,
+            ..
         }
     ));
     publisher.disconnect().await.unwrap();

@@ -65,7 +65,11 @@ impl Driver {
 
     fn connected(&mut self, session_present: bool) {
         self.facts.accepted_at = Some(now());
-        self.set_status(ConnectionStatus::Connected { session_present });
+        self.servers.accepted();
+        self.set_status(ConnectionStatus::Connected {
+            session_present,
+            server: self.server.clone(),
+        });
         if self.connected_once {
             self.emit(ConnectionEvent::Reconnected { session_present });
             return;
@@ -143,6 +147,12 @@ impl Driver {
             .map(|s| s.to_string());
         if let (Initiator::Remote, Some(code)) = (info.initiator, info.reason_code) {
             self.facts.server_reason = Some(code);
+            if matches!(
+                code,
+                ReasonCode::USE_ANOTHER_SERVER | ReasonCode::SERVER_MOVED
+            ) {
+                self.facts.server_reference = server_reference.clone();
+            }
         }
         let accepted = self.facts.accepted_at.is_some();
         match (info.initiator, info.reason_code) {

@@ -9,6 +9,7 @@
 //! whatever the engine holds before it waits, so nothing the engine
 //! produced while handling an event sits unsent until the next wake-up.
 
+use super::cluster::Servers;
 use super::inbox::Inbox;
 use super::metrics::{Cause, Metrics};
 use super::options::{ConnectOptions, Credentials, OfflinePolicy, ReconnectOptions};
@@ -21,7 +22,6 @@ use crate::codec::{
 };
 use crate::session::{AckToken, PublishCommand, RequestId, Session, SubscribeResult};
 use crate::topic::TopicFilter;
-use crate::transport::Connector;
 use crate::Error;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -119,6 +119,8 @@ pub(crate) struct ConnectionFacts {
     pub accepted_at: Option<Instant>,
     /// The broker's reason code: a refusing CONNACK or a DISCONNECT.
     pub server_reason: Option<ReasonCode>,
+    /// The broker's Server Reference (CONNACK or DISCONNECT), v5.
+    pub server_reference: Option<String>,
 }
 
 pub(crate) fn now() -> Instant {
@@ -136,7 +138,11 @@ pub(crate) fn deadline(now: Instant, after: Duration) -> Instant {
 pub(crate) struct Driver {
     pub(super) session: Session,
     pub(super) settings: DriverSettings,
-    connector: Arc<dyn Connector>,
+    /// Where each attempt goes: the cluster's servers, and a followed
+    /// Server Reference.
+    pub(super) servers: Servers,
+    /// The server of the current (or last) connection.
+    pub(super) server: String,
     reconnect: ReconnectOptions,
     backoff: Backoff,
     pub(super) rx: mpsc::UnboundedReceiver<Command>,
@@ -168,7 +174,8 @@ impl Driver {
         events: broadcast::Sender<ConnectionEvent>,
         status: watch::Sender<ConnectionStatus>,
     ) -> Self {
-        let connector = options.make_connector();
+        let servers = options.make_servers();
+        let server = servers.describe();
         let settings = options.driver_settings();
         let metrics = Metrics::new(&options.session.client_id);
         let unmatched = Inbox::new(
@@ -185,7 +192,8 @@ impl Driver {
         Driver {
             session: Session::new(session_config),
             settings,
-            connector,
+            servers,
+            server,
             backoff: Backoff::new(options.reconnect.clone()),
             reconnect: options.reconnect,
             rx,
@@ -208,7 +216,7 @@ impl Driver {
 
     /// The broker's host (without the port), for TLS error messages.
     pub(super) fn broker_host(&self) -> String {
-        let name = self.connector.describe();
+        let name = self.server.clone();
         match name.rsplit_once(':') {
             Some((host, port)) if port.parse::<u16>().is_ok() => host
                 .trim_start_matches('[')
@@ -228,7 +236,7 @@ impl Driver {
     }
 
     pub async fn run(mut self, ready: oneshot::Sender<Result<bool, Error>>) {
-        let span = tracing::info_span!("mqtt", client_id = %self.session.client_id(), broker = %self.connector.describe());
+        let span = tracing::info_span!("mqtt", client_id = %self.session.client_id(), broker = %self.server);
         self.ready = Some(ready);
         self.run_inner().instrument(span).await;
     }
@@ -269,7 +277,10 @@ impl Driver {
     /// One connection attempt, and the connection if it came up.
     async fn connect_once(&mut self) -> End {
         self.facts = ConnectionFacts::default();
-        let connector = Arc::clone(&self.connector);
+        let Some(connector) = self.servers.current() else {
+            return End::Unreachable;
+        };
+        self.server = connector.describe();
         let timeout = self.session.config().connect_timeout;
         let attempt = async move {
             match tokio::time::timeout(timeout, connector.connect()).await {
@@ -374,10 +385,24 @@ impl Driver {
         }
     }
 
-    /// Reports the coming attempt.
+    /// Picks the server of the coming attempt and reports it.
     fn report_retry(&mut self, attempt: u32, delay: Duration) {
-        self.set_status(ConnectionStatus::Reconnecting { attempt });
-        self.emit(ConnectionEvent::Reconnecting { attempt, delay });
+        let followed = self
+            .facts
+            .server_reference
+            .take()
+            .and_then(|r| self.servers.follow(&r));
+        self.servers.advance(followed.is_some());
+        let server = self.servers.describe();
+        self.set_status(ConnectionStatus::Reconnecting {
+            attempt,
+            server: server.clone(),
+        });
+        self.emit(ConnectionEvent::Reconnecting {
+            attempt,
+            delay,
+            server,
+        });
     }
 
     /// Awaits the reconnect hook, if there is one, while still taking

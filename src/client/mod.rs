@@ -130,6 +130,7 @@
 //! (for example through `tokio::time::timeout` or `select!`) leaves the
 //! client consistent, and each method says what becomes of its request.
 
+mod cluster;
 mod commands;
 mod dispatch;
 mod driver;

@@ -238,6 +238,15 @@ pub struct ConnectOptions {
     pub(crate) version_fallback: bool,
     pub(crate) disconnect_timeout: Duration,
     pub(crate) connector: Option<Arc<dyn Connector>>,
+    /// Further servers of a cluster, after the URL of `new`, in order.
+    pub(crate) servers: Vec<String>,
+    /// Further servers reached through connectors of the application's,
+    /// after `servers`.
+    pub(crate) server_connectors: Vec<Arc<dyn Connector>>,
+    /// Whether a v5 Server Reference is followed, and how many times in a
+    /// row.
+    pub(crate) follow_references: bool,
+    pub(crate) max_redirects: u32,
     /// The authenticator, shared by clones (see [`ConnectOptions::authenticator`]).
     pub(crate) authenticator: Option<SharedAuthenticator>,
     /// The first value a setter refused, reported by `validate` and `connect`.
@@ -289,6 +298,10 @@ impl Clone for ConnectOptions {
             version_fallback: self.version_fallback,
             disconnect_timeout: self.disconnect_timeout,
             connector: self.connector.clone(),
+            servers: self.servers.clone(),
+            server_connectors: self.server_connectors.clone(),
+            follow_references: self.follow_references,
+            max_redirects: self.max_redirects,
             authenticator: self.authenticator.clone(),
             invalid: self.invalid,
         }
@@ -314,6 +327,41 @@ impl std::fmt::Debug for ConnectOptions {
         #[cfg(feature = "tls")]
         d.field("tls", &self.tls);
         d.finish_non_exhaustive()
+    }
+}
+
+/// Makes connectors for the other servers of a cluster and for Server
+/// References, with the TLS settings of the client's options.
+struct Endpoints {
+    secure: bool,
+    #[cfg(feature = "tls")]
+    tls: TlsOptions,
+}
+
+impl Endpoints {
+    fn for_url(&self, url: &str) -> Result<Arc<dyn Connector>, Error> {
+        let (secure, host, port) = parse_url(url)?;
+        #[cfg(feature = "tls")]
+        if secure {
+            return Ok(Arc::new(TcpConnector::tls(host, port, self.tls.clone())));
+        }
+        #[cfg(not(feature = "tls"))]
+        if secure {
+            return Err(Error::TlsNotEnabled);
+        }
+        Ok(Arc::new(TcpConnector::plain(host, port)))
+    }
+
+    /// A v5 Server Reference: its first entry (a reference may list
+    /// several, separated by spaces), as a URL, or as `host[:port]` with
+    /// the scheme of the client's URL.
+    fn for_reference(&self, reference: &str) -> Result<Arc<dyn Connector>, Error> {
+        let first = reference.split_whitespace().next().unwrap_or_default();
+        if first.contains("://") {
+            return self.for_url(first);
+        }
+        let scheme = if self.secure { "mqtts" } else { "mqtt" };
+        self.for_url(&format!("{scheme}://{first}"))
     }
 }
 
@@ -412,6 +460,10 @@ impl ConnectOptions {
             version_fallback: false,
             disconnect_timeout: Duration::from_secs(10),
             connector: None,
+            servers: Vec::new(),
+            server_connectors: Vec::new(),
+            follow_references: false,
+            max_redirects: 3,
             authenticator: None,
             invalid: None,
         })
@@ -453,6 +505,90 @@ impl ConnectOptions {
             return Arc::new(TcpConnector::tls(&self.host, self.port, self.tls.clone()));
         }
         Arc::new(TcpConnector::plain(&self.host, self.port))
+    }
+
+    /// What a connector for another server of the cluster is made from:
+    /// the same TLS settings, another URL.
+    fn endpoints(&self) -> Endpoints {
+        Endpoints {
+            secure: self.secure,
+            #[cfg(feature = "tls")]
+            tls: self.tls.clone(),
+        }
+    }
+
+    /// Every server of the client, in order, and the resolver of Server
+    /// References when they are followed.
+    pub(crate) fn make_servers(&self) -> super::cluster::Servers {
+        let endpoints = self.endpoints();
+        let mut list = vec![self.make_connector()];
+        // Each URL was parsed when it was added.
+        list.extend(
+            self.servers
+                .iter()
+                .filter_map(|u| endpoints.for_url(u).ok()),
+        );
+        list.extend(self.server_connectors.iter().cloned());
+        let resolve: Option<super::cluster::Resolver> = if self.follow_references {
+            Some(Arc::new(move |reference: &str| {
+                endpoints.for_reference(reference)
+            }))
+        } else {
+            None
+        };
+        super::cluster::Servers::new(list, resolve, self.max_redirects)
+    }
+
+    /// Further servers of a cluster (`mqtt://` or `mqtts://` URLs), tried
+    /// in order after the URL of [`new`](Self::new): each reconnect attempt
+    /// after a failure goes to the next server, round the list, under the
+    /// reconnect policy. Every server uses these options (TLS settings,
+    /// credentials, session); with a session expiry the session resumes on
+    /// a node of a cluster that shares sessions. Fails on an invalid URL.
+    /// Default: none.
+    ///
+    /// ```
+    /// use tern_mqtt::ConnectOptions;
+    ///
+    /// let opts = ConnectOptions::new("mqtt://node-a:1883")?
+    ///     .servers(&["mqtt://node-b:1883", "mqtt://node-c:1883"])?
+    ///     .session_expiry(3600);
+    /// # Ok::<(), tern_mqtt::Error>(())
+    /// ```
+    pub fn servers(mut self, urls: &[&str]) -> Result<Self, Error> {
+        for url in urls {
+            parse_url(url)?;
+            self.servers.push((*url).to_owned());
+        }
+        Ok(self)
+    }
+
+    /// A further server of the cluster reached through a connector of the
+    /// application's (after the URLs of [`servers`](Self::servers)).
+    pub fn server_connector(mut self, connector: impl Connector) -> Self {
+        self.server_connectors.push(Arc::new(connector));
+        self
+    }
+
+    /// Whether to follow a v5 Server Reference: when the broker refuses the
+    /// CONNECT or ends the connection with 0x9C Use another server or 0x9D
+    /// Server moved and names a server, the next attempt goes there (same
+    /// scheme and TLS settings; its first entry when it lists several), at
+    /// most [`max_redirects`](Self::max_redirects) times in a row without
+    /// an accepted connection between. Default: false: the reference is
+    /// only reported, in [`ConnectionEvent::DisconnectedByServer`](super::ConnectionEvent::DisconnectedByServer)
+    /// or [`ConnectionEvent::Refused`](super::ConnectionEvent::Refused).
+    pub fn follow_server_references(mut self, follow: bool) -> Self {
+        self.follow_references = follow;
+        self
+    }
+
+    /// How many Server References are followed in a row without an
+    /// accepted connection between (a loop of references ends there, and
+    /// the list of servers resumes). Default: 3.
+    pub fn max_redirects(mut self, n: u32) -> Self {
+        self.max_redirects = n;
+        self
     }
 
     /// Where the client connects, for logs and `Debug` (no credentials).

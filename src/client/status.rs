@@ -17,11 +17,16 @@ pub enum ConnectionStatus {
     Connected {
         /// Whether the broker resumed a session on this connection.
         session_present: bool,
+        /// The server of this connection (`host:port`, or what the
+        /// connector describes).
+        server: String,
     },
     /// The connection was lost; the next attempt comes after a delay.
     Reconnecting {
         /// Failures since the last stable connection, from 1.
         attempt: u32,
+        /// The server the next attempt goes to.
+        server: String,
     },
     /// The client is closed for good: disconnected, dropped, refused for
     /// good, or out of reconnect attempts.
@@ -34,10 +39,11 @@ impl fmt::Display for ConnectionStatus {
             ConnectionStatus::Connecting => f.write_str("connecting"),
             ConnectionStatus::Connected {
                 session_present: true,
-            } => f.write_str("connected (session resumed)"),
-            ConnectionStatus::Connected { .. } => f.write_str("connected"),
-            ConnectionStatus::Reconnecting { attempt } => {
-                write!(f, "reconnecting (attempt {attempt})")
+                server,
+            } => write!(f, "connected to {server} (session resumed)"),
+            ConnectionStatus::Connected { server, .. } => write!(f, "connected to {server}"),
+            ConnectionStatus::Reconnecting { attempt, server } => {
+                write!(f, "reconnecting to {server} (attempt {attempt})")
             }
             ConnectionStatus::Closed => f.write_str("closed"),
         }
@@ -83,6 +89,9 @@ pub enum ConnectionEvent {
         attempt: u32,
         /// Delay before it.
         delay: Duration,
+        /// The server it goes to: the next of the cluster's list, or the
+        /// one a followed Server Reference named.
+        server: String,
     },
     /// Connected again.
     Reconnected {
@@ -169,9 +178,14 @@ impl fmt::Display for ConnectionEvent {
                     None => Ok(()),
                 }
             }
-            E::Reconnecting { attempt, delay } => {
-                write!(f, "reconnecting in {delay:?} (attempt {attempt})")
-            }
+            E::Reconnecting {
+                attempt,
+                delay,
+                server,
+            } => write!(
+                f,
+                "reconnecting to {server} in {delay:?} (attempt {attempt})"
+            ),
             E::Reconnected { session_present } => {
                 write!(f, "reconnected (session present: {session_present})")
             }
