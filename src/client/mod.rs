@@ -181,15 +181,18 @@ pub struct PublishOutcome {
 /// A message from the broker.
 #[derive(Debug, Clone)]
 pub struct Message {
-    /// Topic.
+    /// The topic it was published to (a v5 topic alias already resolved).
     pub topic: TopicName,
-    /// Payload.
+    /// The application payload, as the publisher sent it (a cheap
+    /// reference-counted slice of the received bytes).
     pub payload: Bytes,
     /// QoS it was delivered at.
     pub qos: QoS,
-    /// Retained message.
+    /// True when the broker sent it as a retained message (on subscribe,
+    /// or kept with Retain As Published).
     pub retain: bool,
-    /// Possible duplicate.
+    /// True when the broker marked it as a possible redelivery (DUP); a
+    /// QoS 1 message may then arrive twice, a QoS 2 message never does.
     pub dup: bool,
     /// v5 properties, subscription identifiers included.
     pub properties: PublishProperties,

@@ -18,7 +18,7 @@ pub(crate) enum PublishReply {
     /// A [`Publisher`]'s completion stream, under the publish's sequence
     /// number (boxed: every command is as large as its largest variant).
     Stream(Box<(u64, mpsc::UnboundedSender<Completion>)>),
-    /// Nobody asked.
+    /// Nobody waits for the outcome (a `try_publish` future was dropped).
     Nobody,
 }
 

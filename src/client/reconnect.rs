@@ -42,7 +42,7 @@ pub(crate) enum Decision {
         delay: Duration,
         reason_code: ReasonCode,
     },
-    /// Stop reconnecting.
+    /// Stop reconnecting, for the reason given.
     Stop(Stop),
 }
 

@@ -93,7 +93,7 @@ pub enum ConnectionEvent {
         /// one a followed Server Reference named.
         server: String,
     },
-    /// Connected again.
+    /// Connected again after a loss (under the reconnect policy).
     Reconnected {
         /// Whether the broker resumed the session.
         session_present: bool,
@@ -125,20 +125,20 @@ pub enum ConnectionEvent {
     /// An incoming message over our maximum packet size was skipped
     /// unread (and acknowledged, so the broker does not send it again).
     MessageTooLarge {
-        /// Its topic.
+        /// The topic of the skipped message.
         topic: String,
         /// Its size in bytes.
         size: usize,
     },
     /// This receiver fell behind and missed events.
     Missed {
-        /// How many.
+        /// How many events this receiver missed.
         count: u64,
     },
     /// Reconnecting stopped after the maximum number of attempts (or a
     /// refusal that retrying cannot fix).
     GaveUp {
-        /// Failures counted.
+        /// Failures in a row counted when it stopped.
         attempts: u32,
     },
     /// The client is closed for good.

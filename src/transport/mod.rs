@@ -28,7 +28,7 @@ use tokio::net::TcpStream;
 /// An established transport connection.
 #[derive(Debug)]
 pub enum Stream {
-    /// Plain TCP.
+    /// Plain TCP (`mqtt://`), with `TCP_NODELAY` set.
     Tcp(TcpStream),
     /// TLS over TCP.
     #[cfg(feature = "tls")]

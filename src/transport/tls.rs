@@ -61,7 +61,8 @@ pub enum ClientCertificate {
     PemFiles {
         /// Certificate chain, leaf first.
         cert: PathBuf,
-        /// Private key.
+        /// The private key file (PKCS#8, PKCS#1 or SEC1; encrypted PKCS#8
+        /// with `password`).
         key: PathBuf,
         /// Password of an encrypted (`ENCRYPTED PRIVATE KEY`) key.
         password: Option<Password>,
@@ -70,14 +71,15 @@ pub enum ClientCertificate {
     Pem {
         /// Certificate chain, leaf first.
         cert: Vec<u8>,
-        /// Private key.
+        /// The private key bytes (held zeroizing; encrypted PKCS#8 with
+        /// `password`).
         key: SecretBytes,
         /// Password of an encrypted (`ENCRYPTED PRIVATE KEY`) key.
         password: Option<Password>,
     },
     /// DER files: one certificate and its key.
     DerFiles {
-        /// The certificate.
+        /// The DER certificate file (one certificate, no chain).
         cert: PathBuf,
         /// Private key (encrypted PKCS#8 when `password` is given).
         key: PathBuf,
@@ -86,7 +88,7 @@ pub enum ClientCertificate {
     },
     /// The same as DER bytes.
     Der {
-        /// The certificate.
+        /// The DER certificate bytes (one certificate, no chain).
         cert: Vec<u8>,
         /// Private key (encrypted PKCS#8 when `password` is given).
         key: SecretBytes,
@@ -97,14 +99,14 @@ pub enum ClientCertificate {
     /// chain. Both the modern (PBES2, AES) and the legacy (3DES, RC2)
     /// encryptions are read.
     Pkcs12File {
-        /// The archive.
+        /// The `.p12` / `.pfx` file: certificate chain and private key.
         path: PathBuf,
         /// Its password (may be empty).
         password: Password,
     },
     /// The same as bytes.
     Pkcs12 {
-        /// The archive.
+        /// The PKCS#12 archive bytes (held zeroizing).
         bytes: SecretBytes,
         /// Its password (may be empty).
         password: Password,
@@ -220,7 +222,7 @@ pub enum TlsError {
         /// What the file was for ("client certificate", "client key",
         /// "PKCS#12", "CA certificate").
         role: &'static str,
-        /// The file.
+        /// The file that could not be read.
         path: PathBuf,
         /// The I/O error's kind (`NotFound`, `PermissionDenied`...).
         kind: std::io::ErrorKind,
@@ -262,9 +264,9 @@ pub enum TlsError {
     /// The private key does not belong to the certificate.
     #[error("the private key in the {key_origin} does not belong to the certificate in the {cert_origin}")]
     KeyMismatch {
-        /// The certificate.
+        /// Where the certificate came from (a path, or "bytes").
         cert_origin: String,
-        /// The key.
+        /// Where the key came from (a path, or "bytes").
         key_origin: String,
     },
     /// A file or buffer is not what it should be (garbage, truncated,
