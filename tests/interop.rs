@@ -282,7 +282,6 @@ quirk_tests! {
     quirk_amqtt_v5_connect_refused_rc1: amqtt, "v5-connect-refused-rc1";
     quirk_amqtt_qos0_delivered_at_subscription_qos: amqtt, "qos0-delivered-at-subscription-qos";
     quirk_amqtt_takeover_keeps_old_connection: amqtt, "takeover-keeps-old-connection";
-    quirk_rumqttd_receive_maximum_ignored: rumqttd, "receive-maximum-ignored";
     quirk_amqtt_overlap_copies: amqtt, "overlap-copy-per-subscription";
     quirk_rumqttd_overlap_copies: rumqttd, "overlap-copy-per-subscription";
     quirk_mosquitto_takeover_without_0x8e: mosquitto, "takeover-without-0x8E";

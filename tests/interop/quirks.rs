@@ -112,7 +112,7 @@ pub const QUIRKS: &[Quirk] = &[
     },
     Quirk {
         name: "receive-maximum-ignored",
-        brokers: &["mosquitto", "rumqttd"],
+        brokers: &["mosquitto"],
         versions: V5,
         scenarios: &["flow control"],
         what: "honours the client's Receive Maximum for the first window, then sends two new \
