@@ -140,6 +140,7 @@ mod metrics;
 mod options;
 mod publisher;
 mod reconnect;
+mod retry;
 mod router;
 mod status;
 mod subscription;
