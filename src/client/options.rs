@@ -9,9 +9,10 @@ use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::transport::endpoint::redact_userinfo;
 #[cfg(feature = "tls")]
 use crate::transport::{ClientCertificate, TlsOptions, TrustAnchors};
-use crate::transport::{Connector, TcpConnector};
+use crate::transport::{Connector, Endpoint, HttpProxy};
 
 /// Credentials a reconnect hook may hand back.
 #[derive(Debug, Clone, Default)]
@@ -160,12 +161,24 @@ pub struct ConnectOptions {
     pub(crate) version_fallback: bool,
     pub(crate) disconnect_timeout: Duration,
     pub(crate) connector: Option<Arc<dyn Connector>>,
+    pub(crate) endpoint: Endpoint,
+    /// Extra headers on the WebSocket upgrade (values are secrets).
+    pub(crate) ws_headers: Vec<(String, String)>,
+    pub(crate) proxy: Option<HttpProxy>,
 }
 
 impl std::fmt::Debug for ConnectOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ConnectOptions")
             .field("broker", &self.describe_broker())
+            .field(
+                "ws_headers",
+                &self
+                    .ws_headers
+                    .iter()
+                    .map(|(name, _)| format!("{name}: <redacted>"))
+                    .collect::<Vec<_>>(),
+            )
             .field("session", &self.session)
             .field("reconnect", &self.reconnect)
             .field("publish_queue", &self.publish_queue)
@@ -177,63 +190,9 @@ impl std::fmt::Debug for ConnectOptions {
     }
 }
 
-/// `mqtt[s]://host[:port]` into (secure, host, port).
-fn parse_url(url: &str) -> Result<(bool, String, u16), Error> {
-    let invalid = |why| Error::InvalidUrl {
-        url: redact_userinfo(url),
-        why,
-    };
-    let (secure, rest) = if let Some(r) = url.strip_prefix("mqtt://") {
-        (false, r)
-    } else if let Some(r) = url.strip_prefix("mqtts://") {
-        (true, r)
-    } else {
-        return Err(invalid("the scheme must be mqtt:// or mqtts://"));
-    };
-    let rest = rest.trim_end_matches('/');
-    if rest.contains('/') || rest.contains('@') {
-        return Err(invalid("only host and port are supported"));
-    }
-    let (host, port) = if let Some(v6) = rest.strip_prefix('[') {
-        let (h, after) = v6
-            .split_once(']')
-            .ok_or_else(|| invalid("unclosed '[' in an IPv6 host"))?;
-        let port = match after.strip_prefix(':') {
-            Some(p) => Some(p),
-            None if after.is_empty() => None,
-            None => return Err(invalid("unexpected text after the IPv6 host")),
-        };
-        (h.to_owned(), port)
-    } else {
-        match rest.rsplit_once(':') {
-            Some((h, p)) => (h.to_owned(), Some(p)),
-            None => (rest.to_owned(), None),
-        }
-    };
-    if host.is_empty() {
-        return Err(invalid("no host"));
-    }
-    let port = match port {
-        Some(p) => p
-            .parse()
-            .map_err(|_| invalid("the port is not a number from 1 to 65535"))?,
-        None if secure => 8883,
-        None => 1883,
-    };
-    if port == 0 {
-        return Err(invalid("the port is not a number from 1 to 65535"));
-    }
-    Ok((secure, host, port))
-}
-
-/// The URL with any `user:password@` replaced, for error messages: a
-/// secret must never reach a log through an error.
-fn redact_userinfo(url: &str) -> String {
-    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
-    match rest.rsplit_once('@') {
-        Some((_, host)) => format!("{scheme}://<redacted>@{host}"),
-        None => url.to_owned(),
-    }
+/// A broker URL into its endpoint (see [`Endpoint`] for the forms).
+fn parse_url(url: &str) -> Result<Endpoint, Error> {
+    Endpoint::parse(url)
 }
 
 fn generated_client_id() -> String {
@@ -245,12 +204,26 @@ fn generated_client_id() -> String {
 }
 
 impl ConnectOptions {
-    /// Options for `mqtt://host[:port]` (default port 1883) or
-    /// `mqtts://host[:port]` (8883), with the defaults: MQTT 5.0, a generated
-    /// client id, clean start, keep alive 60 s, connect timeout 30 s,
-    /// reconnect on, system TLS roots.
+    /// Options for a broker URL, one of:
+    ///
+    /// - `mqtt://host[:port]`: TCP, default port 1883;
+    /// - `mqtts://host[:port]`: TLS, default port 8883;
+    /// - `ws://host[:port][/path]`: WebSocket, default port 80, path `/`;
+    /// - `wss://host[:port][/path]`: WebSocket over TLS, default port 443,
+    ///   path `/` (`wss://broker:443/mqtt`);
+    /// - `unix:///path/to/socket`: a Unix domain socket (Unix only).
+    ///
+    /// IPv6 hosts go in brackets; credentials go in
+    /// [`credentials`](Self::credentials), never in the URL. The defaults:
+    /// MQTT 5.0, a generated client id, clean start, keep alive 60 s,
+    /// connect timeout 30 s, reconnect on, system TLS roots, no proxy.
     pub fn new(url: &str) -> Result<Self, Error> {
-        let (secure, host, port) = parse_url(url)?;
+        let endpoint = parse_url(url)?;
+        let (secure, host, port) = (
+            endpoint.is_tls(),
+            endpoint.host().to_owned(),
+            endpoint.port(),
+        );
         let client_id =
             MqttString::try_from(generated_client_id()).map_err(|_| Error::InvalidUrl {
                 url: redact_userinfo(url),
@@ -272,6 +245,9 @@ impl ConnectOptions {
             version_fallback: false,
             disconnect_timeout: Duration::from_secs(10),
             connector: None,
+            endpoint,
+            ws_headers: Vec::new(),
+            proxy: None,
         })
     }
 
@@ -280,19 +256,17 @@ impl ConnectOptions {
         if let Some(c) = &self.connector {
             return Arc::clone(c);
         }
-        #[cfg(feature = "tls")]
-        if self.secure {
-            return Arc::new(TcpConnector::tls(&self.host, self.port, self.tls.clone()));
-        }
-        Arc::new(TcpConnector::plain(&self.host, self.port))
+        self.endpoint.connector(
+            #[cfg(feature = "tls")]
+            &self.tls,
+            &self.ws_headers,
+            self.proxy.as_ref(),
+        )
     }
 
     /// Where the client connects, for logs and `Debug` (no credentials).
     pub(crate) fn describe_broker(&self) -> String {
-        match &self.connector {
-            Some(c) => c.describe(),
-            None => TcpConnector::plain(&self.host, self.port).describe(),
-        }
+        self.make_connector().describe()
     }
 
     pub(crate) fn driver_settings(&self) -> super::driver::DriverSettings {
@@ -315,17 +289,38 @@ impl ConnectOptions {
         self
     }
 
-    /// The broker host.
+    /// Adds an HTTP header to the WebSocket upgrade request of `ws://` and
+    /// `wss://` URLs (ignored for the others), for brokers that
+    /// authenticate the upgrade (`Authorization: Bearer ...`, an API key).
+    /// Header values never show in `Debug` or logs.
+    pub fn ws_header(mut self, name: &str, value: &str) -> Self {
+        self.ws_headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Connects through an HTTP CONNECT proxy,
+    /// `http://[user:password@]host[:port]` (default port 80; Basic auth
+    /// when credentials are given). The tunnel carries `mqtt://`,
+    /// `mqtts://`, `ws://` and `wss://` (TLS and the WebSocket upgrade run
+    /// inside it); `unix://` ignores it. The credentials never show in
+    /// `Debug`, logs or errors; a refusal is [`Error::Proxy`] with the
+    /// proxy's status line.
+    pub fn proxy(mut self, url: &str) -> Result<Self, Error> {
+        self.proxy = Some(HttpProxy::parse(url)?);
+        Ok(self)
+    }
+
+    /// The broker host (for `unix://`, the socket's path).
     pub fn host(&self) -> &str {
         &self.host
     }
 
-    /// The broker port.
+    /// The broker port (0 for `unix://`).
     pub fn port(&self) -> u16 {
         self.port
     }
 
-    /// Whether the URL asked for TLS.
+    /// Whether the URL asked for TLS (`mqtts://`, `wss://`).
     pub fn is_tls(&self) -> bool {
         self.secure
     }
