@@ -9,7 +9,8 @@ use std::io;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The broker URL is not `mqtt://host[:port]` or `mqtts://host[:port]`.
+    /// The broker URL (or a proxy URL) is not one of the forms listed in
+    /// [`transport`](crate::transport).
     #[error("invalid broker URL {url:?}: {why}")]
     InvalidUrl {
         /// The URL given.
@@ -44,6 +45,26 @@ pub enum Error {
     #[cfg(feature = "tls")]
     #[error(transparent)]
     Tls(#[from] crate::transport::TlsError),
+    /// An HTTP CONNECT proxy did not open the tunnel (it refused, with its
+    /// status line in `why`, or it broke off).
+    #[error("HTTP proxy {proxy} did not tunnel to {target}: {why}")]
+    Proxy {
+        /// The proxy, without credentials.
+        proxy: String,
+        /// The `host:port` asked for.
+        target: String,
+        /// What went wrong.
+        why: String,
+    },
+    /// The WebSocket upgrade failed (a status other than 101, no `mqtt`
+    /// subprotocol, a bad header).
+    #[error("WebSocket connection to {url} failed: {why}")]
+    WebSocket {
+        /// The URL tried, without its query.
+        url: String,
+        /// What went wrong.
+        why: String,
+    },
     /// `mqtts://` without the `tls` feature.
     #[error("mqtts:// needs the `tls` feature")]
     TlsNotEnabled,
@@ -113,6 +134,15 @@ impl Error {
             #[cfg(feature = "tls")]
             Error::Tls(e) => Error::Tls(e.clone()),
             Error::TlsNotEnabled => Error::TlsNotEnabled,
+            Error::Proxy { proxy, target, why } => Error::Proxy {
+                proxy: proxy.clone(),
+                target: target.clone(),
+                why: why.clone(),
+            },
+            Error::WebSocket { url, why } => Error::WebSocket {
+                url: url.clone(),
+                why: why.clone(),
+            },
             Error::ConnectionRefused {
                 reason_code,
                 reason_string,

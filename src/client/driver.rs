@@ -213,6 +213,7 @@ impl Driver {
     }
 
     /// The broker's host (without the port), for TLS error messages.
+    #[cfg(feature = "tls")]
     pub(super) fn broker_host(&self) -> String {
         let name = self.server.clone();
         match name.rsplit_once(':') {

@@ -9,9 +9,10 @@ use std::hash::{BuildHasher, Hasher};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::transport::endpoint::redact_userinfo;
 #[cfg(feature = "tls")]
 use crate::transport::{ClientCertificate, Password, SecretBytes, TlsOptions, TrustAnchors};
-use crate::transport::{Connector, TcpConnector};
+use crate::transport::{Connector, Endpoint, HttpProxy};
 
 /// Credentials a reconnect hook may hand back. Its `Debug` shows the user
 /// name but never the password.
@@ -251,6 +252,11 @@ pub struct ConnectOptions {
     pub(crate) authenticator: Option<SharedAuthenticator>,
     /// The first value a setter refused, reported by `validate` and `connect`.
     invalid: Option<(&'static str, StringError)>,
+    /// Where the URL of `new` points (TCP, TLS, WebSocket, Unix socket).
+    pub(crate) endpoint: Endpoint,
+    /// Extra headers on the WebSocket upgrade (values are secrets).
+    pub(crate) ws_headers: Vec<(String, String)>,
+    pub(crate) proxy: Option<HttpProxy>,
 }
 
 /// An [`Authenticator`] that clones of one `ConnectOptions` share.
@@ -304,6 +310,9 @@ impl Clone for ConnectOptions {
             max_redirects: self.max_redirects,
             authenticator: self.authenticator.clone(),
             invalid: self.invalid,
+            endpoint: self.endpoint.clone(),
+            ws_headers: self.ws_headers.clone(),
+            proxy: self.proxy.clone(),
         }
     }
 }
@@ -312,6 +321,14 @@ impl std::fmt::Debug for ConnectOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut d = f.debug_struct("ConnectOptions");
         d.field("broker", &self.describe_broker())
+            .field(
+                "ws_headers",
+                &self
+                    .ws_headers
+                    .iter()
+                    .map(|(name, _)| format!("{name}: <redacted>"))
+                    .collect::<Vec<_>>(),
+            )
             .field("session", &self.session)
             .field("reconnect", &self.reconnect)
             .field("publish_queue", &self.publish_queue)
@@ -331,97 +348,44 @@ impl std::fmt::Debug for ConnectOptions {
 }
 
 /// Makes connectors for the other servers of a cluster and for Server
-/// References, with the TLS settings of the client's options.
+/// References, with the transport settings of the client's options (TLS,
+/// WebSocket headers, proxy).
 struct Endpoints {
-    secure: bool,
+    /// How a bare `host[:port]` reference is reached: the scheme of the
+    /// client's URL, and its WebSocket path.
+    scheme: &'static str,
+    path: String,
     #[cfg(feature = "tls")]
     tls: TlsOptions,
+    ws_headers: Vec<(String, String)>,
+    proxy: Option<HttpProxy>,
 }
 
 impl Endpoints {
     fn for_url(&self, url: &str) -> Result<Arc<dyn Connector>, Error> {
-        let (secure, host, port) = parse_url(url)?;
-        #[cfg(feature = "tls")]
-        if secure {
-            return Ok(Arc::new(TcpConnector::tls(host, port, self.tls.clone())));
-        }
-        #[cfg(not(feature = "tls"))]
-        if secure {
-            return Err(Error::TlsNotEnabled);
-        }
-        Ok(Arc::new(TcpConnector::plain(host, port)))
+        Ok(parse_url(url)?.connector(
+            #[cfg(feature = "tls")]
+            &self.tls,
+            &self.ws_headers,
+            self.proxy.as_ref(),
+        ))
     }
 
     /// A v5 Server Reference: its first entry (a reference may list
     /// several, separated by spaces), as a URL, or as `host[:port]` with
-    /// the scheme of the client's URL.
+    /// the scheme (and WebSocket path) of the client's URL.
     fn for_reference(&self, reference: &str) -> Result<Arc<dyn Connector>, Error> {
         let first = reference.split_whitespace().next().unwrap_or_default();
         if first.contains("://") {
             return self.for_url(first);
         }
-        let scheme = if self.secure { "mqtts" } else { "mqtt" };
-        self.for_url(&format!("{scheme}://{first}"))
+        self.for_url(&format!("{}://{first}{}", self.scheme, self.path))
     }
 }
 
-/// `mqtt[s]://host[:port]` into (secure, host, port).
-fn parse_url(url: &str) -> Result<(bool, String, u16), Error> {
-    let invalid = |why| Error::InvalidUrl {
-        url: redact_userinfo(url),
-        why,
-    };
-    let (secure, rest) = if let Some(r) = url.strip_prefix("mqtt://") {
-        (false, r)
-    } else if let Some(r) = url.strip_prefix("mqtts://") {
-        (true, r)
-    } else {
-        return Err(invalid("the scheme must be mqtt:// or mqtts://"));
-    };
-    let rest = rest.trim_end_matches('/');
-    if rest.contains('/') || rest.contains('@') {
-        return Err(invalid("only host and port are supported"));
-    }
-    let (host, port) = if let Some(v6) = rest.strip_prefix('[') {
-        let (h, after) = v6
-            .split_once(']')
-            .ok_or_else(|| invalid("unclosed '[' in an IPv6 host"))?;
-        let port = match after.strip_prefix(':') {
-            Some(p) => Some(p),
-            None if after.is_empty() => None,
-            None => return Err(invalid("unexpected text after the IPv6 host")),
-        };
-        (h.to_owned(), port)
-    } else {
-        match rest.rsplit_once(':') {
-            Some((h, p)) => (h.to_owned(), Some(p)),
-            None => (rest.to_owned(), None),
-        }
-    };
-    if host.is_empty() {
-        return Err(invalid("no host"));
-    }
-    let port = match port {
-        Some(p) => p
-            .parse()
-            .map_err(|_| invalid("the port is not a number from 1 to 65535"))?,
-        None if secure => 8883,
-        None => 1883,
-    };
-    if port == 0 {
-        return Err(invalid("the port is not a number from 1 to 65535"));
-    }
-    Ok((secure, host, port))
-}
-
-/// The URL with any `user:password@` replaced, for error messages: a
-/// secret must never reach a log through an error.
-fn redact_userinfo(url: &str) -> String {
-    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
-    match rest.rsplit_once('@') {
-        Some((_, host)) => format!("{scheme}://<redacted>@{host}"),
-        None => url.to_owned(),
-    }
+/// A broker URL into its endpoint (see [`Endpoint`] for the forms).
+fn parse_url(url: &str) -> Result<Endpoint, Error> {
+    Endpoint::parse(url)
 }
 
 fn generated_client_id() -> String {
@@ -433,12 +397,26 @@ fn generated_client_id() -> String {
 }
 
 impl ConnectOptions {
-    /// Options for `mqtt://host[:port]` (default port 1883) or
-    /// `mqtts://host[:port]` (8883), with the defaults: MQTT 5.0, a generated
-    /// client id, clean start, keep alive 60 s, connect timeout 30 s,
-    /// reconnect on, system TLS roots.
+    /// Options for a broker URL, one of:
+    ///
+    /// - `mqtt://host[:port]`: TCP, default port 1883;
+    /// - `mqtts://host[:port]`: TLS, default port 8883;
+    /// - `ws://host[:port][/path]`: WebSocket, default port 80, path `/`;
+    /// - `wss://host[:port][/path]`: WebSocket over TLS, default port 443,
+    ///   path `/` (`wss://broker:443/mqtt`);
+    /// - `unix:///path/to/socket`: a Unix domain socket (Unix only).
+    ///
+    /// IPv6 hosts go in brackets; credentials go in
+    /// [`credentials`](Self::credentials), never in the URL. The defaults:
+    /// MQTT 5.0, a generated client id, clean start, keep alive 60 s,
+    /// connect timeout 30 s, reconnect on, system TLS roots, no proxy.
     pub fn new(url: &str) -> Result<Self, Error> {
-        let (secure, host, port) = parse_url(url)?;
+        let endpoint = parse_url(url)?;
+        let (secure, host, port) = (
+            endpoint.is_tls(),
+            endpoint.host().to_owned(),
+            endpoint.port(),
+        );
         let client_id =
             MqttString::try_from(generated_client_id()).map_err(|_| Error::InvalidUrl {
                 url: redact_userinfo(url),
@@ -466,6 +444,9 @@ impl ConnectOptions {
             max_redirects: 3,
             authenticator: None,
             invalid: None,
+            endpoint,
+            ws_headers: Vec::new(),
+            proxy: None,
         })
     }
 
@@ -500,20 +481,32 @@ impl ConnectOptions {
         if let Some(c) = &self.connector {
             return Arc::clone(c);
         }
-        #[cfg(feature = "tls")]
-        if self.secure {
-            return Arc::new(TcpConnector::tls(&self.host, self.port, self.tls.clone()));
-        }
-        Arc::new(TcpConnector::plain(&self.host, self.port))
+        self.endpoint.connector(
+            #[cfg(feature = "tls")]
+            &self.tls,
+            &self.ws_headers,
+            self.proxy.as_ref(),
+        )
     }
 
     /// What a connector for another server of the cluster is made from:
     /// the same TLS settings, another URL.
     fn endpoints(&self) -> Endpoints {
+        let (scheme, path) = match &self.endpoint {
+            Endpoint::Tcp { tls: true, .. } => ("mqtts", String::new()),
+            #[cfg(feature = "websocket")]
+            Endpoint::WebSocket { tls, path, .. } => {
+                (if *tls { "wss" } else { "ws" }, path.clone())
+            }
+            _ => ("mqtt", String::new()),
+        };
         Endpoints {
-            secure: self.secure,
+            scheme,
+            path,
             #[cfg(feature = "tls")]
             tls: self.tls.clone(),
+            ws_headers: self.ws_headers.clone(),
+            proxy: self.proxy.clone(),
         }
     }
 
@@ -539,7 +532,7 @@ impl ConnectOptions {
         super::cluster::Servers::new(list, resolve, self.max_redirects)
     }
 
-    /// Further servers of a cluster (`mqtt://` or `mqtts://` URLs), tried
+    /// Further servers of a cluster (any URL form of [`new`](Self::new)), tried
     /// in order after the URL of [`new`](Self::new): each reconnect attempt
     /// after a failure goes to the next server, round the list, under the
     /// reconnect policy. Every server uses these options (TLS settings,
@@ -593,10 +586,7 @@ impl ConnectOptions {
 
     /// Where the client connects, for logs and `Debug` (no credentials).
     pub(crate) fn describe_broker(&self) -> String {
-        match &self.connector {
-            Some(c) => c.describe(),
-            None => TcpConnector::plain(&self.host, self.port).describe(),
-        }
+        self.make_connector().describe()
     }
 
     pub(crate) fn driver_settings(&self) -> super::driver::DriverSettings {
@@ -620,17 +610,38 @@ impl ConnectOptions {
         self
     }
 
-    /// The broker host.
+    /// Adds an HTTP header to the WebSocket upgrade request of `ws://` and
+    /// `wss://` URLs (ignored for the others), for brokers that
+    /// authenticate the upgrade (`Authorization: Bearer ...`, an API key).
+    /// Header values never show in `Debug` or logs.
+    pub fn ws_header(mut self, name: &str, value: &str) -> Self {
+        self.ws_headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Connects through an HTTP CONNECT proxy,
+    /// `http://[user:password@]host[:port]` (default port 80; Basic auth
+    /// when credentials are given). The tunnel carries `mqtt://`,
+    /// `mqtts://`, `ws://` and `wss://` (TLS and the WebSocket upgrade run
+    /// inside it); `unix://` ignores it. The credentials never show in
+    /// `Debug`, logs or errors; a refusal is [`Error::Proxy`] with the
+    /// proxy's status line.
+    pub fn proxy(mut self, url: &str) -> Result<Self, Error> {
+        self.proxy = Some(HttpProxy::parse(url)?);
+        Ok(self)
+    }
+
+    /// The broker host (for `unix://`, the socket's path).
     pub fn host(&self) -> &str {
         &self.host
     }
 
-    /// The broker port.
+    /// The broker port (0 for `unix://`).
     pub fn port(&self) -> u16 {
         self.port
     }
 
-    /// Whether the URL asked for TLS.
+    /// Whether the URL asked for TLS (`mqtts://`, `wss://`).
     pub fn is_tls(&self) -> bool {
         self.secure
     }

@@ -1,23 +1,50 @@
-//! Byte transports under the MQTT connection: TCP, and TLS over TCP.
+//! Byte transports under the MQTT connection.
 //!
-//! The driver only needs `AsyncRead + AsyncWrite`, so another transport
-//! (a WebSocket, say) slots in as another [`Stream`] variant without
-//! touching the session engine.
+//! The broker URL picks the transport:
+//!
+//! | URL | transport | default port |
+//! | --- | --- | --- |
+//! | `mqtt://host[:port]` | TCP ([`TcpConnector`]) | 1883 |
+//! | `mqtts://host[:port]` | TLS over TCP (`tls` feature) | 8883 |
+//! | `ws://host[:port][/path]` | WebSocket, subprotocol `mqtt` (`websocket` feature, [`WsConnector`]) | 80, path `/` |
+//! | `wss://host[:port][/path]` | WebSocket over TLS (`websocket` + `tls`), e.g. `wss://broker:443/mqtt` | 443, path `/` |
+//! | `unix:///path/to/socket` | Unix domain socket (Unix only, [`UnixConnector`]) | none |
+//!
+//! TLS for `mqtts://` and `wss://` is the same rustls configuration
+//! ([`TlsOptions`]). TCP, TLS and WebSocket connections may go through an
+//! HTTP CONNECT proxy ([`HttpProxy`], `http://[user:password@]host[:port]`),
+//! which tunnels before TLS and the WebSocket upgrade. Every connector
+//! error names what it tried (host and port, URL or path; never
+//! credentials).
+//!
+//! The driver only needs `AsyncRead + AsyncWrite`: any other stream
+//! (QUIC, an SSH tunnel, an in-memory pipe) comes in through the
+//! [`Connector`] trait without touching the session engine.
 
 mod connector;
+pub(crate) mod endpoint;
+mod proxy;
 mod tcp;
 #[cfg(feature = "tls")]
 mod tls;
 #[cfg(feature = "tls")]
 mod tls_load;
+#[cfg(feature = "websocket")]
+mod websocket;
 
+#[cfg(unix)]
+pub use connector::UnixConnector;
 pub use connector::{BoxedTransport, ConnectFuture, Connector, TcpConnector, Transport};
+pub use endpoint::Endpoint;
+pub use proxy::HttpProxy;
 pub use tcp::connect_tcp;
 #[cfg(feature = "tls")]
 pub use tls::{
     connect_tls, ClientCertificate, Password, SecretBytes, TlsError, TlsFault, TlsOptions,
     TrustAnchors,
 };
+#[cfg(feature = "websocket")]
+pub use websocket::{WsConnector, WsIo, SUBPROTOCOL};
 
 use std::io;
 use std::pin::Pin;
