@@ -57,9 +57,9 @@ async fn slow_consumer_loses_nothing_and_order_is_kept() {
         let consumer = Client::connect(
             // A buffer of about two messages: acknowledgements are held
             // back, and mosquitto's in-flight window (20) throttles it. (No
-            // small Receive Maximum: mosquitto 2.0.11 does not honour one
-            // below its own window, and the client then disconnects with
-            // 0x93 as the spec says.)
+            // small Receive Maximum: mosquitto 2.0.11 exceeds one after the
+            // first window, and the client then disconnects with 0x93 as
+            // the spec says.)
             opts(&broker, v, "slow").subscription_buffer_bytes(512),
         )
         .await

@@ -731,9 +731,9 @@ impl ConnectOptions {
     /// Receive Maximum (v5): QoS 1/2 messages the broker may send
     /// unacknowledged; a broker that sends more is disconnected with 0x93
     /// Receive Maximum exceeded. Default: 65,535. Beware that mosquitto
-    /// 2.0.11 does not honour a value below its own in-flight window
-    /// (`max_inflight_messages`, 20 by default). Has no effect in 3.1.1,
-    /// where the broker cannot know it.
+    /// 2.0.11 honours a small value for the first window only, then sends
+    /// two messages per acknowledgement. Has no effect in 3.1.1, where the
+    /// broker cannot know it.
     pub fn receive_maximum(mut self, n: u16) -> Self {
         self.session.receive_maximum = n.max(1);
         self
