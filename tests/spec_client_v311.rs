@@ -8,7 +8,7 @@ mod common;
 #[path = "support/session_double.rs"]
 mod double;
 
-use common::{ack, completed, deliveries, id, out, plain, publish_heads, BOTH};
+use common::{ack, ack_tokens, completed, deliveries, id, out, plain, publish_heads, BOTH};
 use double::{config, connack, Double};
 use std::time::Duration;
 use tern_mqtt::codec::{Packet, PingReq, ProtocolVersion, QoS, ReasonCode, SubscriptionOptions};
@@ -373,14 +373,7 @@ fn mqtt_4_6_0_3_pubrecs_go_out_in_arrival_order() {
         for n in [21, 22, 23] {
             d.server(plain(QoS::ExactlyOnce, n, false));
         }
-        let events = d.events();
-        let tokens: Vec<_> = events
-            .iter()
-            .filter_map(|e| match e {
-                tern_mqtt::session::Event::Message(m) => m.ack,
-                _ => None,
-            })
-            .collect();
+        let tokens = ack_tokens(&d.events());
         for t in tokens.into_iter().rev() {
             d.session.ack(d.now, t);
         }

@@ -74,3 +74,14 @@ pub fn completed(events: &[Event]) -> Vec<(u64, bool)> {
         })
         .collect()
 }
+
+/// The manual-ack tokens of the messages in `events`.
+pub fn ack_tokens(events: &[Event]) -> Vec<tern_mqtt::session::AckToken> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Message(m) => m.ack,
+            _ => None,
+        })
+        .collect()
+}
