@@ -363,22 +363,38 @@ fn mqtt_4_6_0_1_resends_go_out_in_the_original_order() {
     }
 }
 
+/// Manual acks given last to first for three PUBLISHes at `qos`; returns
+/// the acks sent, in wire order, with the ids in arrival order.
+fn acks_given_in_reverse(v: ProtocolVersion, qos: QoS) -> (Vec<Packet>, [u16; 3]) {
+    let mut c = config(v);
+    c.manual_acks = true;
+    let mut d = Double::new(c);
+    d.connect();
+    let arrival = [21, 22, 23];
+    for n in arrival {
+        d.server(plain(qos, n, false));
+    }
+    for t in ack_tokens(&d.events()).into_iter().rev() {
+        d.session.ack(d.now, t);
+    }
+    (d.sent(), arrival)
+}
+
+#[test]
+fn mqtt_4_6_0_2_pubacks_go_out_in_arrival_order() {
+    for v in BOTH {
+        let (sent, arrival) = acks_given_in_reverse(v, QoS::AtLeastOnce);
+        // [MQTT-4.6.0-2]
+        assert_eq!(sent, arrival.map(|n| Packet::PubAck(ack(id(n)))));
+    }
+}
+
 #[test]
 fn mqtt_4_6_0_3_pubrecs_go_out_in_arrival_order() {
     for v in BOTH {
-        let mut c = config(v);
-        c.manual_acks = true;
-        let mut d = Double::new(c);
-        d.connect();
-        for n in [21, 22, 23] {
-            d.server(plain(QoS::ExactlyOnce, n, false));
-        }
-        let tokens = ack_tokens(&d.events());
-        for t in tokens.into_iter().rev() {
-            d.session.ack(d.now, t);
-        }
-        // [MQTT-4.6.0-3]: acked last to first, sent first to last
-        assert_eq!(d.sent(), [21, 22, 23].map(|n| Packet::PubRec(ack(id(n)))));
+        let (sent, arrival) = acks_given_in_reverse(v, QoS::ExactlyOnce);
+        // [MQTT-4.6.0-3]
+        assert_eq!(sent, arrival.map(|n| Packet::PubRec(ack(id(n)))));
     }
 }
 
