@@ -120,6 +120,35 @@ pub fn publish(topic_name: &str, payload: &'static [u8], qos: QoS, id: Option<Pa
     })
 }
 
+/// The packet id of the `i`-th message of a run: 1 to 65,535, cycling.
+pub fn cycling_id(i: usize) -> PacketId {
+    pid(u16::try_from(i % 65_535).unwrap() + 1)
+}
+
+/// The `i`-th PUBLISH of the codec workloads (benches/codec.rs,
+/// tests/alloc_count.rs): QoS 1 to `sensors/kitchen/temperature`, packet id
+/// [`cycling_id`]`(i)`; in v5 with a Message Expiry Interval and two User
+/// Properties.
+pub fn sensor_publish(i: usize, payload: Bytes, v: ProtocolVersion) -> Packet {
+    let mut properties = PublishProperties::default();
+    if v == ProtocolVersion::V5 {
+        properties.message_expiry_interval = Some(3_600);
+        properties.user_properties = vec![
+            (s("origin"), s("bench")),
+            (s("trace-id"), s("4bf92f3577b34da6")),
+        ];
+    }
+    Packet::Publish(Publish {
+        dup: false,
+        qos: QoS::AtLeastOnce,
+        retain: false,
+        topic: Some(topic("sensors/kitchen/temperature")),
+        packet_id: Some(cycling_id(i)),
+        properties,
+        payload,
+    })
+}
+
 // ----- acknowledgements -----
 
 /// A publish acknowledgement with `reason_code` (the packet kind decides
