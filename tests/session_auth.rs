@@ -51,10 +51,7 @@ fn enhanced_auth_challenge_response_then_connack() {
         )]
     );
     assert!(d.events().is_empty());
-    d.server(Packet::ConnAck(Box::new(connack_with(ConnAckProperties {
-        authentication_method: Some(s("REVERSE")),
-        ..Default::default()
-    }))));
+    d.server(auth_connack(ConnAckProperties::default()));
     assert!(matches!(&d.events()[..], [Event::Connected { .. }]));
     assert_eq!(
         *seen.lock().unwrap(),
@@ -123,10 +120,7 @@ fn reauthentication_round_trip() {
     let (c, seen) = auth_config();
     let mut d = Double::new(c);
     d.open();
-    d.server(Packet::ConnAck(Box::new(connack_with(ConnAckProperties {
-        authentication_method: Some(s("REVERSE")),
-        ..Default::default()
-    }))));
+    d.server(auth_connack(ConnAckProperties::default()));
     d.events();
     let req = d.reauthenticate().unwrap();
     assert_eq!(
@@ -225,10 +219,7 @@ fn unsolicited_auth_success_is_a_protocol_error() {
     let (c, _) = auth_config();
     let mut d = Double::new(c);
     d.open();
-    d.server(Packet::ConnAck(Box::new(connack_with(ConnAckProperties {
-        authentication_method: Some(s("REVERSE")),
-        ..Default::default()
-    }))));
+    d.server(auth_connack(ConnAckProperties::default()));
     d.events();
     d.server(server_auth(ReasonCode::SUCCESS, "REVERSE", None));
     assert_protocol_close(&mut d, ReasonCode::PROTOCOL_ERROR);
@@ -251,11 +242,10 @@ fn an_auth_answer_larger_than_the_server_maximum_is_not_sent() {
     let (c, _) = auth_config();
     let mut d = Double::new(c);
     d.open();
-    d.server(Packet::ConnAck(Box::new(connack_with(ConnAckProperties {
-        authentication_method: Some(s("REVERSE")),
+    d.server(auth_connack(ConnAckProperties {
         maximum_packet_size: std::num::NonZeroU32::new(20),
         ..Default::default()
-    }))));
+    }));
     d.events();
     let _ = d.session.reauthenticate(d.now);
     // [MQTT-3.2.2-15]: the AUTH (method + data, 22 bytes) exceeds 20.

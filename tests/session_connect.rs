@@ -17,8 +17,8 @@ use std::num::{NonZeroU16, NonZeroU32};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tern_mqtt::codec::{
-    ConnAckProperties, Packet, PublishAck, QoS, ReasonCode, SubscribeProperties,
-    SubscriptionOptions, Will, WillProperties,
+    ConnAckProperties, Packet, QoS, ReasonCode, SubscribeProperties, SubscriptionOptions, Will,
+    WillProperties,
 };
 use tern_mqtt::session::{CommandError, Event, ProtocolError, PublishCommand};
 
@@ -270,7 +270,7 @@ fn publish_queued_before_connack_fails_when_the_server_limits_forbid_it() {
         ]
     );
     let id = only_publish_id(&d.sent());
-    d.server(Packet::PubAck(PublishAck::new(id)));
+    d.server(puback(id));
     assert_eq!(
         publish_done(&d.events()),
         vec![(fine, Ok(ReasonCode::SUCCESS))]

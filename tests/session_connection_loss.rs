@@ -13,9 +13,7 @@ use double::packets::*;
 #[allow(unused_imports)]
 use double::*;
 use std::num::NonZeroU16;
-use tern_mqtt::codec::{
-    AckProperties, Packet, PublishAck, QoS, ReasonCode, SubscriptionOptions, UnsubAck,
-};
+use tern_mqtt::codec::{AckProperties, Packet, QoS, ReasonCode, SubscriptionOptions, UnsubAck};
 use tern_mqtt::session::{CommandError, Event, Initiator, SessionLostPolicy};
 
 #[test]
@@ -53,7 +51,7 @@ fn session_not_kept_with_fail_policy_fails_inflight_and_keeps_the_queue() {
         d.server(Packet::ConnAck(Box::new(ack)));
         for req in queued {
             let id = only_publish_id(&d.sent());
-            d.server(Packet::PubAck(PublishAck::new(id)));
+            d.server(puback(id));
             assert_eq!(
                 publish_done(&d.events()),
                 vec![(req, Ok(ReasonCode::SUCCESS))]

@@ -13,7 +13,7 @@ use double::packets::*;
 #[allow(unused_imports)]
 use double::*;
 use std::collections::HashSet;
-use tern_mqtt::codec::{Packet, PublishAck, QoS, ReasonCode, SubscriptionOptions};
+use tern_mqtt::codec::{Packet, QoS, ReasonCode, SubscriptionOptions};
 use tern_mqtt::session::Event;
 
 #[test]
@@ -36,7 +36,7 @@ fn all_65535_packet_ids_then_the_next_publish_waits_for_a_free_one() {
     assert!(d.sent().is_empty());
     assert_eq!(d.session.queued(), 1);
     let freed = sent[100].packet_id.unwrap();
-    d.server(Packet::PubAck(PublishAck::new(freed)));
+    d.server(puback(freed));
     assert_eq!(
         publish_done(&d.events()),
         vec![(reqs[100], Ok(ReasonCode::SUCCESS))]
@@ -55,7 +55,7 @@ fn all_65535_packet_ids_then_the_next_publish_waits_for_a_free_one() {
     let after = d.publish(msg(QoS::AtLeastOnce)).unwrap();
     assert!(d.sent().is_empty());
     let freed = sent[200].packet_id.unwrap();
-    d.server(Packet::PubAck(PublishAck::new(freed)));
+    d.server(puback(freed));
     let out = d.sent();
     assert!(
         matches!(&out[..], [Packet::Subscribe(s)] if s.packet_id == freed),

@@ -13,7 +13,7 @@ use double::packets::*;
 #[allow(unused_imports)]
 use double::*;
 use tern_mqtt::codec::{
-    DecodeError, Disconnect, DisconnectProperties, Packet, PublishAck, QoS, ReasonCode, Subscribe,
+    DecodeError, Disconnect, DisconnectProperties, Packet, QoS, ReasonCode, Subscribe,
     SubscriptionOptions,
 };
 use tern_mqtt::session::{Initiator, ProtocolError};
@@ -97,7 +97,7 @@ fn puback_for_a_qos2_exchange_is_a_protocol_error() {
         d.connect();
         d.publish(msg(QoS::ExactlyOnce)).unwrap();
         let id = only_publish_id(&d.sent());
-        d.server(Packet::PubAck(PublishAck::new(id)));
+        d.server(puback(id));
         assert_protocol_close(&mut d, ReasonCode::PROTOCOL_ERROR);
         d.assert_completions();
     }

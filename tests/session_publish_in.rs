@@ -12,7 +12,7 @@ mod double;
 use double::packets::*;
 #[allow(unused_imports)]
 use double::*;
-use tern_mqtt::codec::{Packet, PublishAck, QoS, ReasonCode};
+use tern_mqtt::codec::{Packet, QoS, ReasonCode};
 
 #[test]
 fn incoming_qos1_is_delivered_and_acknowledged_with_puback() {
@@ -25,7 +25,7 @@ fn incoming_qos1_is_delivered_and_acknowledged_with_puback() {
             5,
             Default::default(),
         ));
-        assert_eq!(d.sent(), vec![Packet::PubAck(PublishAck::new(pid(5)))]);
+        assert_eq!(d.sent(), vec![puback(pid(5))]);
         let m = messages(&d.events());
         assert_eq!(m.len(), 1);
         assert_eq!(m[0].topic, topic("in/1"));
@@ -114,20 +114,13 @@ fn qos2_dup_before_the_manual_ack_is_not_delivered_again_nor_acknowledged() {
     d.session.ack(d.now, first[0].ack.unwrap());
     assert_eq!(
         d.sent(),
-        vec![
-            Packet::PubRec(PublishAck::new(pid(9))),
-            Packet::PubRec(PublishAck::new(pid(9)))
-        ],
+        vec![pubrec(pid(9)), pubrec(pid(9))],
         "one PUBREC per PUBLISH received, the resend's too [MQTT-4.3.3-10]"
     );
     d.server(dup);
     assert!(d.events().is_empty());
-    assert_eq!(
-        d.sent(),
-        vec![Packet::PubRec(PublishAck::new(pid(9)))],
-        "now PUBREC again"
-    );
-    d.server(Packet::PubRel(PublishAck::new(pid(9))));
-    assert_eq!(d.sent(), vec![Packet::PubComp(PublishAck::new(pid(9)))]);
+    assert_eq!(d.sent(), vec![pubrec(pid(9))], "now PUBREC again");
+    d.server(pubrel(pid(9)));
+    assert_eq!(d.sent(), vec![pubcomp(pid(9))]);
     d.assert_completions();
 }

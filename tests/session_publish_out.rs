@@ -69,12 +69,12 @@ fn puback_for_an_unknown_id_is_ignored() {
         let req = d.publish(msg(QoS::AtLeastOnce)).unwrap();
         let id = only_publish_id(&d.sent());
         let other = pid(if id.get() == 1 { 2 } else { 1 });
-        d.server(Packet::PubAck(PublishAck::new(other)));
+        d.server(puback(other));
         assert!(d.events().is_empty());
         assert!(d.sent().is_empty());
         assert_eq!(d.session.inflight(), 1);
         assert!(!d.session.wants_close());
-        d.server(Packet::PubAck(PublishAck::new(id)));
+        d.server(puback(id));
         assert_eq!(
             publish_done(&d.events()),
             vec![(req, Ok(ReasonCode::SUCCESS))]
@@ -90,12 +90,12 @@ fn duplicate_pubrec_is_answered_with_pubrel_again() {
         d.connect();
         let req = d.publish(msg(QoS::ExactlyOnce)).unwrap();
         let id = only_publish_id(&d.sent());
-        d.server(Packet::PubRec(PublishAck::new(id)));
-        assert_eq!(d.sent(), vec![Packet::PubRel(PublishAck::new(id))]);
-        d.server(Packet::PubRec(PublishAck::new(id)));
-        assert_eq!(d.sent(), vec![Packet::PubRel(PublishAck::new(id))]);
+        d.server(pubrec(id));
+        assert_eq!(d.sent(), vec![pubrel(id)]);
+        d.server(pubrec(id));
+        assert_eq!(d.sent(), vec![pubrel(id)]);
         assert!(d.events().is_empty());
-        d.server(Packet::PubComp(PublishAck::new(id)));
+        d.server(pubcomp(id));
         assert_eq!(
             publish_done(&d.events()),
             vec![(req, Ok(ReasonCode::SUCCESS))]
@@ -109,7 +109,7 @@ fn pubrec_for_an_unknown_id_gets_pubrel_0x92() {
     for v in BOTH {
         let mut d = Double::new(config(v));
         d.connect();
-        d.server(Packet::PubRec(PublishAck::new(pid(77))));
+        d.server(pubrec(pid(77)));
         let expected = match v {
             V5 => ack_with(pid(77), ReasonCode::PACKET_IDENTIFIER_NOT_FOUND),
             V311 => PublishAck::new(pid(77)),

@@ -402,6 +402,15 @@ pub fn server_auth(reason_code: ReasonCode, method: &str, data: Option<&'static 
     })
 }
 
+/// A successful CONNACK with `properties` and [`Reverse`]'s method, as a
+/// server that authenticated the client sends it.
+pub fn auth_connack(properties: tern_mqtt::codec::ConnAckProperties) -> Packet {
+    packets::connack_packet(packets::connack_with(tern_mqtt::codec::ConnAckProperties {
+        authentication_method: Some(s("REVERSE")),
+        ..properties
+    }))
+}
+
 /// An AUTH with [`Reverse`]'s method, as the client sends it.
 pub fn client_auth(reason_code: ReasonCode, data: Option<&'static [u8]>) -> Packet {
     server_auth(reason_code, "REVERSE", data)
