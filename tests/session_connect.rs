@@ -271,10 +271,7 @@ fn publish_queued_before_connack_fails_when_the_server_limits_forbid_it() {
     );
     let id = only_publish_id(&d.sent());
     d.server(puback(id));
-    assert_eq!(
-        publish_done(&d.events()),
-        vec![(fine, Ok(ReasonCode::SUCCESS))]
-    );
+    assert_publish_done(&mut d, vec![(fine, Ok(ReasonCode::SUCCESS))]);
     d.assert_completions();
 }
 

@@ -52,10 +52,7 @@ fn session_not_kept_with_fail_policy_fails_inflight_and_keeps_the_queue() {
         for req in queued {
             let id = only_publish_id(&d.sent());
             d.server(puback(id));
-            assert_eq!(
-                publish_done(&d.events()),
-                vec![(req, Ok(ReasonCode::SUCCESS))]
-            );
+            assert_publish_done(&mut d, vec![(req, Ok(ReasonCode::SUCCESS))]);
         }
         d.assert_completions();
     }

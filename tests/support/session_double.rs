@@ -295,6 +295,15 @@ pub fn publish_done(events: &[Event]) -> Vec<(RequestId, Result<ReasonCode, Comm
         .collect()
 }
 
+/// Asserts that the publish completions among the events since the last
+/// call are `expected`.
+pub fn assert_publish_done(
+    d: &mut Double,
+    expected: Vec<(RequestId, Result<ReasonCode, CommandError>)>,
+) {
+    assert_eq!(publish_done(&d.events()), expected);
+}
+
 /// The only `Disconnected` event, which must be the last one.
 pub fn disconnected(events: &[Event]) -> DisconnectInfo {
     let infos: Vec<_> = events
