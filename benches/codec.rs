@@ -22,18 +22,17 @@
 //! Before anything is timed, both libraries' encodings are checked to be
 //! byte-identical and both decoders are checked to read every packet.
 
+// tern's side of the workloads comes from the builders the tests use.
+#[path = "../tests/support/packets.rs"]
+mod packets;
+
 use bytes::{Buf, Bytes, BytesMut};
 use criterion::measurement::WallTime;
 use criterion::{black_box, BenchmarkGroup, Criterion, SamplingMode, Throughput};
 use rumqttc::mqttbytes::v4 as r4;
 use rumqttc::v5::mqttbytes::v5 as r5;
-use std::num::NonZeroU16;
 use std::time::{Duration, Instant};
-use tern_mqtt::codec::{
-    decode, encode, MqttString, Packet, PingResp, ProtocolVersion, PubAck, Publish,
-    PublishProperties, QoS,
-};
-use tern_mqtt::topic::TopicName;
+use tern_mqtt::codec::{decode, encode, Packet, PingResp, ProtocolVersion};
 
 /// Packets per iteration in the decode, encode and mixed cases.
 const N: usize = 1_000;
@@ -44,35 +43,13 @@ const TOPIC: &str = "sensors/kitchen/temperature";
 const CHUNK: usize = 64 * 1024;
 
 fn pkid(i: usize) -> u16 {
-    u16::try_from(i % 65_535).unwrap() + 1
+    packets::cycling_id(i).get()
 }
 
 // ---------------------------------------------------------------- tern side
 
 fn tern_publish(i: usize, payload: &Bytes, v: ProtocolVersion) -> Packet {
-    let mut properties = PublishProperties::default();
-    if v == ProtocolVersion::V5 {
-        properties.message_expiry_interval = Some(3_600);
-        properties.user_properties = vec![
-            (
-                MqttString::try_from("origin").unwrap(),
-                MqttString::try_from("bench").unwrap(),
-            ),
-            (
-                MqttString::try_from("trace-id").unwrap(),
-                MqttString::try_from("4bf92f3577b34da6").unwrap(),
-            ),
-        ];
-    }
-    Packet::Publish(Publish {
-        dup: false,
-        qos: QoS::AtLeastOnce,
-        retain: false,
-        topic: Some(TopicName::new(TOPIC).unwrap()),
-        packet_id: NonZeroU16::new(pkid(i)),
-        properties,
-        payload: payload.clone(),
-    })
+    packets::sensor_publish(i, payload.clone(), v)
 }
 
 /// The mixed stream: PUBLISH 16 B and PUBACK alternating, a PINGRESP after
@@ -86,7 +63,7 @@ fn tern_mixed(v: ProtocolVersion) -> Vec<Packet> {
             } else if i % 2 == 0 {
                 tern_publish(i, &payload, v)
             } else {
-                Packet::PubAck(PubAck::new(NonZeroU16::new(pkid(i)).unwrap()))
+                packets::puback(packets::cycling_id(i))
             }
         })
         .collect()

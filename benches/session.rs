@@ -17,14 +17,14 @@
 //! slice for its run. A check before timing decodes what the engine wrote
 //! and confirms the ids match.
 
+// The server's packets come from the builders the tests use.
+#[path = "../tests/support/packets.rs"]
+mod packets;
+
 use bytes::{Bytes, BytesMut};
 use criterion::{black_box, Criterion, Throughput};
-use std::num::NonZeroU16;
 use std::time::{Duration, Instant};
-use tern_mqtt::codec::{
-    decode, encode, ConnAck, ConnAckProperties, MqttString, Packet, ProtocolVersion, PublishAck,
-    QoS, ReasonCode,
-};
+use tern_mqtt::codec::{decode, encode, MqttString, Packet, PacketId, ProtocolVersion, QoS};
 use tern_mqtt::session::{Event, PublishCommand, Session, SessionConfig};
 use tern_mqtt::topic::TopicName;
 
@@ -40,12 +40,11 @@ const IDS: usize = u16::MAX as usize;
 struct Acks(Bytes);
 
 impl Acks {
-    fn new(make: fn(PublishAck) -> Packet, v: ProtocolVersion) -> Self {
+    fn new(make: fn(PacketId) -> Packet, v: ProtocolVersion) -> Self {
         let mut buf = BytesMut::with_capacity(2 * IDS * ACK_LEN);
         for _ in 0..2 {
             for id in 1..=u16::MAX {
-                let ack = PublishAck::new(NonZeroU16::new(id).unwrap());
-                encode(&make(ack), v, &mut buf).unwrap();
+                encode(&make(packets::pid(id)), v, &mut buf).unwrap();
             }
         }
         assert_eq!(buf.len(), 2 * IDS * ACK_LEN, "acks use the short form");
@@ -80,13 +79,7 @@ impl Rig {
         let now = Instant::now();
         session.handle_transport_open(now).unwrap();
         while session.poll_transmit().is_some() {}
-        let mut connack = BytesMut::new();
-        let ack = Packet::ConnAck(Box::new(ConnAck {
-            session_present: false,
-            reason_code: ReasonCode::SUCCESS,
-            properties: ConnAckProperties::default(),
-        }));
-        encode(&ack, v, &mut connack).unwrap();
+        let connack = packets::encoded(&packets::connack_packet(packets::connack(false)), v);
         session.handle_data(now, &connack);
         assert!(matches!(
             session.poll_event(),
@@ -165,7 +158,7 @@ impl Rig {
 /// a round trip completes every message.
 fn check(v: ProtocolVersion) {
     let mut rig = Rig::new(v);
-    let pubacks = Acks::new(Packet::PubAck, v);
+    let pubacks = Acks::new(packets::puback, v);
     for round in 0..3 {
         for cmd in rig.commands.clone() {
             let mut cmd = cmd;
@@ -196,9 +189,9 @@ fn check(v: ProtocolVersion) {
 fn bench(c: &mut Criterion) {
     for (name, v) in [("v311", ProtocolVersion::V311), ("v5", ProtocolVersion::V5)] {
         check(v);
-        let pubacks = Acks::new(Packet::PubAck, v);
-        let pubrecs = Acks::new(Packet::PubRec, v);
-        let pubcomps = Acks::new(Packet::PubComp, v);
+        let pubacks = Acks::new(packets::puback, v);
+        let pubrecs = Acks::new(packets::pubrec, v);
+        let pubcomps = Acks::new(packets::pubcomp, v);
 
         let mut g = c.benchmark_group("session");
         g.throughput(Throughput::Elements(N as u64));

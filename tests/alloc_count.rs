@@ -14,15 +14,13 @@
 // A counting allocator needs `unsafe impl GlobalAlloc`.
 #![allow(unsafe_code)]
 
+#[path = "support/packets.rs"]
+mod packets;
+
 use bytes::{Bytes, BytesMut};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-use std::num::NonZeroU16;
-use tern_mqtt::codec::{
-    decode, encode, MqttString, Packet, PingResp, ProtocolVersion, PubAck, Publish,
-    PublishProperties, QoS,
-};
-use tern_mqtt::topic::TopicName;
+use tern_mqtt::codec::{decode, encode, Packet, PingResp, ProtocolVersion, PubAck};
 
 thread_local! {
     static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
@@ -77,29 +75,7 @@ const N: usize = 1_000;
 const MAX: u32 = 1 << 20;
 
 fn publish(i: usize, v: ProtocolVersion) -> Packet {
-    let mut properties = PublishProperties::default();
-    if v == ProtocolVersion::V5 {
-        properties.message_expiry_interval = Some(3_600);
-        properties.user_properties = vec![
-            (
-                MqttString::try_from("origin").unwrap(),
-                MqttString::try_from("bench").unwrap(),
-            ),
-            (
-                MqttString::try_from("trace-id").unwrap(),
-                MqttString::try_from("4bf92f3577b34da6").unwrap(),
-            ),
-        ];
-    }
-    Packet::Publish(Publish {
-        dup: false,
-        qos: QoS::AtLeastOnce,
-        retain: false,
-        topic: Some(TopicName::new("sensors/kitchen/temperature").unwrap()),
-        packet_id: NonZeroU16::new(u16::try_from(i % 65_535).unwrap() + 1),
-        properties,
-        payload: Bytes::from(vec![b'p'; 16]),
-    })
+    packets::sensor_publish(i, Bytes::from(vec![b'p'; 16]), v)
 }
 
 fn wire(packets: &[Packet], v: ProtocolVersion) -> BytesMut {
@@ -164,7 +140,7 @@ fn ack_and_ping_decode_allocates_nothing() {
                 if i % 10 == 9 {
                     Packet::PingResp(PingResp)
                 } else {
-                    Packet::PubAck(PubAck::new(NonZeroU16::new(pid(i)).unwrap()))
+                    Packet::PubAck(PubAck::new(packets::cycling_id(i)))
                 }
             })
             .collect();
@@ -175,10 +151,6 @@ fn ack_and_ping_decode_allocates_nothing() {
         eprintln!("{v:?} PUBACK/PINGRESP decode: {count} allocations for {n} packets");
         assert_eq!(count, 0);
     }
-}
-
-fn pid(i: usize) -> u16 {
-    u16::try_from(i % 65_535).unwrap() + 1
 }
 
 #[test]

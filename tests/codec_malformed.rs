@@ -16,7 +16,12 @@
 //! packet exactly at the maximum size) are checked at the end: they must
 //! decode.
 
+#[path = "support/packets.rs"]
+mod packets;
+
 use bytes::BytesMut;
+// `pkt`: a whole packet, first byte, the remaining length computed, the body.
+use packets::{raw_packet as pkt, vbi};
 use tern_mqtt::codec::{decode, DecodeError, ProtocolVersion};
 
 /// Versions a case is decoded at.
@@ -126,26 +131,6 @@ impl Case {
 
 fn cat(parts: &[&[u8]]) -> Vec<u8> {
     parts.concat()
-}
-
-fn vbi(mut v: usize) -> Vec<u8> {
-    let mut out = Vec::new();
-    loop {
-        let mut b = (v % 128) as u8;
-        v /= 128;
-        if v > 0 {
-            b |= 0x80;
-        }
-        out.push(b);
-        if v == 0 {
-            return out;
-        }
-    }
-}
-
-/// A whole packet: first byte, the remaining length computed, the body.
-fn pkt(byte1: u8, body: &[u8]) -> Vec<u8> {
-    cat(&[&[byte1], &vbi(body.len()), body])
 }
 
 /// A two-byte length prefix and the bytes (UTF-8 string or binary data).

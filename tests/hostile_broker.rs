@@ -18,9 +18,9 @@ mod process;
 mod scripted_broker;
 
 use bytes::Bytes;
+use scripted_broker::packets::pid as id;
 use scripted_broker::{connack_props, publish, raw_packet, vbi, Conn, ScriptedBroker, WAIT};
 use std::cell::Cell;
-use std::num::NonZeroU16;
 use std::sync::Once;
 use std::time::Duration;
 use tern_mqtt::client::{ConnectionEvent, ConnectionStatus, ReconnectOptions};
@@ -253,10 +253,6 @@ impl Case {
         }
         assert_eq!(panics(), 0, "nothing panicked");
     }
-}
-
-fn id(n: u16) -> NonZeroU16 {
-    NonZeroU16::new(n).unwrap()
 }
 
 /// The client subscribes to `filter` while the broker grants it.

@@ -9,6 +9,7 @@
 #[path = "support/scripted_broker.rs"]
 mod scripted_broker;
 
+use scripted_broker::packets::pid as id;
 use scripted_broker::{
     connack_props, connect_with, memory_options, publish, Conn, MemoryConnector, ScriptedBroker,
 };
@@ -27,10 +28,6 @@ const V311: ProtocolVersion = ProtocolVersion::V311;
 /// Default options, through the in-memory connector.
 fn options(connector: &MemoryConnector, version: ProtocolVersion) -> ConnectOptions {
     memory_options(connector, version, "lifecycle")
-}
-
-fn id(n: u16) -> NonZeroU16 {
-    NonZeroU16::new(n).unwrap()
 }
 
 /// The next event matching `pred`, within `within` of virtual time.

@@ -5,7 +5,8 @@
 mod double;
 
 use bytes::Bytes;
-use double::{config, connack, Double};
+use double::packets::{pid, publish_full, topic};
+use double::{config, connack, msg, Double, BOTH};
 use std::num::NonZeroU16;
 use std::time::Duration;
 use tern_mqtt::codec::{
@@ -13,21 +14,7 @@ use tern_mqtt::codec::{
     PublishProperties, QoS, ReasonCode, SubAck, SubscribeProperties, SubscriptionOptions,
 };
 use tern_mqtt::session::{CommandError, Event, Initiator, ProtocolError, PublishCommand};
-use tern_mqtt::topic::{TopicFilter, TopicName};
-
-const BOTH: [ProtocolVersion; 2] = [ProtocolVersion::V311, ProtocolVersion::V5];
-
-fn topic(s: &str) -> TopicName {
-    TopicName::new(s).unwrap()
-}
-
-fn pid(n: u16) -> NonZeroU16 {
-    NonZeroU16::new(n).unwrap()
-}
-
-fn msg(qos: QoS) -> PublishCommand {
-    PublishCommand::new(topic("t/1"), Bytes::from_static(b"hello"), qos)
-}
+use tern_mqtt::topic::TopicFilter;
 
 fn done(events: &[Event]) -> Vec<(u64, Result<ReasonCode, CommandError>)> {
     events
@@ -42,19 +29,15 @@ fn done(events: &[Event]) -> Vec<(u64, Result<ReasonCode, CommandError>)> {
 }
 
 fn incoming_publish(id: u16, qos: QoS, dup: bool) -> Packet {
-    Packet::Publish(Publish {
-        dup,
+    let payload = Bytes::from_static(b"x");
+    publish_full(
+        Some("in/1"),
+        payload,
         qos,
-        retain: false,
-        topic: Some(topic("in/1")),
-        packet_id: if qos == QoS::AtMostOnce {
-            None
-        } else {
-            Some(pid(id))
-        },
-        properties: PublishProperties::default(),
-        payload: Bytes::from_static(b"x"),
-    })
+        id,
+        dup,
+        PublishProperties::default(),
+    )
 }
 
 #[test]

@@ -7,36 +7,18 @@
 mod double;
 
 use bytes::Bytes;
-use double::{config, connack, Double};
+use double::packets::{filter, pid, publish_full, pubrec, suback, topic};
+use double::{config, connack, msg, Double, BOTH};
 use std::num::{NonZeroU16, NonZeroU32};
 use std::time::Duration;
 use tern_mqtt::codec::{
     AckProperties, ConnAckProperties, Disconnect, Packet, ProtocolVersion, Publish, PublishAck,
-    PublishProperties, QoS, ReasonCode, SubAck, SubscribeProperties, SubscriptionOptions,
+    PublishProperties, QoS, ReasonCode, SubscribeProperties, SubscriptionOptions,
 };
 use tern_mqtt::session::{
-    CommandError, ConnectionState, Event, Initiator, PublishAcked, PublishCommand, RequestId,
-    SessionLostPolicy,
+    CommandError, ConnectionState, Event, Initiator, PublishAcked, RequestId, SessionLostPolicy,
 };
-use tern_mqtt::topic::{TopicFilter, TopicName};
-
-const BOTH: [ProtocolVersion; 2] = [ProtocolVersion::V311, ProtocolVersion::V5];
-
-fn topic(s: &str) -> TopicName {
-    TopicName::new(s).unwrap()
-}
-
-fn filter(s: &str) -> TopicFilter {
-    TopicFilter::new(s).unwrap()
-}
-
-fn pid(n: u16) -> NonZeroU16 {
-    NonZeroU16::new(n).unwrap()
-}
-
-fn msg(qos: QoS) -> PublishCommand {
-    PublishCommand::new(topic("t/1"), Bytes::from_static(b"hello"), qos)
-}
+use tern_mqtt::topic::TopicFilter;
 
 fn publish_done(events: &[Event]) -> Vec<(RequestId, Result<PublishAcked, CommandError>)> {
     events
@@ -46,10 +28,6 @@ fn publish_done(events: &[Event]) -> Vec<(RequestId, Result<PublishAcked, Comman
             _ => None,
         })
         .collect()
-}
-
-fn pubrec(id: NonZeroU16) -> Packet {
-    Packet::PubRec(PublishAck::new(id))
 }
 
 /// A session that keeps its session state across connections.
@@ -314,15 +292,15 @@ fn disconnect_timeout_of_duration_max_does_not_panic() {
 // ----- 5. Receive Maximum is a v5 notion -----
 
 fn incoming(id: u16, qos: QoS) -> Packet {
-    Packet::Publish(Publish {
-        dup: false,
+    let payload = Bytes::from_static(b"x");
+    publish_full(
+        Some("in/1"),
+        payload,
         qos,
-        retain: false,
-        topic: Some(topic("in/1")),
-        packet_id: (qos != QoS::AtMostOnce).then(|| pid(id)),
-        properties: PublishProperties::default(),
-        payload: Bytes::from_static(b"x"),
-    })
+        id,
+        false,
+        PublishProperties::default(),
+    )
 }
 
 #[test]
@@ -383,19 +361,15 @@ fn subscribe_granted(
     let Packet::Subscribe(s) = d.sent().remove(0) else {
         panic!("expected a SUBSCRIBE")
     };
-    suback(d, s.packet_id, granted);
+    send_suback(d, s.packet_id, granted);
     assert!(matches!(
         &d.events()[..],
         [Event::SubscribeDone { result: Ok(_), .. }]
     ));
 }
 
-fn suback(d: &mut Double, id: NonZeroU16, codes: Vec<ReasonCode>) {
-    d.server(Packet::SubAck(SubAck {
-        packet_id: id,
-        properties: AckProperties::default(),
-        reason_codes: codes,
-    }));
+fn send_suback(d: &mut Double, id: NonZeroU16, codes: Vec<ReasonCode>) {
+    d.server(suback(id, codes));
 }
 
 fn qos(q: QoS) -> SubscriptionOptions {
@@ -497,7 +471,7 @@ fn session_not_present_restores_subscriptions_before_queued_publishes() {
             })
             .collect();
         for (id, codes) in answers {
-            suback(&mut d, id, codes);
+            send_suback(&mut d, id, codes);
         }
         let events = d.events();
         assert_eq!(
@@ -582,7 +556,7 @@ fn restore_reports_refused_filters_and_drops_them() {
             }
         })
         .collect();
-    suback(&mut d, s.packet_id, codes);
+    send_suback(&mut d, s.packet_id, codes);
     assert_eq!(
         d.events(),
         vec![Event::SubscriptionsRestored {
@@ -603,7 +577,7 @@ fn restore_cut_short_by_a_lost_connection_completes_on_the_next_exactly_once() {
     let sent = d.sent();
     let first = subscribes(&sent)[0].clone();
     // Only the first of the two restoring SUBSCRIBEs is answered.
-    suback(
+    send_suback(
         &mut d,
         first.packet_id,
         vec![ReasonCode::GRANTED_QOS_0; first.filters.len()],
@@ -631,7 +605,7 @@ fn restore_cut_short_by_a_lost_connection_completes_on_the_next_exactly_once() {
         })
         .collect();
     for (id, codes) in answers {
-        suback(&mut d, id, codes);
+        send_suback(&mut d, id, codes);
     }
     assert_eq!(
         d.events(),
@@ -674,7 +648,7 @@ fn restore_goes_ahead_of_requests_requeued_from_the_lost_connection() {
     let Packet::Subscribe(user_sub) = &sent[1] else {
         panic!()
     };
-    suback(&mut d, user_sub.packet_id, vec![ReasonCode::GRANTED_QOS_0]);
+    send_suback(&mut d, user_sub.packet_id, vec![ReasonCode::GRANTED_QOS_0]);
     assert!(matches!(&d.events()[..], [Event::SubscribeDone { id, .. }] if *id == user));
 }
 

@@ -20,15 +20,22 @@
 //! nothing left in flight, and every QoS 2 message the client acknowledged
 //! was delivered exactly once.
 
+#[path = "support/packets.rs"]
+mod packets;
+
 use bytes::{Bytes, BytesMut};
+use packets::{
+    ack_with, connack_packet, connack_refused, connack_with, pingresp, pubcomp, publish_full,
+    pubrel, suback, unsuback,
+};
 use proptest::prelude::*;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::num::NonZeroU16;
 use std::time::{Duration, Instant};
 use tern_mqtt::codec::{
-    decode, encode, AckProperties, ConnAck, ConnAckProperties, MqttString, Packet, ProtocolVersion,
-    Publish, PublishAck, PublishProperties, QoS, ReasonCode, SubAck, SubscribeProperties,
-    SubscriptionOptions, UnsubAck, UnsubscribeProperties,
+    decode, ConnAck, ConnAckProperties, MqttString, Packet, ProtocolVersion, PublishAck,
+    PublishProperties, QoS, ReasonCode, SubscribeProperties, SubscriptionOptions,
+    UnsubscribeProperties,
 };
 use tern_mqtt::session::{
     AckToken, ConnectionState, Event, RequestId, Session, SessionConfig, SessionLostPolicy,
@@ -527,8 +534,7 @@ impl Model {
     }
 
     fn send(&mut self, p: &Packet) {
-        let mut buf = BytesMut::new();
-        encode(p, self.v, &mut buf).expect("the server model builds valid packets");
+        let buf = packets::encoded(p, self.v);
         self.traffic += 1;
         self.s.handle_data(self.now, &buf);
         self.pump();
@@ -631,15 +637,16 @@ impl Model {
         let v5 = self.v == ProtocolVersion::V5;
         let packet = match item {
             Answerable::Pub(id, qos) => {
-                let mut a = PublishAck::new(NonZeroU16::new(id).unwrap());
-                if let (true, Some(f)) = (v5, fail) {
-                    a.reason_code = [
+                let code = match (v5, fail) {
+                    (true, Some(f)) => [
                         ReasonCode::UNSPECIFIED_ERROR,
                         ReasonCode::NOT_AUTHORIZED,
                         ReasonCode::QUOTA_EXCEEDED,
                         ReasonCode::NO_MATCHING_SUBSCRIBERS,
-                    ][usize::from(f) % 4];
-                }
+                    ][usize::from(f) % 4],
+                    _ => ReasonCode::SUCCESS,
+                };
+                let a = ack_with(packets::pid(id), code);
                 if qos == QoS::AtLeastOnce {
                     Packet::PubAck(a)
                 } else {
@@ -651,7 +658,7 @@ impl Model {
             }
             Answerable::Comp(id) => {
                 self.srv.rec_sent.remove(&id);
-                Packet::PubComp(PublishAck::new(NonZeroU16::new(id).unwrap()))
+                pubcomp(packets::pid(id))
             }
             Answerable::Sub(id, n) => {
                 self.sub_ids.remove(&id);
@@ -667,11 +674,7 @@ impl Model {
                         _ => ReasonCode::GRANTED_QOS_1,
                     })
                     .collect();
-                Packet::SubAck(SubAck {
-                    packet_id: NonZeroU16::new(id).unwrap(),
-                    properties: AckProperties::default(),
-                    reason_codes: codes,
-                })
+                suback(packets::pid(id), codes)
             }
             Answerable::Unsub(id, n) => {
                 self.sub_ids.remove(&id);
@@ -686,13 +689,9 @@ impl Model {
                 } else {
                     Vec::new()
                 };
-                Packet::UnsubAck(UnsubAck {
-                    packet_id: NonZeroU16::new(id).unwrap(),
-                    properties: AckProperties::default(),
-                    reason_codes: codes,
-                })
+                unsuback(packets::pid(id), codes)
             }
-            Answerable::Ping => Packet::PingResp(tern_mqtt::codec::PingResp),
+            Answerable::Ping => pingresp(),
         };
         self.send(&packet);
         if dup && self.srv.connected {
@@ -773,9 +772,7 @@ impl Model {
             return;
         }
         let id = c[pick % c.len()];
-        self.send(&Packet::PubRel(PublishAck::new(
-            NonZeroU16::new(id).unwrap(),
-        )));
+        self.send(&pubrel(packets::pid(id)));
     }
 
     fn drop_transport(&mut self) {
@@ -815,11 +812,7 @@ impl Model {
                 ReasonCode(5)
             };
             self.srv.connect = None;
-            self.send(&Packet::ConnAck(Box::new(ConnAck {
-                session_present: false,
-                reason_code: code,
-                properties: ConnAckProperties::default(),
-            })));
+            self.send(&connack_packet(connack_refused(code)));
             assert_ne!(self.s.state(), ConnectionState::Connected);
             return;
         }
@@ -847,11 +840,11 @@ impl Model {
         } else {
             self.server_rm = usize::from(u16::MAX);
         }
-        self.send(&Packet::ConnAck(Box::new(ConnAck {
+        let ack = ConnAck {
             session_present,
-            reason_code: ReasonCode::SUCCESS,
-            properties,
-        })));
+            ..connack_with(properties)
+        };
+        self.send(&connack_packet(ack));
         assert_eq!(self.s.state(), ConnectionState::Connected);
         if session_present {
             // The server resends what is unacknowledged, in order [MQTT-4.4.0-1].
@@ -861,9 +854,7 @@ impl Model {
                     break;
                 }
                 let p = match m.stage {
-                    OutStage::AwaitPubComp => {
-                        Packet::PubRel(PublishAck::new(NonZeroU16::new(m.id).unwrap()))
-                    }
+                    OutStage::AwaitPubComp => pubrel(packets::pid(m.id)),
                     _ => server_publish(NonZeroU16::new(m.id), m.qos, m.uid, true),
                 };
                 self.send(&p);
@@ -1008,15 +999,16 @@ impl Model {
 }
 
 fn server_publish(packet_id: Option<NonZeroU16>, qos: QoS, uid: u64, dup: bool) -> Packet {
-    Packet::Publish(Publish {
-        dup,
+    let payload = Bytes::from(format!("s{uid}"));
+    let id = packet_id.map_or(0, NonZeroU16::get);
+    publish_full(
+        Some("in/x"),
+        payload,
         qos,
-        retain: false,
-        topic: Some(TopicName::new("in/x").unwrap()),
-        packet_id,
-        properties: PublishProperties::default(),
-        payload: Bytes::from(format!("s{uid}")),
-    })
+        id,
+        dup,
+        PublishProperties::default(),
+    )
 }
 
 // ---------------------------------------------------------------- strategies

@@ -6,6 +6,10 @@
 //! the way a driver must.
 #![no_main]
 
+// The packet builders the tests use (tests/support/packets.rs).
+#[path = "../../tests/support/packets.rs"]
+mod packets;
+
 use arbitrary::Arbitrary;
 use bytes::{Bytes, BytesMut};
 use libfuzzer_sys::fuzz_target;
@@ -13,10 +17,9 @@ use std::num::{NonZeroU16, NonZeroU32};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 use tern_mqtt::codec::{
-    decode, encode, AckProperties, Auth, AuthProperties, ConnAck, ConnAckProperties, Disconnect,
-    DisconnectProperties, MqttString, Packet, PingResp, ProtocolVersion, Publish, PublishAck,
-    PublishProperties, QoS, ReasonCode, SubAck, SubscribeProperties, SubscriptionOptions, UnsubAck,
-    UnsubscribeProperties,
+    decode, encode, Auth, AuthProperties, ConnAck, ConnAckProperties, DisconnectProperties,
+    MqttString, Packet, ProtocolVersion, Publish, PublishAck, PublishProperties, QoS, ReasonCode,
+    SubscribeProperties, SubscriptionOptions, UnsubscribeProperties,
 };
 use tern_mqtt::session::{
     AckToken, Event, PublishCommand, Session, SessionConfig, SessionLostPolicy,
@@ -117,9 +120,11 @@ fn pid(n: u8) -> NonZeroU16 {
 }
 
 fn ack(id: u8, code: u8) -> PublishAck {
-    let mut a = PublishAck::new(pid(id));
-    a.reason_code = ReasonCode(if code < 128 { 0 } else { code });
-    a
+    packets::ack_with(pid(id), ReasonCode(if code < 128 { 0 } else { code }))
+}
+
+fn codes(codes: &[u8]) -> Vec<ReasonCode> {
+    codes.iter().map(|c| ReasonCode(*c)).collect()
 }
 
 impl ServerPacket {
@@ -180,21 +185,10 @@ impl ServerPacket {
             ServerPacket::PubRec(id, c) => Packet::PubRec(ack(*id, *c)),
             ServerPacket::PubRel(id, c) => Packet::PubRel(ack(*id, *c)),
             ServerPacket::PubComp(id, c) => Packet::PubComp(ack(*id, *c)),
-            ServerPacket::SubAck(id, codes) => Packet::SubAck(SubAck {
-                packet_id: pid(*id),
-                properties: AckProperties::default(),
-                reason_codes: codes.iter().map(|c| ReasonCode(*c)).collect(),
-            }),
-            ServerPacket::UnsubAck(id, codes) => Packet::UnsubAck(UnsubAck {
-                packet_id: pid(*id),
-                properties: AckProperties::default(),
-                reason_codes: codes.iter().map(|c| ReasonCode(*c)).collect(),
-            }),
-            ServerPacket::PingResp => Packet::PingResp(PingResp),
-            ServerPacket::Disconnect(c) => Packet::Disconnect(Disconnect {
-                reason_code: ReasonCode(*c),
-                properties: DisconnectProperties::default(),
-            }),
+            ServerPacket::SubAck(id, c) => packets::suback(pid(*id), codes(c)),
+            ServerPacket::UnsubAck(id, c) => packets::unsuback(pid(*id), codes(c)),
+            ServerPacket::PingResp => packets::pingresp(),
+            ServerPacket::Disconnect(c) => packets::disconnect(ReasonCode(*c)),
             ServerPacket::Auth(c) => Packet::Auth(Auth {
                 reason_code: ReasonCode(*c),
                 properties: AuthProperties::default(),

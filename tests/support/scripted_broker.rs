@@ -21,7 +21,16 @@
 
 #![allow(dead_code)]
 
-use bytes::{Bytes, BytesMut};
+/// The shared packet builders and the well-behaved [`Responder`].
+#[path = "packets.rs"]
+pub mod packets;
+
+// Not every test crate uses all of them.
+#[allow(unused_imports)]
+pub use packets::{publish, raw_packet, vbi};
+
+use bytes::BytesMut;
+use packets::Responder;
 use std::io;
 use std::net::SocketAddr;
 use std::num::NonZeroU16;
@@ -30,10 +39,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
-use tern_mqtt::codec::{
-    decode, encode, AckProperties, ConnAck, ConnAckProperties, Connect, Packet, ProtocolVersion,
-    PubAck, Publish, PublishAck, QoS, ReasonCode, SubAck,
-};
+use tern_mqtt::codec::{decode, ConnAckProperties, Connect, Packet, ProtocolVersion, ReasonCode};
 use tern_mqtt::transport::{BoxedTransport, ConnectFuture, Connector};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, DuplexStream, ReadBuf};
 use tokio::net::TcpListener;
@@ -241,7 +247,8 @@ pub struct Conn {
     pub version: ProtocolVersion,
     /// The client's CONNECT.
     pub connect: Option<Connect>,
-    next_id: u16,
+    /// How this connection answers when it plays a well-behaved broker.
+    responder: Responder,
 }
 
 /// The CONNACK properties the hostile tests announce: small limits so that
@@ -264,14 +271,13 @@ impl Conn {
             buf: BytesMut::new(),
             version,
             connect: None,
-            next_id: 0,
+            responder: Responder::echoing(version),
         }
     }
 
     /// Encodes and writes `packet`.
     pub async fn send(&mut self, packet: &Packet) {
-        let mut out = BytesMut::new();
-        encode(packet, self.version, &mut out).unwrap();
+        let out = self.encoded(packet);
         self.stream.write_all(&out).await.unwrap();
     }
 
@@ -299,9 +305,7 @@ impl Conn {
 
     /// The bytes `packet` encodes to.
     pub fn encoded(&self, packet: &Packet) -> Vec<u8> {
-        let mut out = BytesMut::new();
-        encode(packet, self.version, &mut out).unwrap();
-        out.to_vec()
+        packets::encoded(packet, self.version).to_vec()
     }
 
     /// A CONNACK accepting the connection.
@@ -310,12 +314,9 @@ impl Conn {
             ProtocolVersion::V5 => properties,
             ProtocolVersion::V311 => ConnAckProperties::default(),
         };
-        self.send(&Packet::ConnAck(Box::new(ConnAck {
-            session_present,
-            reason_code: ReasonCode::SUCCESS,
-            properties,
-        })))
-        .await;
+        let mut ack = packets::connack(session_present);
+        ack.properties = properties;
+        self.send(&packets::connack_packet(ack)).await;
     }
 
     /// The next packet from the client; `None` on EOF (or a reset). Panics
@@ -454,8 +455,7 @@ impl Conn {
 
     /// A fresh packet identifier for what the broker sends.
     pub fn next_packet_id(&mut self) -> NonZeroU16 {
-        self.next_id = self.next_id.wrapping_add(1).max(1);
-        NonZeroU16::new(self.next_id).unwrap()
+        self.responder.next_packet_id()
     }
 
     /// Answers the next SUBSCRIBE with a SUBACK granting what it asked for;
@@ -472,16 +472,7 @@ impl Conn {
 
     /// Answers `s` with a SUBACK granting what it asked for.
     pub async fn grant(&mut self, s: &tern_mqtt::codec::Subscribe) {
-        self.send(&Packet::SubAck(SubAck {
-            packet_id: s.packet_id,
-            properties: AckProperties::default(),
-            reason_codes: s
-                .filters
-                .iter()
-                .map(|(_, o)| ReasonCode(o.qos as u8))
-                .collect(),
-        }))
-        .await;
+        self.send(&packets::grant(s)).await;
     }
 
     /// A well-behaved broker from here on, in its own task: grants every
@@ -521,65 +512,11 @@ impl Conn {
                 };
                 let Some(p) = p else { break };
                 seen.push(p.clone());
-                match p {
-                    Packet::Subscribe(s) => {
-                        let codes = s
-                            .filters
-                            .iter()
-                            .map(|(_, o)| ReasonCode(o.qos as u8))
-                            .collect();
-                        let ack = SubAck {
-                            packet_id: s.packet_id,
-                            properties: AckProperties::default(),
-                            reason_codes: codes,
-                        };
-                        self.send(&Packet::SubAck(ack)).await;
-                    }
-                    Packet::Unsubscribe(u) => {
-                        let codes = match self.version {
-                            ProtocolVersion::V5 => vec![ReasonCode::SUCCESS; u.filters.len()],
-                            ProtocolVersion::V311 => Vec::new(),
-                        };
-                        let ack = tern_mqtt::codec::UnsubAck {
-                            packet_id: u.packet_id,
-                            properties: AckProperties::default(),
-                            reason_codes: codes,
-                        };
-                        self.send(&Packet::UnsubAck(ack)).await;
-                    }
-                    Packet::Publish(p) => {
-                        match (p.qos, p.packet_id) {
-                            (QoS::AtLeastOnce, Some(id)) => {
-                                self.send(&Packet::PubAck(PubAck::new(id))).await
-                            }
-                            (QoS::ExactlyOnce, Some(id)) => {
-                                self.send(&Packet::PubRec(PublishAck::new(id))).await
-                            }
-                            _ => {}
-                        }
-                        let qos = p.qos.min(QoS::AtLeastOnce);
-                        let packet_id = (qos != QoS::AtMostOnce).then(|| self.next_packet_id());
-                        let echo = Publish {
-                            dup: false,
-                            qos,
-                            retain: false,
-                            topic: p.topic.clone(),
-                            packet_id,
-                            properties: Default::default(),
-                            payload: p.payload.clone(),
-                        };
-                        self.send(&Packet::Publish(echo)).await;
-                    }
-                    Packet::PubRel(r) => {
-                        self.send(&Packet::PubComp(PublishAck::new(r.packet_id)))
-                            .await
-                    }
-                    Packet::PingReq(_) => {
-                        self.send(&Packet::PingResp(tern_mqtt::codec::PingResp))
-                            .await
-                    }
-                    Packet::Disconnect(_) => break,
-                    _ => {}
+                if matches!(p, Packet::Disconnect(_)) {
+                    break;
+                }
+                for answer in self.responder.answer(&p) {
+                    self.send(&answer).await;
                 }
             }
             seen
@@ -611,41 +548,4 @@ pub async fn connect_with(
         broker.accept_with(version, connack_props())
     );
     (client.expect("connected"), conn)
-}
-
-/// A QoS 1 PUBLISH from the broker.
-pub fn publish(topic: &str, payload: &'static [u8], qos: QoS, id: Option<NonZeroU16>) -> Packet {
-    Packet::Publish(Publish {
-        dup: false,
-        qos,
-        retain: false,
-        topic: Some(tern_mqtt::topic::TopicName::new(topic).unwrap()),
-        packet_id: id,
-        properties: Default::default(),
-        payload: Bytes::from_static(payload),
-    })
-}
-
-/// A Variable Byte Integer, minimal encoding.
-pub fn vbi(mut n: usize) -> Vec<u8> {
-    let mut out = Vec::new();
-    loop {
-        let mut b = (n % 128) as u8;
-        n /= 128;
-        if n > 0 {
-            b |= 0x80;
-        }
-        out.push(b);
-        if n == 0 {
-            return out;
-        }
-    }
-}
-
-/// A packet from a first byte and a body, with a minimal remaining length.
-pub fn raw_packet(first: u8, body: &[u8]) -> Vec<u8> {
-    let mut out = vec![first];
-    out.extend(vbi(body.len()));
-    out.extend_from_slice(body);
-    out
 }
