@@ -206,20 +206,25 @@ async fn max_attempts_ends_in_reconnect_gave_up_for_pending_publishes() {
     );
 }
 
-#[tokio::test(start_paused = true)]
-async fn bad_credentials_without_a_hook_stop_with_the_refusal() {
+/// A client whose connection is cut and whose next CONNECT the broker
+/// refuses with `code`; its connector, and its events from the start.
+async fn refused_on_reconnect(code: ReasonCode) -> (MemoryConnector, Client, Events) {
     let (connector, broker) = ScriptedBroker::in_memory();
     let (client, conn) = connect_with(&broker, V5, options(&connector, V5)).await;
     drop(conn);
-    let mut events = client.events();
+    let events = client.events();
     let mut again = broker.accept(V5).await;
     again
-        .send(&Packet::ConnAck(Box::new(tern_mqtt::codec::ConnAck {
-            session_present: false,
-            reason_code: ReasonCode::NOT_AUTHORIZED,
-            properties: ConnAckProperties::default(),
-        })))
+        .send(&scripted_broker::packets::connack_packet(
+            scripted_broker::packets::connack_refused(code),
+        ))
         .await;
+    (connector, client, events)
+}
+
+#[tokio::test(start_paused = true)]
+async fn bad_credentials_without_a_hook_stop_with_the_refusal() {
+    let (connector, _client, mut events) = refused_on_reconnect(ReasonCode::NOT_AUTHORIZED).await;
     wait_for(&mut events, Duration::from_secs(5), |e| {
         matches!(e, ConnectionEvent::Refused { reason_code, .. } if *reason_code == ReasonCode::NOT_AUTHORIZED)
     })
@@ -234,18 +239,7 @@ async fn bad_credentials_without_a_hook_stop_with_the_refusal() {
 
 #[tokio::test(start_paused = true)]
 async fn a_busy_server_is_retried_after_the_busy_delay_at_least() {
-    let (connector, broker) = ScriptedBroker::in_memory();
-    let (client, conn) = connect_with(&broker, V5, options(&connector, V5)).await;
-    drop(conn);
-    let mut events = client.events();
-    let mut again = broker.accept(V5).await;
-    again
-        .send(&Packet::ConnAck(Box::new(tern_mqtt::codec::ConnAck {
-            session_present: false,
-            reason_code: ReasonCode::SERVER_BUSY,
-            properties: ConnAckProperties::default(),
-        })))
-        .await;
+    let (_connector, _client, mut events) = refused_on_reconnect(ReasonCode::SERVER_BUSY).await;
     let e = wait_for(&mut events, Duration::from_secs(5), |e| {
         matches!(e, ConnectionEvent::Reconnecting { attempt: 2, .. })
     })

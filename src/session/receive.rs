@@ -391,28 +391,17 @@ impl Session {
             tracing::debug!(id = id.get(), "SUBACK for an unknown packet id ignored");
             return;
         };
-        let (properties, filters) = match &request {
-            Request::Subscribe {
-                properties,
-                filters,
-                ..
-            }
-            | Request::Restore {
-                properties,
-                filters,
-            } => (properties, filters),
-            Request::Unsubscribe { .. } => {
-                // Kept, so that the lost connection queues it again and it
-                // still gets its one completion.
-                self.subs.sent.insert(id.get(), request);
-                self.violation(
-                    now,
-                    "MQTT-2.2.1-6",
-                    "SUBACK for an UNSUBSCRIBE",
-                    ReasonCode::PROTOCOL_ERROR,
-                );
-                return;
-            }
+        let Some((properties, filters)) = request.subscribe_parts() else {
+            // Kept, so that the lost connection queues it again and it
+            // still gets its one completion.
+            self.subs.sent.insert(id.get(), request);
+            self.violation(
+                now,
+                "MQTT-2.2.1-6",
+                "SUBACK for an UNSUBSCRIBE",
+                ReasonCode::PROTOCOL_ERROR,
+            );
+            return;
         };
         if ack.reason_codes.len() != filters.len() {
             self.suback_wrong_count(now, id, request);

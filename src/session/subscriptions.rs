@@ -32,6 +32,25 @@ pub(crate) enum Request {
 }
 
 impl Request {
+    /// A SUBSCRIBE's properties and filters (the application's or a
+    /// restoration); `None` for an UNSUBSCRIBE.
+    pub(crate) fn subscribe_parts(
+        &self,
+    ) -> Option<(&SubscribeProperties, &[(TopicFilter, SubscriptionOptions)])> {
+        match self {
+            Request::Subscribe {
+                properties,
+                filters,
+                ..
+            }
+            | Request::Restore {
+                properties,
+                filters,
+            } => Some((properties, filters)),
+            Request::Unsubscribe { .. } => None,
+        }
+    }
+
     /// The order requests go back into the queue on a lost connection:
     /// restorations first (they rebuild what the server had before anything
     /// newer), then the application's by the order they were made.
