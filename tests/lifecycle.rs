@@ -57,6 +57,19 @@ async fn next_within(conn: &mut Conn, within: Duration) -> Option<Packet> {
         .flatten()
 }
 
+/// The broker sends QoS 1 messages with these packet ids.
+async fn send_qos1(
+    conn: &mut Conn,
+    topic: &str,
+    payload: &'static [u8],
+    ids: std::ops::RangeInclusive<u16>,
+) {
+    for i in ids {
+        conn.send(&publish(topic, payload, QoS::AtLeastOnce, Some(id(i))))
+            .await;
+    }
+}
+
 /// Answers a SUBSCRIBE and returns the packet id of the SUBACK.
 async fn grant(conn: &mut Conn) -> NonZeroU16 {
     conn.expect_subscribe_and_grant().await
@@ -295,15 +308,7 @@ async fn one_unread_subscription_does_not_freeze_the_others_or_our_publishes() {
     let mut slow = slow;
     let mut fast = fast;
     const N: u16 = 400;
-    for i in 1..=N {
-        conn.send(&publish(
-            "slow/t",
-            b"reading",
-            QoS::AtLeastOnce,
-            Some(id(i)),
-        ))
-        .await;
-    }
+    send_qos1(&mut conn, "slow/t", b"reading", 1..=N).await;
     conn.send(&publish(
         "fast/t",
         b"still here",
@@ -367,15 +372,7 @@ async fn unmatched_messages_nobody_reads_are_held_not_acknowledged_and_dropped()
     let opts = options(&connector, V5).subscription_buffer_bytes(4 * 1024);
     let (client, mut conn) = connect_with(&broker, V5, opts).await;
     const N: u16 = 300;
-    for i in 1..=N {
-        conn.send(&publish(
-            "nobody/t",
-            b"stray",
-            QoS::AtLeastOnce,
-            Some(id(i)),
-        ))
-        .await;
-    }
+    send_qos1(&mut conn, "nobody/t", b"stray", 1..=N).await;
     let mut acked = 0;
     while let Some(p) = next_within(&mut conn, Duration::from_secs(2)).await {
         assert!(matches!(p, Packet::PubAck(_)), "{p:?}");
