@@ -159,24 +159,15 @@ impl fmt::Display for ConnectionEvent {
                 server_reference,
             } => {
                 write!(f, "disconnected by the broker: {reason_code}")?;
-                if let Some(s) = reason_string {
-                    write!(f, " ({s})")?;
-                }
-                if let Some(s) = server_reference {
-                    write!(f, ", use server {s}")?;
-                }
-                Ok(())
+                why(f, reason_string.as_deref(), server_reference.as_deref())
             }
             E::Refused {
                 reason_code,
                 reason_string,
-                ..
+                server_reference,
             } => {
                 write!(f, "connection refused: {reason_code}")?;
-                match reason_string {
-                    Some(s) => write!(f, " ({s})"),
-                    None => Ok(()),
-                }
+                why(f, reason_string.as_deref(), server_reference.as_deref())
             }
             E::Reconnecting {
                 attempt,
@@ -212,6 +203,21 @@ impl fmt::Display for ConnectionEvent {
             E::Closed => f.write_str("closed"),
         }
     }
+}
+
+/// The broker's reason string and server reference, when it sent them.
+fn why(
+    f: &mut fmt::Formatter<'_>,
+    reason_string: Option<&str>,
+    server_reference: Option<&str>,
+) -> fmt::Result {
+    if let Some(s) = reason_string {
+        write!(f, " ({s})")?;
+    }
+    if let Some(s) = server_reference {
+        write!(f, ", use server {s}")?;
+    }
+    Ok(())
 }
 
 /// A receiver of [`ConnectionEvent`]s. It never ends early because it lags:
