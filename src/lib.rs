@@ -22,13 +22,17 @@
 //! - [`codec`]: every control packet of both versions, decoded with nom and
 //!   encoded through one writer; pure functions over bytes.
 //! - [`session`]: the sans-IO protocol engine: QoS flows, packet ids, flow
-//!   control, keep alive, topic aliases, session resumption, enhanced
+//!   control, keep alive, the graceful disconnect deadline, topic aliases,
+//!   session resumption and restoring subscriptions, enhanced
 //!   authentication. It takes bytes, commands and `now`; it gives bytes,
 //!   events and its next deadline. It never reads the clock or does I/O.
 //! - [`topic`]: validated topic names and filters, and wildcard matching.
 //! - [`client`] and [`transport`]: the only async code: one tokio task per
-//!   connection drives the engine over TCP or rustls TLS, with automatic
-//!   reconnect and per-subscription streams.
+//!   connection drives the engine over any byte stream a
+//!   [`transport::Connector`] opens (TCP, rustls TLS, WebSocket, a Unix
+//!   socket, through an HTTP CONNECT proxy, or the application's own), with
+//!   the reconnect policy, cluster failover, byte-budgeted subscription
+//!   streams and metrics.
 #![deny(missing_docs)]
 // The library has no unsafe code, and never will (the crate-wide lint is
 // `deny` only so that a test may count allocations with a GlobalAlloc).
