@@ -193,11 +193,12 @@ async fn unix_socket_to_mosquitto() {
             .global(&format!("listener 0 {}", socket.display()))
             .global("allow_anonymous true"),
     );
-    let deadline = std::time::Instant::now() + WAIT;
-    while !socket.exists() {
-        assert!(std::time::Instant::now() < deadline, "{}", broker.log());
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    // mosquitto logs "running" once every listener is open.
+    assert!(
+        broker.wait_for_log(" running", WAIT) && socket.exists(),
+        "the Unix socket listener: {}",
+        broker.log()
+    );
     let url = format!("unix://{}", socket.display());
     for v in [ProtocolVersion::V311, ProtocolVersion::V5] {
         let opts = ConnectOptions::new(&url)

@@ -125,14 +125,6 @@ pub(crate) fn now() -> Instant {
     tokio::time::Instant::now().into_std()
 }
 
-/// `now + after`, saturating far in the future instead of overflowing.
-pub(crate) fn deadline(now: Instant, after: Duration) -> Instant {
-    const FAR: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
-    now.checked_add(after.min(FAR))
-        .or_else(|| now.checked_add(FAR))
-        .unwrap_or(now)
-}
-
 pub(crate) struct Driver {
     pub(super) session: Session,
     pub(super) settings: DriverSettings,

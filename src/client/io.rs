@@ -3,7 +3,8 @@
 //! nothing can make progress, every waker is registered, and no byte the
 //! engine produced is left unsent.
 
-use super::driver::{deadline, now, Driver};
+use super::driver::{now, Driver};
+use crate::session::deadline;
 use crate::session::ConnectionState;
 use crate::transport::BoxedTransport;
 use crate::Error;

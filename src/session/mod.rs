@@ -22,6 +22,10 @@ mod skip;
 mod subscriptions;
 mod timers;
 
+/// `now + after`, saturating instead of overflowing; the driver bounds its
+/// own waits (the last bytes of a closing connection) with it too.
+pub(crate) use timers::deadline;
+
 pub use auth::Authenticator;
 pub use command::PublishCommand;
 pub use config::{SessionConfig, SessionLostPolicy};

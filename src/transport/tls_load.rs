@@ -352,6 +352,30 @@ pub(crate) struct Identity {
     pub key_origin: String,
 }
 
+impl Identity {
+    fn new(
+        chain: Vec<CertificateDer<'static>>,
+        key: PrivateKeyDer<'static>,
+        cert_origin: String,
+        key_origin: String,
+    ) -> Self {
+        Identity {
+            chain,
+            key,
+            cert_origin,
+            key_origin,
+        }
+    }
+
+    /// A chain and key from one archive.
+    fn bundled(
+        (chain, key): (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>),
+        origin: String,
+    ) -> Self {
+        Identity::new(chain, key, origin.clone(), origin)
+    }
+}
+
 /// Loads a client certificate and its key, whatever the format.
 pub(crate) fn client_identity(cert: &ClientCertificate) -> Result<Identity, TlsError> {
     const CERT: &str = "client certificate";
@@ -365,28 +389,17 @@ pub(crate) fn client_identity(cert: &ClientCertificate) -> Result<Identity, TlsE
             let (co, ko) = (file_origin(CERT, cert), file_origin(KEY, key));
             let chain = pem_certs(&read_file(CERT, cert)?, &co)?;
             let key = pem_key(&read_file(KEY, key)?, password.as_ref(), &ko)?;
-            Identity {
-                chain,
-                key,
-                cert_origin: co,
-                key_origin: ko,
-            }
+            Identity::new(chain, key, co, ko)
         }
         ClientCertificate::Pem {
             cert,
             key,
             password,
         } => {
-            let (co, ko) = (
-                "client certificate PEM".to_owned(),
-                "client key PEM".to_owned(),
-            );
-            Identity {
-                chain: pem_certs(cert, &co)?,
-                key: pem_key(key.expose(), password.as_ref(), &ko)?,
-                cert_origin: co,
-                key_origin: ko,
-            }
+            let (co, ko) = ("client certificate PEM", "client key PEM");
+            let chain = pem_certs(cert, co)?;
+            let key = pem_key(key.expose(), password.as_ref(), ko)?;
+            Identity::new(chain, key, co.to_owned(), ko.to_owned())
         }
         ClientCertificate::DerFiles {
             cert,
@@ -396,48 +409,27 @@ pub(crate) fn client_identity(cert: &ClientCertificate) -> Result<Identity, TlsE
             let (co, ko) = (file_origin(CERT, cert), file_origin(KEY, key));
             let chain = vec![der_cert(&read_file(CERT, cert)?, &co)?];
             let key = der_key(&read_file(KEY, key)?, password.as_ref(), &ko)?;
-            Identity {
-                chain,
-                key,
-                cert_origin: co,
-                key_origin: ko,
-            }
+            Identity::new(chain, key, co, ko)
         }
         ClientCertificate::Der {
             cert,
             key,
             password,
         } => {
-            let (co, ko) = (
-                "client certificate DER".to_owned(),
-                "client key DER".to_owned(),
-            );
-            Identity {
-                chain: vec![der_cert(cert, &co)?],
-                key: der_key(key.expose(), password.as_ref(), &ko)?,
-                cert_origin: co,
-                key_origin: ko,
-            }
+            let (co, ko) = ("client certificate DER", "client key DER");
+            let chain = vec![der_cert(cert, co)?];
+            let key = der_key(key.expose(), password.as_ref(), ko)?;
+            Identity::new(chain, key, co.to_owned(), ko.to_owned())
         }
         ClientCertificate::Pkcs12File { path, password } => {
             let origin = file_origin("PKCS#12", path);
-            let (chain, key) = pkcs12(&read_file("PKCS#12", path)?, password, &origin)?;
-            Identity {
-                chain,
-                key,
-                cert_origin: origin.clone(),
-                key_origin: origin,
-            }
+            let found = pkcs12(&read_file("PKCS#12", path)?, password, &origin)?;
+            Identity::bundled(found, origin)
         }
         ClientCertificate::Pkcs12 { bytes, password } => {
             let origin = "PKCS#12 bytes".to_owned();
-            let (chain, key) = pkcs12(bytes.expose(), password, &origin)?;
-            Identity {
-                chain,
-                key,
-                cert_origin: origin.clone(),
-                key_origin: origin,
-            }
+            let found = pkcs12(bytes.expose(), password, &origin)?;
+            Identity::bundled(found, origin)
         }
     })
 }
