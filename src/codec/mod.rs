@@ -31,6 +31,7 @@ mod publish;
 mod reason;
 mod string;
 mod subscribe;
+mod summary;
 
 pub use connect::{ConnAck, Connect, Will};
 pub use control::{Auth, Disconnect, PingReq, PingResp};
@@ -49,6 +50,7 @@ pub use string::{MqttString, StringError};
 pub use subscribe::{
     RetainHandling, SubAck, Subscribe, SubscriptionOptions, UnsubAck, Unsubscribe,
 };
+pub use summary::{PacketSummary, PACKET_TARGET};
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 pub use header::{peek_fixed_header, FixedHeaderInfo};

@@ -12,8 +12,8 @@ use super::timers::Timer;
 use super::SubscribeResult;
 use super::{ConnectionState, Session};
 use crate::codec::{
-    decode, Disconnect, Packet, PacketId, ProtocolVersion, Publish, PublishAck, QoS, ReasonCode,
-    SubAck, SubscriptionOptions, UnsubAck,
+    decode, Disconnect, Packet, PacketId, PacketSummary, ProtocolVersion, Publish, PublishAck, QoS,
+    ReasonCode, SubAck, SubscriptionOptions, UnsubAck, PACKET_TARGET,
 };
 use crate::topic::TopicFilter;
 use std::num::NonZeroU32;
@@ -46,14 +46,9 @@ impl Session {
             let before = self.recv.len();
             match decode(&mut self.recv, self.config.version, max) {
                 Ok(Some(packet)) => {
-                    // Never the payload: type, id, topic and size.
-                    tracing::trace!(
-                        packet = packet.name(),
-                        packet_id = packet.packet_id(),
-                        topic = packet.topic(),
-                        size = before.saturating_sub(self.recv.len()),
-                        "received"
-                    );
+                    // Never the payload, never credentials (see PacketSummary).
+                    let size = before.saturating_sub(self.recv.len());
+                    tracing::trace!(target: PACKET_TARGET, "received {}", PacketSummary::packet(&packet, size));
                     // Any packet from the server answers our PINGREQ.
                     self.timers.stop(Timer::PingResp);
                     // And shows it took what we sent before; its DISCONNECT

@@ -9,8 +9,9 @@ use super::outgoing::{Inflight, Queued, Stage};
 use super::subscriptions::Request;
 use super::{ConnectionState, PublishCommand, Session};
 use crate::codec::{
-    encode, encode_publish, EncodeError, Packet, PacketId, ProtocolVersion, Publish, PublishAck,
-    QoS, ReasonCode, Subscribe, SubscribeProperties, SubscriptionOptions, Unsubscribe,
+    encode, encode_publish, EncodeError, Packet, PacketId, PacketSummary, ProtocolVersion, Publish,
+    PublishAck, QoS, ReasonCode, Subscribe, SubscribeProperties, SubscriptionOptions, Unsubscribe,
+    PACKET_TARGET,
 };
 use crate::topic::TopicFilter;
 use std::time::Instant;
@@ -21,16 +22,8 @@ impl Session {
         let before = self.send.len();
         encode_publish(publish, self.config.version, &mut self.send)?;
         self.last_sent = Some(now);
-        tracing::trace!(
-            packet = "PUBLISH",
-            packet_id = publish.packet_id.map(crate::codec::PacketId::get),
-            topic = publish.topic.as_deref(),
-            topic_alias = publish.properties.topic_alias.map(std::num::NonZeroU16::get),
-            qos = ?publish.qos,
-            dup = publish.dup,
-            size = self.send.len().saturating_sub(before),
-            "send"
-        );
+        let size = self.send.len().saturating_sub(before);
+        tracing::trace!(target: PACKET_TARGET, "sending {}", PacketSummary::publish(publish, size));
         Ok(())
     }
 
@@ -42,14 +35,9 @@ impl Session {
         let before = self.send.len();
         encode(packet, self.config.version, &mut self.send)?;
         self.last_sent = Some(now);
-        // Never the payload, never credentials: type, id, topic and size.
-        tracing::trace!(
-            packet = packet.name(),
-            packet_id = packet.packet_id(),
-            topic = packet.topic(),
-            size = self.send.len().saturating_sub(before),
-            "send"
-        );
+        // Never the payload, never credentials (see PacketSummary).
+        let size = self.send.len().saturating_sub(before);
+        tracing::trace!(target: PACKET_TARGET, "sending {}", PacketSummary::packet(packet, size));
         Ok(())
     }
 
