@@ -41,7 +41,7 @@ pub use tcp::connect_tcp;
 #[cfg(feature = "tls")]
 pub use tls::{
     connect_tls, ClientCertificate, Password, SecretBytes, TlsError, TlsFault, TlsOptions,
-    TrustAnchors,
+    TlsVersion, TrustAnchors,
 };
 #[cfg(feature = "websocket")]
 pub use websocket::{WsConnector, WsIo, SUBPROTOCOL};

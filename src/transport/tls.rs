@@ -134,6 +134,25 @@ pub struct TlsOptions {
     /// impersonate the broker and read everything. It exists for test
     /// setups with throwaway certificates; never use it in production.
     pub dangerous_skip_verification: bool,
+    /// Verify the broker's certificate chain but not that it names the
+    /// host (mosquitto's `--insecure`). Default: false.
+    ///
+    /// **Warning:** any certificate a trusted CA signed for any name is
+    /// then accepted for this broker; for test setups only.
+    pub dangerous_skip_hostname_verification: bool,
+    /// Pin one TLS version. Default: none (TLS 1.2 or 1.3, as the broker
+    /// prefers).
+    pub version: Option<TlsVersion>,
+}
+
+/// A TLS protocol version rustls speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TlsVersion {
+    /// TLS 1.2.
+    Tls12,
+    /// TLS 1.3.
+    Tls13,
 }
 
 impl Default for TlsOptions {
@@ -144,6 +163,8 @@ impl Default for TlsOptions {
             server_name: None,
             alpn: Vec::new(),
             dangerous_skip_verification: false,
+            dangerous_skip_hostname_verification: false,
+            version: None,
         }
     }
 }
@@ -166,6 +187,10 @@ impl TlsOptions {
             self.alpn = other.alpn;
         }
         self.dangerous_skip_verification |= other.dangerous_skip_verification;
+        self.dangerous_skip_hostname_verification |= other.dangerous_skip_hostname_verification;
+        if other.version.is_some() {
+            self.version = other.version;
+        }
     }
 }
 
@@ -445,8 +470,13 @@ fn certified_key(
 /// Builds the rustls configuration for `options`.
 pub fn client_config(options: &TlsOptions) -> Result<rustls::ClientConfig, TlsError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let versions: &[&rustls::SupportedProtocolVersion] = match options.version {
+        Some(TlsVersion::Tls12) => &[&rustls::version::TLS12],
+        Some(TlsVersion::Tls13) => &[&rustls::version::TLS13],
+        None => rustls::DEFAULT_VERSIONS,
+    };
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
+        .with_protocol_versions(versions)
         .map_err(TlsError::Other)?;
     let builder = if options.dangerous_skip_verification {
         tracing::warn!("TLS certificate verification is OFF (dangerous_skip_verification)");
@@ -465,7 +495,10 @@ pub fn client_config(options: &TlsOptions) -> Result<rustls::ClientConfig, TlsEr
         })?;
         builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(Classifying(webpki)))
+            .with_custom_certificate_verifier(Arc::new(Classifying {
+                webpki,
+                skip_hostname: options.dangerous_skip_hostname_verification,
+            }))
     };
     let mut config = match &options.client_cert {
         Some(c) => {
@@ -558,9 +591,14 @@ impl ServerCertVerifier for NoVerification {
 
 /// The standard webpki verification, with one refinement: a leaf that signed
 /// itself is reported as such rather than as "unknown CA", so the error
-/// says what is wrong.
+/// says what is wrong; and, with `skip_hostname`, a certificate that does
+/// not name the host is accepted (webpki checks the name last, after the
+/// chain, its validity and revocation, so nothing else is skipped).
 #[derive(Debug)]
-struct Classifying(Arc<rustls::client::WebPkiServerVerifier>);
+struct Classifying {
+    webpki: Arc<rustls::client::WebPkiServerVerifier>,
+    skip_hostname: bool,
+}
 
 /// Marks a broker certificate that is not X.509 v3 inside
 /// `CertificateError::Other`.
@@ -582,10 +620,16 @@ impl ServerCertVerifier for Classifying {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        match self
-            .0
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-        {
+        match self.webpki.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        ) {
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            )) if self.skip_hostname => Ok(ServerCertVerified::assertion()),
             Err(rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer))
                 if intermediates.is_empty() && is_self_signed(end_entity) =>
             {
@@ -610,7 +654,7 @@ impl ServerCertVerifier for Classifying {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls12_signature(message, cert, dss)
+        self.webpki.verify_tls12_signature(message, cert, dss)
     }
 
     fn verify_tls13_signature(
@@ -619,11 +663,11 @@ impl ServerCertVerifier for Classifying {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls13_signature(message, cert, dss)
+        self.webpki.verify_tls13_signature(message, cert, dss)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_verify_schemes()
+        self.webpki.supported_verify_schemes()
     }
 }
 
