@@ -8,8 +8,10 @@
 //! subscriber subscribes to `PREFIX/RUN/+` and tracks, per publisher, which
 //! sequence numbers it has seen.
 
-use crate::common::{connect, describe, failed, parse_qos, usage, CliError, ConnArgs};
+use crate::common::{connect, describe, failed, parse_qos, usage, CliError};
+use crate::conn::ConnArgs;
 use crate::pipeline::Pipeline;
+use crate::props::Properties;
 use bytes::{BufMut, BytesMut};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -140,13 +142,15 @@ pub async fn run(args: BenchArgs) -> Result<(), CliError> {
         (None, None) => Some(DEFAULT_COUNT),
     };
     let epoch = Instant::now();
+    let version = args.conn.version_or(tern_mqtt::codec::ProtocolVersion::V5);
+    let props = Properties::parse(&args.conn.properties, version, &["connect", "will"])?;
 
     // Subscribers connect and subscribe before any publisher starts.
     let mut set = JoinSet::new();
     for i in 0..subs_n {
         let opts = args
             .conn
-            .options(false, &format!("-sub-{i}"))?
+            .options(version, &props, false, &format!("-sub-{i}"))?
             .subscription_buffer_bytes(16 * 1024 * 1024);
         let (filter, qos) = (filter.clone(), args.qos);
         set.spawn(async move {
@@ -165,7 +169,9 @@ pub async fn run(args: BenchArgs) -> Result<(), CliError> {
 
     let mut set = JoinSet::new();
     for i in 0..pubs {
-        let opts = args.conn.options(false, &format!("-pub-{i}"))?;
+        let opts = args
+            .conn
+            .options(version, &props, false, &format!("-pub-{i}"))?;
         let topic = TopicName::new(&format!("{prefix}/{i}"))
             .map_err(|e| usage(format!("topic prefix: {e}")))?;
         set.spawn(async move { Ok::<_, CliError>((i, connect(opts).await?, topic)) });

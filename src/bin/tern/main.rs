@@ -7,12 +7,17 @@
 
 mod bench;
 mod common;
+mod conn;
+mod network;
 mod pipeline;
+mod props;
 mod publish;
 mod subscribe;
+mod tls;
+mod url;
 
 use clap::error::ErrorKind;
-use clap::{ArgAction, Parser, Subcommand};
+use clap::{ArgAction, CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::process::ExitCode;
 
 /// The command line.
@@ -69,8 +74,25 @@ fn one_line(e: &clap::Error) -> String {
     }
 }
 
+/// Parses the command line, with the -D groups of each occurrence.
+fn parse() -> Result<Cli, clap::Error> {
+    let matches = Cli::command().try_get_matches()?;
+    let mut cli = Cli::from_arg_matches(&matches)?;
+    let groups: Vec<Vec<String>> = matches
+        .subcommand()
+        .and_then(|(_, m)| m.get_occurrences::<String>("property_words"))
+        .map(|occ| occ.map(|words| words.cloned().collect()).collect())
+        .unwrap_or_default();
+    match &mut cli.command {
+        Command::Pub(a) => a.conn.properties = groups,
+        Command::Sub(a) => a.conn.properties = groups,
+        Command::Bench(a) => a.conn.properties = groups,
+    }
+    Ok(cli)
+}
+
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match parse() {
         Ok(cli) => cli,
         Err(e) => {
             return match e.kind() {
@@ -90,11 +112,12 @@ fn main() -> ExitCode {
             };
         }
     };
-    let debug = match &cli.command {
-        Command::Pub(a) => a.conn.debug,
-        Command::Sub(a) => a.conn.debug,
-        Command::Bench(a) => a.conn.debug,
+    let conn = match &cli.command {
+        Command::Pub(a) => &a.conn,
+        Command::Sub(a) => &a.conn,
+        Command::Bench(a) => &a.conn,
     };
+    let (debug, quiet) = (conn.debug, conn.quiet);
     init_tracing(debug);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -118,22 +141,36 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("tern: {e}");
+            if !quiet {
+                eprintln!("tern: {e}");
+            }
             ExitCode::from(e.exit_code())
         }
     }
 }
 
 /// Logs go to stderr: off unless `RUST_LOG` is set or `-d` was given.
+/// `-d` is the packet trace: one line per packet sent or received
+/// ("sending PUBLISH (d0, q1, r0, m1, 'a/b', 5 bytes payload) 12 bytes"),
+/// like mosquitto's debug lines, plus the library's warnings.
 fn init_tracing(debug: bool) {
+    use tern_mqtt::codec::PACKET_TARGET;
     use tracing_subscriber::EnvFilter;
-    let filter = if debug {
-        EnvFilter::new("tern_mqtt=debug")
-    } else {
-        match std::env::var("RUST_LOG") {
-            Ok(v) if !v.is_empty() => EnvFilter::new(v),
-            _ => return,
-        }
+    if debug {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(EnvFilter::new(format!(
+                "tern_mqtt=warn,{PACKET_TARGET}=trace"
+            )))
+            .with_writer(std::io::stderr)
+            .without_time()
+            .with_target(false)
+            .with_level(false)
+            .try_init();
+        return;
+    }
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(v) if !v.is_empty() => EnvFilter::new(v),
+        _ => return,
     };
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)

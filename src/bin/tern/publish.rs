@@ -1,49 +1,69 @@
-//! `tern pub`: publish one message, a file, or one message per line of stdin.
+//! `tern pub`: publish a message, a file, the whole of stdin or one
+//! message per line of stdin, as mosquitto_pub.
 
 use crate::common::{
-    connect, describe, failed, parse_qos, parse_topic, parse_user_property, usage, CliError,
-    ConnArgs,
+    connect, describe, describe_io, failed, parse_qos, parse_seconds, parse_topic,
+    parse_user_property, usage, CliError,
 };
+use crate::conn::ConnArgs;
 use crate::pipeline::Pipeline;
+use crate::props::{Properties, PUB_COMMANDS};
 use bytes::Bytes;
 use clap::{ArgGroup, Args};
+use std::io::Read;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
+use std::time::Duration;
 use tern_mqtt::codec::{MqttString, ProtocolVersion, PublishProperties, QoS, UserProperty};
 use tern_mqtt::session::PublishCommand;
 use tern_mqtt::topic::TopicName;
-use tern_mqtt::Client;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 /// Arguments of `tern pub`.
 #[derive(Args, Debug)]
-#[command(group(ArgGroup::new("source").required(true).args(["message", "file", "stdin_lines", "null_message"])))]
+#[command(group(ArgGroup::new("source").required(true)
+    .args(["message", "file", "stdin_lines", "stdin_file", "null_message"])))]
 pub struct PubArgs {
     #[command(flatten)]
     pub conn: ConnArgs,
-    /// Topic to publish to.
-    #[arg(short = 't', long, value_parser = parse_topic)]
-    pub topic: TopicName,
+    /// Topic to publish to (or the path of an mqtt:// -L URL).
+    #[arg(short = 't', long, value_parser = parse_topic, help_heading = "Message")]
+    pub topic: Option<TopicName>,
     /// The message payload.
-    #[arg(short = 'm', long)]
+    #[arg(short = 'm', long, help_heading = "Message")]
     pub message: Option<String>,
     /// Send the contents of a file as the payload.
-    #[arg(short = 'f', long, value_name = "FILE")]
+    #[arg(short = 'f', long, value_name = "FILE", help_heading = "Message")]
     pub file: Option<PathBuf>,
     /// Publish one message per line of standard input.
-    #[arg(short = 'l', long)]
+    #[arg(short = 'l', long, help_heading = "Message")]
     pub stdin_lines: bool,
-    /// Send an empty payload.
-    #[arg(short = 'n', long)]
+    /// Publish the whole of standard input as one message.
+    #[arg(short = 's', long, help_heading = "Message")]
+    pub stdin_file: bool,
+    /// Send a null (zero length) message.
+    #[arg(short = 'n', long, help_heading = "Message")]
     pub null_message: bool,
     /// Quality of service: 0, 1 or 2.
-    #[arg(short = 'q', long, value_parser = parse_qos, default_value = "0")]
+    #[arg(short = 'q', long, value_parser = parse_qos, default_value = "0", help_heading = "Message")]
     pub qos: QoS,
     /// Ask the broker to retain the message.
-    #[arg(short = 'r', long)]
+    #[arg(short = 'r', long, help_heading = "Message")]
     pub retain: bool,
-    /// v5 user property (repeatable).
+    /// Publish the message (-m, -f, -s, -n) N times.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..),
+          help_heading = "Message")]
+    pub repeat: u64,
+    /// Seconds (decimals allowed) between repeated publishes.
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds, default_value = "0",
+          help_heading = "Message")]
+    pub repeat_delay: Duration,
+    /// Most QoS 1/2 messages awaiting their acknowledgement at once.
+    #[arg(short = 'M', long = "max-inflight", value_name = "N", default_value_t = 20,
+          value_parser = clap::value_parser!(u64).range(1..=65_535), help_heading = "Session")]
+    pub max_inflight: u64,
+    /// v5 user property (repeatable; as -D publish user-property).
     #[arg(long = "user-property", value_name = "KEY=VALUE", value_parser = parse_user_property, help_heading = "MQTT 5 properties")]
     pub user_properties: Vec<UserProperty>,
     /// v5 content type (MIME type of the payload).
@@ -64,19 +84,24 @@ pub struct PubArgs {
 }
 
 impl PubArgs {
-    fn properties(&self) -> Result<PublishProperties, CliError> {
-        let mut p = PublishProperties::default();
+    /// The PUBLISH properties: -D publish, then the named flags.
+    fn properties(
+        &self,
+        version: ProtocolVersion,
+        base: PublishProperties,
+    ) -> Result<PublishProperties, CliError> {
+        let mut p = base;
         let mut v5_only = Vec::new();
         if !self.user_properties.is_empty() {
             v5_only.push("--user-property");
-            p.user_properties = self.user_properties.clone();
+            p.user_properties
+                .extend(self.user_properties.iter().cloned());
         }
         if let Some(ct) = &self.content_type {
             v5_only.push("--content-type");
-            p.content_type = Some(
-                MqttString::try_from(ct.as_str())
-                    .map_err(|e| usage(format!("--content-type: {e}")))?,
-            );
+            let ct = MqttString::try_from(ct.as_str())
+                .map_err(|e| usage(format!("--content-type: {e}")))?;
+            p.content_type = Some(ct);
         }
         if let Some(rt) = &self.response_topic {
             v5_only.push("--response-topic");
@@ -94,19 +119,51 @@ impl PubArgs {
             v5_only.push("--payload-format-utf8");
             p.payload_format_indicator = Some(true);
         }
-        if self.conn.version == ProtocolVersion::V311 {
-            if let Some(first) = v5_only.first() {
-                return Err(usage(format!("{first} needs MQTT 5 (-V 5)")));
+        match v5_only.first() {
+            Some(first) if version == ProtocolVersion::V311 => {
+                Err(usage(format!("{first} needs MQTT 5 (-V 5)")))
             }
+            _ => Ok(p),
         }
-        Ok(p)
     }
 
-    fn command(&self, payload: Bytes, properties: &PublishProperties) -> PublishCommand {
-        let mut cmd =
-            PublishCommand::new(self.topic.clone(), payload, self.qos).retain(self.retain);
-        cmd.properties = properties.clone();
-        cmd
+    /// -t, or the topic of the -L URL.
+    fn topic(&self) -> Result<TopicName, CliError> {
+        if let Some(t) = &self.topic {
+            return Ok(t.clone());
+        }
+        match self.conn.url_topic()? {
+            Some(t) => parse_topic(&t).map_err(|e| usage(format!("topic of -L: {e}"))),
+            None => Err(usage("a topic is needed: -t TOPIC or -L mqtt://host/TOPIC")),
+        }
+    }
+
+    /// The payload of -m, -f, -s or -n; `None` for -l.
+    fn single_payload(&self) -> Result<Option<Bytes>, CliError> {
+        let payload = if let Some(m) = &self.message {
+            Bytes::from(m.clone().into_bytes())
+        } else if let Some(path) = &self.file {
+            let data = std::fs::read(path).map_err(|e| {
+                failed(format!(
+                    "cannot read {}: {}",
+                    path.display(),
+                    describe_io(&e)
+                ))
+            })?;
+            Bytes::from(data)
+        } else if self.stdin_file {
+            let mut data = Vec::new();
+            std::io::stdin()
+                .read_to_end(&mut data)
+                .map_err(|e| failed(format!("cannot read stdin: {}", describe_io(&e))))?;
+            Bytes::from(data)
+        } else if self.null_message {
+            Bytes::new()
+        } else {
+            return Ok(None);
+        };
+        self.check_utf8(&payload)?;
+        Ok(Some(payload))
     }
 
     fn check_utf8(&self, payload: &[u8]) -> Result<(), CliError> {
@@ -119,74 +176,99 @@ impl PubArgs {
     }
 }
 
+/// What each PUBLISH is made of.
+struct Template {
+    topic: TopicName,
+    qos: QoS,
+    retain: bool,
+    properties: PublishProperties,
+}
+
+impl Template {
+    fn command(&self, payload: Bytes) -> PublishCommand {
+        let mut cmd =
+            PublishCommand::new(self.topic.clone(), payload, self.qos).retain(self.retain);
+        cmd.properties = self.properties.clone();
+        cmd
+    }
+}
+
 /// Runs `tern pub`.
 pub async fn run(args: PubArgs) -> Result<(), CliError> {
-    let properties = args.properties()?;
-    // Read the payload before connecting, so a bad file fails early.
-    let single = if let Some(m) = &args.message {
-        Some(Bytes::from(m.clone().into_bytes()))
-    } else if let Some(path) = &args.file {
-        let data = std::fs::read(path).map_err(|e| {
-            failed(format!(
-                "cannot read {}: {}",
-                path.display(),
-                crate::common::describe_io(&e)
-            ))
-        })?;
-        Some(Bytes::from(data))
-    } else if args.null_message {
-        Some(Bytes::new())
-    } else {
-        None
+    let version = args.conn.version_or(ProtocolVersion::V311);
+    let props = Properties::parse(&args.conn.properties, version, PUB_COMMANDS)?;
+    let template = Template {
+        topic: args.topic()?,
+        qos: args.qos,
+        retain: args.retain,
+        properties: args.properties(version, props.publish.clone())?,
     };
-    if let Some(payload) = &single {
-        args.check_utf8(payload)?;
+    if args.stdin_lines && args.repeat > 1 {
+        return Err(usage("--repeat applies to -m, -f, -s and -n, not to -l"));
     }
-    let client = connect(args.conn.options(false, "")?).await?;
+    // Read the payload before connecting, so a bad file fails early.
+    let single = args.single_payload()?;
+    let client = connect(args.conn.options(version, &props, false, "")?).await?;
+    let window = usize::try_from(args.max_inflight).unwrap_or(20);
+    let mut pipeline = Pipeline::new(client.clone(), window, Arc::new(AtomicU64::new(0)));
     let result = match single {
-        Some(payload) => client
-            .publish_command(args.command(payload, &properties))
+        Some(payload) => publish_repeated(&mut pipeline, &args, &template, payload).await,
+        None => publish_lines(&mut pipeline, &args, &template).await,
+    };
+    let result = match result {
+        Ok(()) => pipeline
+            .finish()
             .await
-            .map(drop)
-            .map_err(|e| {
-                failed(format!(
-                    "publish to {} failed: {}",
-                    args.topic,
-                    describe(&e)
-                ))
-            }),
-        None => publish_lines(&client, &args, &properties).await,
+            .map_err(|e| publish_failed(&template, &e)),
+        Err(e) => Err(e),
     };
     let _ = client.disconnect().await;
     result
 }
 
+fn publish_failed(template: &Template, e: &tern_mqtt::Error) -> CliError {
+    failed(format!(
+        "publish to {} failed: {}",
+        template.topic,
+        describe(e)
+    ))
+}
+
+/// One payload, --repeat times, --repeat-delay apart.
+async fn publish_repeated(
+    pipeline: &mut Pipeline,
+    args: &PubArgs,
+    template: &Template,
+    payload: Bytes,
+) -> Result<(), CliError> {
+    for i in 0..args.repeat {
+        if i > 0 && !args.repeat_delay.is_zero() {
+            tokio::time::sleep(args.repeat_delay).await;
+        }
+        pipeline
+            .send(template.command(payload.clone()))
+            .await
+            .map_err(|e| publish_failed(template, &e))?;
+    }
+    Ok(())
+}
+
 /// One publish per line of stdin, pipelined, in order.
 async fn publish_lines(
-    client: &Client,
+    pipeline: &mut Pipeline,
     args: &PubArgs,
-    properties: &PublishProperties,
+    template: &Template,
 ) -> Result<(), CliError> {
-    let fail = |e: tern_mqtt::Error| {
-        failed(format!(
-            "publish to {} failed: {}",
-            args.topic,
-            describe(&e)
-        ))
-    };
-    let mut pipeline = Pipeline::new(client.clone(), 512, Arc::new(AtomicU64::new(0)));
     let mut stdin = BufReader::new(tokio::io::stdin());
     let mut line = Vec::new();
     loop {
         line.clear();
-        let n = stdin.read_until(b'\n', &mut line).await.map_err(|e| {
-            failed(format!(
-                "cannot read stdin: {}",
-                crate::common::describe_io(&e)
-            ))
-        })?;
+        let n = stdin
+            .read_until(b'\n', &mut line)
+            .await
+            .map_err(|e| failed(format!("cannot read stdin: {}", describe_io(&e))))?;
         if n == 0 {
-            break;
+            return Ok(());
         }
         if line.last() == Some(&b'\n') {
             line.pop();
@@ -196,9 +278,8 @@ async fn publish_lines(
         }
         args.check_utf8(&line)?;
         pipeline
-            .send(args.command(Bytes::copy_from_slice(&line), properties))
+            .send(template.command(Bytes::copy_from_slice(&line)))
             .await
-            .map_err(fail)?;
+            .map_err(|e| publish_failed(template, &e))?;
     }
-    pipeline.finish().await.map_err(fail)
 }
