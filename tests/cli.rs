@@ -2,6 +2,8 @@
 //! TLS, mutual TLS, credentials), JSON output, v5 properties, bench, and
 //! one-line errors with the right exit codes.
 
+#[path = "support/connect_proxy.rs"]
+mod connect_proxy;
 #[path = "support/mosquitto.rs"]
 mod mosquitto;
 
@@ -125,6 +127,8 @@ fn json_output_has_properties_and_base64_for_binary() {
         "pub",
         &base,
         &[
+            "-V",
+            "5",
             "-t",
             "tern/cli/json/text",
             "-m",
@@ -168,6 +172,8 @@ fn json_output_has_properties_and_base64_for_binary() {
             "-t",
             "tern/cli/json/binary",
             "--json",
+            "-V",
+            "5",
             "-C",
             "2",
             "-W",
@@ -247,6 +253,8 @@ async fn stdin_lines_publish_in_order_with_properties() {
             "-q",
             "2",
             "-l",
+            "-V",
+            "5",
         ])
         .args([
             "--user-property",
@@ -493,18 +501,41 @@ fn tls_mutual_tls_and_credentials() {
     assert_ok(&out);
     assert_eq!(text(&out.stdout), "secure\n");
 
-    // --insecure works without the CA, with a one-line warning.
+    // --insecure, as mosquitto's, skips only the host-name check: a
+    // certificate of the trusted CA for another name passes with it and
+    // fails without it; an untrusted certificate still fails.
+    let wrong_name = [
+        "-C",
+        "1",
+        "-W",
+        "10",
+        "--cafile",
+        &ca,
+        "--tls-server-name",
+        "wrong.example",
+    ];
     let out = run(
         "sub",
         &tls,
-        &["-t", "tern/cli/tls", "-C", "1", "-W", "10", "--insecure"],
+        &[&["-t", "tern/cli/tls"][..], &wrong_name].concat(),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let out = run(
+        "sub",
+        &tls,
+        &[&["-t", "tern/cli/tls", "--insecure"][..], &wrong_name].concat(),
     );
     assert_ok(&out);
     assert_eq!(text(&out.stdout), "secure\n");
-    assert!(one_error_line(&out).contains("warning: --insecure"));
+    let other = broker.other_ca_path().to_str().unwrap().to_owned();
+    let out = run(
+        "pub",
+        &tls,
+        &["-t", "x", "-m", "y", "--insecure", "--cafile", &other],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
 
     // An untrusted CA fails in one line.
-    let other = broker.other_ca_path().to_str().unwrap().to_owned();
     let out = run("pub", &tls, &["-t", "x", "-m", "y", "--cafile", &other]);
     assert_eq!(out.status.code(), Some(1));
     let line = one_error_line(&out);
@@ -537,7 +568,7 @@ fn tls_mutual_tls_and_credentials() {
         "pub",
         &auth,
         &[
-            "-t", "test/cli", "-m", "x", "-q", "1", "-u", "user2", "-P", "pass2",
+            "-t", "test/cli", "-m", "x", "-q", "1", "-u", "user2", "-P", "pass2", "-V", "5",
         ],
     );
     assert_eq!(out.status.code(), Some(1));
@@ -603,4 +634,667 @@ fn will_is_published_when_the_connection_drops() {
     );
     assert_ok(&out);
     assert_eq!(text(&out.stdout), "tern/cli/will gone\n");
+}
+
+// ---- mosquitto_pub / mosquitto_sub options, checked at a peer or on the wire ----
+
+/// Runs a mosquitto client tool (`mosquitto_pub`, `mosquitto_sub`).
+fn mosq(tool: &str, broker: &Broker, args: &[&str]) -> Output {
+    let port = broker.port(Listener::Plain).to_string();
+    Command::new(mosquitto::client_tool(tool))
+        .args(["-h", "127.0.0.1", "-p", &port])
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run a mosquitto client")
+}
+
+/// Runs tern with `input` on stdin.
+fn tern_with_stdin(args: &[String], input: &[u8]) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(TERN)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run tern");
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// `SUB -h 127.0.0.1 -p PORT REST..` as owned strings.
+fn line(sub: &str, broker: &Broker, rest: &[&str]) -> Vec<String> {
+    let mut all = vec![sub.to_owned()];
+    all.extend(at(broker, Listener::Plain));
+    all.extend(rest.iter().map(|s| (*s).to_owned()));
+    all
+}
+
+#[test]
+fn retain_null_message_stdin_and_repeat_reach_mosquitto_sub() {
+    let broker = Broker::start(BrokerOptions::plain());
+    let base = at(&broker, Listener::Plain);
+    // -r: a later mosquitto_sub gets it as retained (-v prints the topic).
+    assert_ok(&run("pub", &base, &["-t", "r/1", "-m", "kept", "-r"]));
+    let out = mosq(
+        "mosquitto_sub",
+        &broker,
+        &["-t", "r/1", "-C", "1", "-W", "5", "-F", "%r %t %p"],
+    );
+    assert_eq!(text(&out.stdout), "1 r/1 kept\n");
+    // -n -r: the null message clears it; mosquitto_sub then times out (27).
+    assert_ok(&run("pub", &base, &["-t", "r/1", "-n", "-r"]));
+    let out = mosq(
+        "mosquitto_sub",
+        &broker,
+        &["-t", "r/1", "-C", "1", "-W", "1"],
+    );
+    assert_eq!(
+        (out.status.code(), text(&out.stdout)),
+        (Some(27), String::new())
+    );
+    // -s: the whole of stdin, newlines included, is one message.
+    let out = tern_with_stdin(
+        &line("pub", &broker, &["-t", "r/s", "-s", "-r"]),
+        b"one\ntwo\n",
+    );
+    assert_ok(&out);
+    let out = mosq(
+        "mosquitto_sub",
+        &broker,
+        &["-t", "r/s", "-C", "1", "-W", "5", "-N"],
+    );
+    assert_eq!(text(&out.stdout), "one\ntwo\n");
+    // --repeat 3 --repeat-delay 0.1: three messages, at least 0.2 s apart in all.
+    let port = broker.port(Listener::Plain).to_string();
+    let peer = Command::new(mosquitto::client_tool("mosquitto_sub"))
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port,
+            "-t",
+            "r/rep",
+            "-C",
+            "3",
+            "-W",
+            "10",
+            "-i",
+            "rep-peer",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(broker.wait_for_log("rep-peer 0 r/rep", Duration::from_secs(5)));
+    let started = std::time::Instant::now();
+    let out = run(
+        "pub",
+        &base,
+        &[
+            "-t",
+            "r/rep",
+            "-m",
+            "again",
+            "--repeat",
+            "3",
+            "--repeat-delay",
+            "0.1",
+        ],
+    );
+    assert_ok(&out);
+    assert!(started.elapsed() >= Duration::from_millis(200));
+    let got = peer.wait_with_output().unwrap();
+    assert_eq!(text(&got.stdout), "again\nagain\nagain\n");
+}
+
+#[test]
+fn persistent_session_with_c_and_x_keeps_messages_across_connections() {
+    let broker = Broker::start(BrokerOptions::plain());
+    let base = at(&broker, Listener::Plain);
+    for (id, persistent) in [("kept-5", true), ("clean-5", false)] {
+        let mut args = vec!["-V", "5", "-i", id, "-t", "s/1", "-q", "1", "-x", "60"];
+        if persistent {
+            args.push("-c");
+        }
+        let out = run("sub", &base, &[&args[..], &["-E", "-d"]].concat());
+        assert_ok(&out);
+        // The CONNECT said so on the wire: clean start 0 or 1, expiry 60.
+        let trace = text(&out.stderr);
+        let flag = if persistent { "c0" } else { "c1" };
+        assert!(
+            trace.contains(&format!("sending CONNECT (v5, {flag}, k60, '{id}')")),
+            "{trace}"
+        );
+        assert!(trace.contains("session_expiry=60"), "{trace}");
+        assert_ok(&mosq(
+            "mosquitto_pub",
+            &broker,
+            &["-t", "s/1", "-q", "1", "-m", id],
+        ));
+        let out = run("sub", &base, &[&args[..], &["-C", "1", "-W", "2"]].concat());
+        if persistent {
+            assert_ok(&out);
+            assert_eq!(text(&out.stdout), "kept-5\n");
+        } else {
+            assert_eq!(
+                out.status.code(),
+                Some(27),
+                "a clean session has nothing queued"
+            );
+        }
+    }
+    // 3.1.1: -c alone is Clean Session 0; -c needs an id; -x needs v5.
+    let out = run("sub", &base, &["-c", "-t", "s/1", "-E"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(one_error_line(&out).contains("-c needs a client id"));
+    let out = run("sub", &base, &["-x", "5", "-t", "s/1", "-E"]);
+    assert!(one_error_line(&out).contains("-x needs MQTT 5"));
+    let out = run(
+        "sub",
+        &base,
+        &["-c", "-i", "kept-3", "-t", "s/3", "-q", "1", "-E", "-d"],
+    );
+    assert!(text(&out.stderr).contains("sending CONNECT (v3.1.1, c0, k60, 'kept-3')"));
+}
+
+#[test]
+fn format_strings_match_mosquitto_sub() {
+    let broker = Broker::start(BrokerOptions::plain());
+    let base = at(&broker, Listener::Plain);
+    let props = [
+        "-V",
+        "5",
+        "-t",
+        "f/1",
+        "-m",
+        "{\"a\":1}",
+        "-r",
+        "-q",
+        "1",
+        "-D",
+        "publish",
+        "content-type",
+        "app/json",
+        "-D",
+        "publish",
+        "user-property",
+        "k",
+        "v",
+        "-D",
+        "publish",
+        "message-expiry-interval",
+        "300",
+        "-D",
+        "publish",
+        "response-topic",
+        "f/reply",
+        "-D",
+        "publish",
+        "correlation-data",
+        "c0rr",
+    ];
+    assert_ok(&run("pub", &base, &props));
+    let fmt = r"%t|%p|%q|%r|%l|%x|%X|%C|%P|%R|%D|%F|%%|@@|\t|@Y";
+    let ours = run(
+        "sub",
+        &base,
+        &[
+            "-V", "5", "-t", "f/#", "-C", "1", "-W", "5", "-F", fmt, "-N",
+        ],
+    );
+    assert_ok(&ours);
+    let theirs = mosq(
+        "mosquitto_sub",
+        &broker,
+        &[
+            "-V", "5", "-t", "f/#", "-C", "1", "-W", "5", "-F", fmt, "-N",
+        ],
+    );
+    // The same line but for @Y, which both print in this year.
+    assert_eq!(text(&ours.stdout), text(&theirs.stdout));
+    let printed = text(&ours.stdout);
+    assert!(
+        printed.starts_with(
+            "f/1|{\"a\":1}|0|1|7|7b2261223a317d|7B2261223A317D|app/json|k:v|f/reply|c0rr||%|@|\t|"
+        ),
+        "{printed}"
+    );
+    // %j and %J: mosquitto's JSON, but for the receive time.
+    for code in ["%j", "%J"] {
+        let strip = |o: &Output| {
+            let t = text(&o.stdout);
+            t.split_once(",\"topic\"")
+                .map(|(_, rest)| rest.to_owned())
+                .unwrap_or(t)
+        };
+        let args = ["-V", "5", "-t", "f/#", "-C", "1", "-W", "5", "-F", code];
+        let ours = run("sub", &base, &args);
+        let theirs = mosq("mosquitto_sub", &broker, &args);
+        assert_eq!(strip(&ours), strip(&theirs), "{code}");
+    }
+    // Codes tern cannot fill are refused, not printed empty.
+    let out = run("sub", &base, &["-t", "f/#", "-F", "%m"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(one_error_line(&out).contains("%m is refused"));
+}
+
+#[test]
+fn timeout_exits_27_like_mosquitto_and_quiet_silences_it() {
+    let broker = Broker::start(BrokerOptions::plain());
+    let base = at(&broker, Listener::Plain);
+    let out = run("sub", &base, &["-t", "nothing/here", "-W", "1"]);
+    assert_eq!(out.status.code(), Some(27));
+    assert_eq!(one_error_line(&out), "tern: Timed out");
+    let out = run("sub", &base, &["-t", "nothing/here", "-W", "1", "--quiet"]);
+    assert_eq!(out.status.code(), Some(27));
+    assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
+}
+
+#[test]
+fn debug_trace_lists_both_directions_without_secrets() {
+    let broker = Broker::start(BrokerOptions::all());
+    let auth = at(&broker, Listener::Auth);
+    let out = run(
+        "pub",
+        &auth,
+        &[
+            "-t", "test/cli", "-m", "hello", "-q", "1", "-u", "user1", "-P", "pass1", "-d",
+            "--repeat", "2", "-M", "1",
+        ],
+    );
+    assert_ok(&out);
+    let trace = text(&out.stderr);
+    let lines: Vec<&str> = trace.lines().collect();
+    assert!(
+        lines[0].starts_with("sending CONNECT (v3.1.1, c1, k60, 'tern-"),
+        "{trace}"
+    );
+    assert!(lines[0].contains("u'user1', p***"), "{trace}");
+    assert!(
+        !trace.contains("pass1"),
+        "the password is never traced: {trace}"
+    );
+    assert!(lines[1].starts_with("received CONNACK (sp0, "), "{trace}");
+    // -M 1: one QoS 1 message in flight at a time.
+    assert_eq!(
+        &lines[2..6],
+        [
+            "sending PUBLISH (d0, q1, r0, m1, 'test/cli', 5 bytes payload) 19 bytes",
+            "received PUBACK (m1, Success (0x00)) 4 bytes",
+            "sending PUBLISH (d0, q1, r0, m2, 'test/cli', 5 bytes payload) 19 bytes",
+            "received PUBACK (m2, Success (0x00)) 4 bytes",
+        ]
+    );
+    assert!(lines[6].starts_with("sending DISCONNECT"), "{trace}");
+}
+
+#[test]
+fn sub_message_filters_act_as_mosquitto_sub() {
+    let broker = Broker::start(BrokerOptions::plain());
+    let base = at(&broker, Listener::Plain);
+    for t in ["m/1", "m/2", "m/3"] {
+        assert_ok(&mosq(
+            "mosquitto_pub",
+            &broker,
+            &["-t", t, "-m", t, "-r", "-q", "1"],
+        ));
+    }
+    let sub = |rest: &[&str]| run("sub", &base, &[&["-t", "m/#", "-v"][..], rest].concat());
+    // -T filters out; -C counts only what is printed.
+    let out = sub(&["-T", "m/2", "-C", "2", "-W", "5"]);
+    assert_eq!(text(&out.stdout), "m/1 m/1\nm/3 m/3\n");
+    // -R: retained ones are not printed: only the live one is.
+    let port = broker.port(Listener::Plain).to_string();
+    let live = Command::new(TERN)
+        .args([
+            "sub",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port,
+            "-t",
+            "m/#",
+            "-R",
+            "-C",
+            "1",
+            "-W",
+            "10",
+            "-i",
+            "live-r",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(broker.wait_for_log("live-r 0 m/#", Duration::from_secs(5)));
+    assert_ok(&mosq(
+        "mosquitto_pub",
+        &broker,
+        &["-t", "m/live", "-m", "fresh"],
+    ));
+    assert_eq!(text(&live.wait_with_output().unwrap().stdout), "fresh\n");
+    // --random-filter 0 prints none of them (and so times out).
+    let out = sub(&["--random-filter", "0", "-C", "1", "-W", "1"]);
+    assert_eq!(
+        (out.status.code(), text(&out.stdout)),
+        (Some(27), String::new())
+    );
+    // -E exits once subscribed, before printing anything.
+    let out = sub(&["-E"]);
+    assert_ok(&out);
+    assert!(out.stdout.is_empty());
+    // --remove-retained -T m/3: clears m/1 and m/2, keeps m/3.
+    let out = sub(&["--remove-retained", "-T", "m/3", "-C", "2", "-W", "5"]);
+    assert_ok(&out);
+    let out = mosq("mosquitto_sub", &broker, &["-t", "m/#", "-v", "-W", "1"]);
+    assert_eq!(text(&out.stdout), "m/3 m/3\n");
+    // --retained-only exits at the first live message, printing the retained.
+    let out = sub(&["--retained-only", "-W", "1"]);
+    assert_eq!(text(&out.stdout), "m/3 m/3\n");
+}
+
+#[test]
+fn unsubscribe_drops_a_persistent_subscription() {
+    let broker = Broker::start(BrokerOptions::plain());
+    let base = at(&broker, Listener::Plain);
+    let session = ["-V", "5", "-c", "-i", "unsub-me", "-q", "1"];
+    assert_ok(&run(
+        "sub",
+        &base,
+        &[&session[..], &["-t", "u/1", "-E"]].concat(),
+    ));
+    assert_ok(&run(
+        "sub",
+        &base,
+        &[&session[..], &["-U", "u/1", "-E"]].concat(),
+    ));
+    assert_ok(&mosq(
+        "mosquitto_pub",
+        &broker,
+        &["-t", "u/1", "-q", "1", "-m", "gone"],
+    ));
+    // With -c and no -t, tern prints what the stored session delivers.
+    let out = run(
+        "sub",
+        &base,
+        &[&session[..], &["-C", "1", "-W", "1"]].concat(),
+    );
+    assert_eq!(
+        (out.status.code(), text(&out.stdout)),
+        (Some(27), String::new())
+    );
+}
+
+#[test]
+fn url_form_id_prefix_and_bind_address() {
+    let broker = Broker::start(BrokerOptions::all());
+    let port = broker.port(Listener::Auth);
+    let url = format!("mqtt://user1:pass1@127.0.0.1:{port}/test/url");
+    let mut child = Command::new(TERN)
+        .args([
+            "pub",
+            "-L",
+            &url,
+            "-m",
+            "via-url",
+            "-r",
+            "-I",
+            "pfx-",
+            "-A",
+            "127.0.0.2",
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    assert!(child.wait().unwrap().success());
+    // -I: the prefix and the process id; -A: the connection comes from 127.0.0.2.
+    let log = broker.log();
+    assert!(
+        log.contains(&format!("New client connected from 127.0.0.2:")),
+        "{log}"
+    );
+    assert!(log.contains(&format!(" as pfx-{pid} ")), "{log}");
+    let out = tern(&["sub", "-L", &url, "-C", "1", "-W", "5"]);
+    assert_ok(&out);
+    assert_eq!(text(&out.stdout), "via-url\n");
+    // -A cannot bind a Unix socket connection.
+    let out = tern(&[
+        "pub",
+        "--unix",
+        "/nonexistent",
+        "-A",
+        "127.0.0.1",
+        "-t",
+        "a",
+        "-m",
+        "b",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(one_error_line(&out).contains("-A binds TCP connections"));
+}
+
+#[test]
+fn unix_socket_and_refused_options() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("m.sock");
+    let broker = Broker::start(
+        BrokerOptions::plain()
+            .global(&format!("listener 0 {}", socket.display()))
+            .global("allow_anonymous true"),
+    );
+    assert!(broker.wait_for_log("running", Duration::from_secs(5)));
+    let sock = socket.to_str().unwrap();
+    assert_ok(&tern(&[
+        "pub", "--unix", sock, "-t", "x/unix", "-m", "local", "-r",
+    ]));
+    let out = mosq(
+        "mosquitto_sub",
+        &broker,
+        &["-t", "x/unix", "-C", "1", "-W", "5"],
+    );
+    assert_eq!(text(&out.stdout), "local\n");
+    for (args, why) in [
+        (&["--ciphers", "HIGH", "--tls"][..], "--ciphers is refused"),
+        (&["--psk", "abcd", "--tls"], "no TLS-PSK"),
+        (&["--tls-version", "tlsv1.1"], "TLS 1.2 and 1.3 only"),
+        (&["--proxy", "socks5h://127.0.0.1:1080"], "no SOCKS5"),
+        (
+            &["-V", "5", "-D", "publish", "topic-alias", "1"],
+            "assigns topic aliases itself",
+        ),
+        (
+            &[
+                "-V",
+                "5",
+                "-D",
+                "disconnect",
+                "session-expiry-interval",
+                "1",
+            ],
+            "no properties on DISCONNECT",
+        ),
+        (&["-V", "31"], "MQTT 3.1 is not supported"),
+    ] {
+        let out = tern(&[&["pub", "--unix", sock, "-t", "a", "-m", "b"][..], args].concat());
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let line = one_error_line(&out);
+        assert!(line.contains(why), "{args:?}: {line}");
+    }
+}
+
+#[tokio::test]
+async fn proxy_carries_the_connection() {
+    let broker = Broker::start(BrokerOptions::plain());
+    let proxy = connect_proxy::ConnectProxy::start(Some("pu:pp")).await;
+    let port = broker.port(Listener::Plain).to_string();
+    let out = tokio::process::Command::new(TERN)
+        .args([
+            "pub",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port,
+            "-t",
+            "p/x",
+            "-m",
+            "tunnelled",
+            "-r",
+        ])
+        .args(["--proxy", &proxy.url("pu:pp"), "--nodelay"])
+        .output()
+        .await
+        .unwrap();
+    assert_ok(&out);
+    assert_eq!(
+        *proxy.tunnels.lock().unwrap(),
+        [format!("127.0.0.1:{port}")]
+    );
+    let out = mosq(
+        "mosquitto_sub",
+        &broker,
+        &["-t", "p/x", "-C", "1", "-W", "5"],
+    );
+    assert_eq!(text(&out.stdout), "tunnelled\n");
+}
+
+/// The first bytes a TLS client sends (its ClientHello) to a listener
+/// that answers nothing.
+fn client_hello(extra: &[&str]) -> Vec<u8> {
+    use std::io::Read;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    let mut child = Command::new(TERN)
+        .args([
+            "pub",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port,
+            "-t",
+            "a",
+            "-m",
+            "b",
+            "--connect-timeout",
+            "2",
+        ])
+        .args(extra)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (mut conn, _) = listener.accept().unwrap();
+    let mut hello = vec![0u8; 2048];
+    let n = conn.read(&mut hello).unwrap();
+    hello.truncate(n);
+    drop(conn);
+    let _ = child.wait();
+    hello
+}
+
+/// The data of extension `ty` of a ClientHello record (RFC 8446 4.1.2).
+fn hello_extension(record: &[u8], ty: u16) -> Option<Vec<u8>> {
+    let u16_at = |i: usize| u16::from_be_bytes([record[i], record[i + 1]]);
+    // Record header 5, handshake header 4, version 2, random 32.
+    let mut i = 5 + 4 + 2 + 32;
+    i += 1 + usize::from(record[i]); // session id
+    i += 2 + usize::from(u16_at(i)); // cipher suites
+    i += 1 + usize::from(record[i]); // compression methods
+    let end = i + 2 + usize::from(u16_at(i));
+    i += 2;
+    while i + 4 <= end {
+        let len = usize::from(u16_at(i + 2));
+        if u16_at(i) == ty {
+            return Some(record[i + 4..i + 4 + len].to_vec());
+        }
+        i += 4 + len;
+    }
+    None
+}
+
+#[test]
+fn tls_options_on_the_wire_and_against_mosquitto() {
+    let contains = |hay: &[u8], needle: &[u8]| hay.windows(needle.len()).any(|w| w == needle);
+    // ALPN and the server-name override are in the ClientHello.
+    let hello = client_hello(&[
+        "--tls",
+        "--tls-alpn",
+        "x-tern-alpn",
+        "--tls-server-name",
+        "name.example",
+    ]);
+    assert!(contains(&hello, b"x-tern-alpn") && contains(&hello, b"name.example"));
+    // --tls-version: supported_versions (43) lists only that version.
+    for (version, wire) in [("tlsv1.2", [2, 3, 3]), ("tlsv1.3", [2, 3, 4])] {
+        let args = [
+            "--tls",
+            "--tls-version",
+            version,
+            "--tls-server-name",
+            "n.example",
+        ];
+        let hello = client_hello(&args);
+        assert_eq!(
+            hello_extension(&hello, 43),
+            Some(wire.to_vec()),
+            "{version}"
+        );
+    }
+    let broker = Broker::start(BrokerOptions::listeners(&[Listener::Plain, Listener::Tls]));
+    let tls = at(&broker, Listener::Tls);
+    let ca = broker.ca_path().to_str().unwrap().to_owned();
+    // --capath: a directory of CA files; both TLS versions work with mosquitto.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(&ca, dir.path().join("ca.pem")).unwrap();
+    let capath = dir.path().to_str().unwrap();
+    for version in ["tlsv1.2", "tlsv1.3"] {
+        let out = run(
+            "pub",
+            &tls,
+            &[
+                "-t",
+                "t/v",
+                "-m",
+                version,
+                "-r",
+                "--capath",
+                capath,
+                "--tls-version",
+                version,
+            ],
+        );
+        assert_ok(&out);
+    }
+    let out = mosq(
+        "mosquitto_sub",
+        &broker,
+        &["-t", "t/v", "-C", "1", "-W", "5"],
+    );
+    assert_eq!(text(&out.stdout), "tlsv1.3\n");
+    // --tls-use-os-certs: the OS store does not know the test CA.
+    let out = run("pub", &tls, &["-t", "t/v", "-m", "x", "--tls-use-os-certs"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(one_error_line(&out).contains("unknown CA"));
+}
+
+#[test]
+fn help_groups_options_like_mosquitto() {
+    for sub in ["pub", "sub", "bench"] {
+        let out = tern(&[sub, "--help"]);
+        assert_ok(&out);
+        let help = text(&out.stdout);
+        for heading in [
+            "Broker:",
+            "Session:",
+            "Identity:",
+            "Network:",
+            "Output:",
+            "Will:",
+            "TLS:",
+            "MQTT 5 properties:",
+        ] {
+            assert!(help.contains(heading), "{sub}: {heading} in {help}");
+        }
+    }
+    let help = text(&tern(&["sub", "--help"]).stdout);
+    assert!(help.contains("Output format:") && help.contains("Messages:"));
 }

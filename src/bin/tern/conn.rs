@@ -184,6 +184,7 @@ impl ConnArgs {
         reconnect: bool,
         suffix: &str,
     ) -> Result<ConnectOptions, CliError> {
+        self.tls.check()?;
         let url = match &self.url {
             Some(url) => BrokerUrl::parse(url)?,
             None => BrokerUrl::from_parts(

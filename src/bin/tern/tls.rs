@@ -5,6 +5,17 @@ use crate::common::{usage, CliError};
 use clap::Args;
 use std::path::{Path, PathBuf};
 use tern_mqtt::client::ConnectOptions;
+use tern_mqtt::transport::TlsVersion;
+
+/// Parses --tls-version as mosquitto names them.
+fn parse_tls_version(s: &str) -> Result<TlsVersion, String> {
+    match s {
+        "tlsv1.3" => Ok(TlsVersion::Tls13),
+        "tlsv1.2" => Ok(TlsVersion::Tls12),
+        "tlsv1.1" | "tlsv1" => Err("refused: rustls speaks TLS 1.2 and 1.3 only".to_owned()),
+        _ => Err("expected tlsv1.3 or tlsv1.2".to_owned()),
+    }
+}
 
 /// TLS options (`mqtts://` or `wss://`).
 #[derive(Args, Debug, Clone, Default)]
@@ -48,8 +59,8 @@ pub struct TlsArgs {
     #[arg(long, value_name = "PROTOCOL", help_heading = "TLS")]
     pub tls_alpn: Vec<String>,
     /// Pin the TLS version: tlsv1.3 or tlsv1.2 (tlsv1.1 is refused).
-    #[arg(long, value_name = "VERSION", help_heading = "TLS")]
-    pub tls_version: Option<String>,
+    #[arg(long, value_name = "VERSION", value_parser = parse_tls_version, help_heading = "TLS")]
+    pub tls_version: Option<TlsVersion>,
     /// Refused: rustls picks from its own safe cipher suites.
     #[arg(long, value_name = "CIPHERS", help_heading = "TLS")]
     pub ciphers: Option<String>,
@@ -84,6 +95,14 @@ impl TlsArgs {
             || self.tls_version.is_some()
     }
 
+    /// Refuses what tern cannot honour, and a --cert that needs --key.
+    pub fn check(&self) -> Result<(), CliError> {
+        if let Some(why) = self.refused() {
+            return Err(usage(why));
+        }
+        self.check_key()
+    }
+
     /// The first option tern cannot honour, with why.
     fn refused(&self) -> Option<&'static str> {
         let engine = self.tls_engine.is_some() || self.tls_engine_kpass_sha1.is_some();
@@ -103,10 +122,6 @@ impl TlsArgs {
     /// The TLS settings on `opts`.
     pub fn apply(&self, opts: ConnectOptions) -> Result<ConnectOptions, CliError> {
         use tern_mqtt::transport::{TlsOptions, TrustAnchors};
-        if let Some(why) = self.refused() {
-            return Err(usage(why));
-        }
-        self.check_key()?;
         for path in [&self.cafile, &self.cert, &self.key].into_iter().flatten() {
             if !path.is_file() {
                 return Err(usage(format!(
@@ -120,21 +135,6 @@ impl TlsArgs {
             (None, Some(dir)) => TrustAnchors::Pem(pem_dir(dir)?),
             (None, None) => TrustAnchors::System,
         };
-        let version = match self.tls_version.as_deref() {
-            None => None,
-            Some("tlsv1.3") => Some(tern_mqtt::transport::TlsVersion::Tls13),
-            Some("tlsv1.2") => Some(tern_mqtt::transport::TlsVersion::Tls12),
-            Some("tlsv1.1" | "tlsv1") => {
-                return Err(usage(
-                    "--tls-version tlsv1.1 is refused: rustls speaks TLS 1.2 and 1.3 only",
-                ))
-            }
-            Some(other) => {
-                return Err(usage(format!(
-                    "--tls-version must be tlsv1.3 or tlsv1.2, not {other:?}"
-                )))
-            }
-        };
         Ok(opts.tls(TlsOptions {
             trust,
             client_cert: self.client_cert(),
@@ -145,7 +145,7 @@ impl TlsArgs {
                 .map(|p| p.as_bytes().to_vec())
                 .collect(),
             dangerous_skip_hostname_verification: self.insecure,
-            version,
+            version: self.tls_version,
             ..TlsOptions::default()
         }))
     }
@@ -179,7 +179,7 @@ impl TlsArgs {
     }
 
     /// A PEM or DER --cert without --key.
-    pub fn check_key(&self) -> Result<(), CliError> {
+    fn check_key(&self) -> Result<(), CliError> {
         let Some(cert) = &self.cert else {
             return Ok(());
         };

@@ -61,23 +61,32 @@ pub fn mosquitto(
     pretty: bool,
 ) -> String {
     let tst = iso8601(when).replacen("+0000", &format!(".{:06}Z+0000", when.microsecond()), 1);
-    let mut fields: Vec<(&str, Value)> = vec![
-        ("tst", json!(tst)),
-        ("topic", json!(msg.topic)),
-        ("qos", json!(msg.qos as u8)),
-        ("retain", json!(u8::from(msg.retain))),
-        ("payloadlen", json!(msg.payload.len())),
+    let mut fields: Vec<(&str, String)> = vec![
+        ("tst", json!(tst).to_string()),
+        ("topic", json!(msg.topic).to_string()),
+        ("qos", (msg.qos as u8).to_string()),
+        ("retain", u8::from(msg.retain).to_string()),
+        ("payloadlen", msg.payload.len().to_string()),
     ];
-    let props = mosquitto_properties(msg);
+    let props: Vec<(&str, String)> = mosquitto_properties(msg)
+        .into_iter()
+        .map(|(k, v)| (k, v.to_string()))
+        .collect();
     if !props.is_empty() {
-        fields.push(("properties", Value::Object(props)));
+        fields.push(("properties", object(&props, false)));
     }
     let text = String::from_utf8_lossy(msg.payload);
     let payload = match serde_json::from_str::<Value>(&text) {
         Ok(v) if raw_payload => v,
         _ => json!(text),
     };
-    fields.push(("payload", payload));
+    fields.push(("payload", payload.to_string()));
+    object(&fields, pretty)
+}
+
+/// A JSON object of already serialised values, keys in the given order
+/// (serde_json's map would sort them); `pretty` uses mosquitto's tabs.
+fn object(fields: &[(&str, String)], pretty: bool) -> String {
     let (open, sep, colon, close) = if pretty {
         ("{\n\t", ",\n\t", ":\t", "\n}")
     } else {
@@ -90,30 +99,17 @@ pub fn mosquitto(
     format!("{open}{}{close}", body.join(sep))
 }
 
-/// The v5 properties by mosquitto's JSON names.
-fn mosquitto_properties(msg: Received<'_>) -> Map<String, Value> {
+/// The v5 properties by mosquitto's JSON names, in the order mosquitto
+/// prints them. Subscription identifiers are left out: the library
+/// assigns its own (see %S).
+fn mosquitto_properties(msg: Received<'_>) -> Vec<(&'static str, Value)> {
     let p = msg.properties;
-    let mut m = Map::new();
-    if let Some(f) = p.payload_format_indicator {
-        m.insert("payload-format-indicator".into(), json!(u8::from(f)));
-    }
-    if let Some(e) = p.message_expiry_interval {
-        m.insert("message-expiry-interval".into(), json!(e));
-    }
-    if let Some(ct) = &p.content_type {
-        m.insert("content-type".into(), json!(ct.as_ref() as &str));
-    }
+    let mut m = Vec::new();
     if let Some(rt) = &p.response_topic {
-        m.insert("response-topic".into(), json!(rt.as_str()));
+        m.push(("response-topic", json!(rt.as_str())));
     }
     if let Some(cd) = &p.correlation_data {
-        m.insert(
-            "correlation-data".into(),
-            json!(String::from_utf8_lossy(cd)),
-        );
-    }
-    if let Some(id) = p.subscription_identifiers.first() {
-        m.insert("subscription-identifier".into(), json!(id.get()));
+        m.push(("correlation-data", json!(String::from_utf8_lossy(cd))));
     }
     if !p.user_properties.is_empty() {
         let users: Map<String, Value> = p
@@ -121,7 +117,16 @@ fn mosquitto_properties(msg: Received<'_>) -> Map<String, Value> {
             .iter()
             .map(|(k, v)| ((k.as_ref() as &str).to_owned(), json!(v.as_ref() as &str)))
             .collect();
-        m.insert("user-properties".into(), Value::Object(users));
+        m.push(("user-properties", Value::Object(users)));
+    }
+    if let Some(ct) = &p.content_type {
+        m.push(("content-type", json!(ct.as_ref() as &str)));
+    }
+    if let Some(f) = p.payload_format_indicator {
+        m.push(("payload-format-indicator", json!(u8::from(f))));
+    }
+    if let Some(e) = p.message_expiry_interval {
+        m.push(("message-expiry-interval", json!(e)));
     }
     m
 }
