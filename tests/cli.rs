@@ -1051,7 +1051,7 @@ fn url_form_id_prefix_and_bind_address() {
     // -I: the prefix and the process id; -A: the connection comes from 127.0.0.2.
     let log = broker.log();
     assert!(
-        log.contains(&format!("New client connected from 127.0.0.2:")),
+        log.contains("New client connected from 127.0.0.2:"),
         "{log}"
     );
     assert!(log.contains(&format!(" as pfx-{pid} ")), "{log}");

@@ -242,7 +242,7 @@ mod tests {
     fn codes_escapes_and_time() {
         let f = Format::parse(r"%t %q%r %l %x %X %% @Y-@m-@d @@\t|%p", false).unwrap();
         let at = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(86_400 * 365);
-        let out = f.render(&message(b"\x01\xab"), at);
+        let out = f.render(message(b"\x01\xab"), at);
         assert_eq!(out, b"a/b 11 2 01ab 01AB % 1971-01-01 @\t|\x01\xab");
         assert!(Format::parse("%m", false).is_err());
         assert!(Format::parse("%K", false).is_err());
