@@ -1298,3 +1298,108 @@ fn help_groups_options_like_mosquitto() {
     let help = text(&tern(&["sub", "--help"]).stdout);
     assert!(help.contains("Output format:") && help.contains("Messages:"));
 }
+
+// ---- tern bench modes ----
+
+#[test]
+fn bench_modes_together_print_json_lines_each_second() {
+    let broker = Broker::start(BrokerOptions::plain());
+    let base = at(&broker, Listener::Plain);
+    let mut cmd = vec!["bench", "conn", "pub", "sub"];
+    cmd.extend(base.iter().map(String::as_str));
+    cmd.extend([
+        "--connections",
+        "5",
+        "--ramp-up",
+        "20",
+        "--duration",
+        "2",
+        "--rate",
+        "100",
+    ]);
+    cmd.extend(["-q", "1", "--json", "-i", "bench-json"]);
+    let out = tern(&cmd);
+    assert_ok(&out);
+    // stdout is a pipe: one JSON object per second, then the summary.
+    let lines: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    let (summary, ticks) = lines.split_last().unwrap();
+    assert!(
+        !ticks.is_empty() && ticks.iter().all(|t| t["t"].is_u64()),
+        "{lines:?}"
+    );
+    assert_eq!(ticks[0]["connections"], 7, "{lines:?}");
+    assert_eq!(summary["connect"]["connected"], 7);
+    // Seven connections, one ramp-up slot (20 ms) apart: at least 120 ms.
+    assert!(
+        summary["connect"]["seconds"].as_f64().unwrap() >= 0.12,
+        "{summary}"
+    );
+    let sent = summary["sent"]["messages"].as_u64().unwrap();
+    assert!((150..=200).contains(&sent), "{summary}");
+    assert_eq!(summary["received"]["messages"], sent);
+    assert_eq!(summary["received"]["lost"], 0);
+    assert!(summary["received"]["latency_ms"]["p99"].is_f64());
+    // The idle connections are there at the broker, by their ids.
+    assert_eq!(broker.connections_from("bench-json-conn-4"), 1);
+}
+
+#[test]
+fn bench_pub_and_sub_alone_with_templates_retain_and_bind_address() {
+    let broker = Broker::start(BrokerOptions::plain());
+    let base = at(&broker, Listener::Plain);
+    let port = broker.port(Listener::Plain).to_string();
+    // A sub-only bench in one process, a pub-only bench in another.
+    let sub = Command::new(TERN)
+        .args([
+            "bench",
+            "sub",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port,
+            "--duration",
+            "2",
+        ])
+        .args(["--sub-topic", "tb/+/+", "-i", "tb-sub", "-V", "311"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(broker.wait_for_log("tb-sub-sub-0 0 tb/+/+", Duration::from_secs(5)));
+    let mut cmd = vec!["bench", "pub"];
+    cmd.extend(base.iter().map(String::as_str));
+    cmd.extend([
+        "-t",
+        "tb/%c/%i",
+        "-i",
+        "tb",
+        "--publishers",
+        "2",
+        "--count",
+        "20",
+        "-r",
+    ]);
+    cmd.extend(["-A", "127.0.0.2"]);
+    let out = tern(&cmd);
+    assert_ok(&out);
+    assert!(
+        text(&out.stdout).contains("sent:      40 messages"),
+        "{}",
+        text(&out.stdout)
+    );
+    let got = text(&sub.wait_with_output().unwrap().stdout);
+    assert!(got.contains("received:  40 messages"), "{got}");
+    assert!(got.contains("delivery:  lost 0, duplicated 0"), "{got}");
+    // %c and %i in the topic, -r retained, -A the source address.
+    let out = mosq(
+        "mosquitto_sub",
+        &broker,
+        &["-t", "tb/tb-pub-1/1", "-C", "1", "-W", "5", "-F", "%r %l"],
+    );
+    assert_eq!(text(&out.stdout), "1 64\n");
+    assert!(broker
+        .log()
+        .contains("New client connected from 127.0.0.2:"));
+}
