@@ -78,53 +78,13 @@ fn packet(f: &mut Formatter<'_>, p: &Packet) -> fmt::Result {
     let name = p.name();
     match p {
         Packet::Connect(c) => connect(f, c),
-        Packet::ConnAck(a) => {
-            write!(
-                f,
-                "CONNACK (sp{}, {})",
-                u8::from(a.session_present),
-                a.reason_code
-            )?;
-            let mut props = Props::default();
-            let q = &a.properties;
-            props.opt("session_expiry", q.session_expiry_interval);
-            props.opt("receive_max", q.receive_maximum);
-            props.opt("max_qos", q.maximum_qos.map(|q| q as u8));
-            props.opt("retain_available", q.retain_available);
-            props.opt("max_packet_size", q.maximum_packet_size);
-            props.text("assigned_client_id", q.assigned_client_identifier.as_ref());
-            props.opt("topic_alias_max", q.topic_alias_maximum);
-            props.text("reason", q.reason_string.as_ref());
-            props.opt("server_keep_alive", q.server_keep_alive);
-            props.text("server_reference", q.server_reference.as_ref());
-            props.text("auth_method", q.authentication_method.as_ref());
-            props.size("auth_data", q.authentication_data.as_ref().map(|d| d.len()));
-            props.users(&q.user_properties);
-            props.write(f)
-        }
+        Packet::ConnAck(a) => connack(f, a),
         Packet::Publish(p) => publish(f, p),
         Packet::PubAck(a) | Packet::PubRec(a) | Packet::PubRel(a) | Packet::PubComp(a) => {
             write!(f, "{name} (m{}, {})", a.packet_id, a.reason_code)?;
             ack_props(&a.properties).write(f)
         }
-        Packet::Subscribe(s) => {
-            write!(f, "SUBSCRIBE (m{}", s.packet_id)?;
-            for (filter, o) in &s.filters {
-                write!(f, ", '{filter}' q{}", o.qos as u8)?;
-                if o.no_local {
-                    f.write_str(" nl")?;
-                }
-                if o.retain_as_published {
-                    f.write_str(" rap")?;
-                }
-                write!(f, " rh{}", o.retain_handling as u8)?;
-            }
-            f.write_char(')')?;
-            let mut props = Props::default();
-            props.opt("subscription_id", s.properties.subscription_identifier);
-            props.users(&s.properties.user_properties);
-            props.write(f)
-        }
+        Packet::Subscribe(s) => subscribe(f, s),
         Packet::SubAck(a) => codes(f, name, a.packet_id, &a.reason_codes, &a.properties),
         Packet::Unsubscribe(u) => {
             write!(f, "UNSUBSCRIBE (m{}", u.packet_id)?;
@@ -138,27 +98,75 @@ fn packet(f: &mut Formatter<'_>, p: &Packet) -> fmt::Result {
         }
         Packet::UnsubAck(a) => codes(f, name, a.packet_id, &a.reason_codes, &a.properties),
         Packet::PingReq(_) | Packet::PingResp(_) => f.write_str(name),
-        Packet::Disconnect(d) => {
-            write!(f, "DISCONNECT ({})", d.reason_code)?;
-            let mut props = Props::default();
-            let q = &d.properties;
-            props.opt("session_expiry", q.session_expiry_interval);
-            props.text("reason", q.reason_string.as_ref());
-            props.text("server_reference", q.server_reference.as_ref());
-            props.users(&q.user_properties);
-            props.write(f)
-        }
-        Packet::Auth(a) => {
-            write!(f, "AUTH ({})", a.reason_code)?;
-            let mut props = Props::default();
-            let q = &a.properties;
-            props.text("auth_method", q.authentication_method.as_ref());
-            props.size("auth_data", q.authentication_data.as_ref().map(|d| d.len()));
-            props.text("reason", q.reason_string.as_ref());
-            props.users(&q.user_properties);
-            props.write(f)
-        }
+        Packet::Disconnect(d) => disconnect(f, d),
+        Packet::Auth(a) => auth(f, a),
     }
+}
+
+fn connack(f: &mut Formatter<'_>, a: &super::ConnAck) -> fmt::Result {
+    write!(
+        f,
+        "CONNACK (sp{}, {})",
+        u8::from(a.session_present),
+        a.reason_code
+    )?;
+    let mut props = Props::default();
+    let q = &a.properties;
+    props.opt("session_expiry", q.session_expiry_interval);
+    props.opt("receive_max", q.receive_maximum);
+    props.opt("max_qos", q.maximum_qos.map(|q| q as u8));
+    props.opt("retain_available", q.retain_available);
+    props.opt("max_packet_size", q.maximum_packet_size);
+    props.text("assigned_client_id", q.assigned_client_identifier.as_ref());
+    props.opt("topic_alias_max", q.topic_alias_maximum);
+    props.text("reason", q.reason_string.as_ref());
+    props.opt("server_keep_alive", q.server_keep_alive);
+    props.text("server_reference", q.server_reference.as_ref());
+    props.text("auth_method", q.authentication_method.as_ref());
+    props.size("auth_data", q.authentication_data.as_ref().map(|d| d.len()));
+    props.users(&q.user_properties);
+    props.write(f)
+}
+
+fn subscribe(f: &mut Formatter<'_>, s: &super::Subscribe) -> fmt::Result {
+    write!(f, "SUBSCRIBE (m{}", s.packet_id)?;
+    for (filter, o) in &s.filters {
+        write!(f, ", '{filter}' q{}", o.qos as u8)?;
+        if o.no_local {
+            f.write_str(" nl")?;
+        }
+        if o.retain_as_published {
+            f.write_str(" rap")?;
+        }
+        write!(f, " rh{}", o.retain_handling as u8)?;
+    }
+    f.write_char(')')?;
+    let mut props = Props::default();
+    props.opt("subscription_id", s.properties.subscription_identifier);
+    props.users(&s.properties.user_properties);
+    props.write(f)
+}
+
+fn disconnect(f: &mut Formatter<'_>, d: &super::Disconnect) -> fmt::Result {
+    write!(f, "DISCONNECT ({})", d.reason_code)?;
+    let mut props = Props::default();
+    let q = &d.properties;
+    props.opt("session_expiry", q.session_expiry_interval);
+    props.text("reason", q.reason_string.as_ref());
+    props.text("server_reference", q.server_reference.as_ref());
+    props.users(&q.user_properties);
+    props.write(f)
+}
+
+fn auth(f: &mut Formatter<'_>, a: &super::Auth) -> fmt::Result {
+    write!(f, "AUTH ({})", a.reason_code)?;
+    let mut props = Props::default();
+    let q = &a.properties;
+    props.text("auth_method", q.authentication_method.as_ref());
+    props.size("auth_data", q.authentication_data.as_ref().map(|d| d.len()));
+    props.text("reason", q.reason_string.as_ref());
+    props.users(&q.user_properties);
+    props.write(f)
 }
 
 /// SUBACK and UNSUBACK: the id and one reason code per filter.
