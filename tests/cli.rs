@@ -1403,3 +1403,54 @@ fn bench_pub_and_sub_alone_with_templates_retain_and_bind_address() {
         .log()
         .contains("New client connected from 127.0.0.2:"));
 }
+
+#[test]
+fn client_certificates_in_der_and_pkcs12() {
+    let broker = Broker::start(BrokerOptions::listeners(&[
+        Listener::Plain,
+        Listener::MutualTls,
+    ]));
+    let mtls = at(&broker, Listener::MutualTls);
+    let ca = broker.ca_path().to_str().unwrap().to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let leaf = broker.client_cert();
+    let (der, key) = (
+        dir.path().join("client.der"),
+        dir.path().join("client.key.der"),
+    );
+    std::fs::write(&der, &leaf.cert_der).unwrap();
+    std::fs::write(&key, &leaf.key_der).unwrap();
+    let p12 = dir.path().join("client.p12");
+    std::fs::write(
+        &p12,
+        mosquitto::certs::pkcs12(leaf, &broker.pki().ca, "p12-pass"),
+    )
+    .unwrap();
+    let (der, key, p12) = (
+        der.to_str().unwrap(),
+        key.to_str().unwrap(),
+        p12.to_str().unwrap(),
+    );
+    for (name, cert) in [
+        ("der", &["--cert", der, "--key", key][..]),
+        ("p12", &["--cert", p12, "--key-password", "p12-pass"]),
+    ] {
+        let args = [
+            &["-t", "c/fmt", "-m", name, "-r", "--cafile", &ca][..],
+            cert,
+        ]
+        .concat();
+        assert_ok(&run("pub", &mtls, &args));
+        let out = mosq(
+            "mosquitto_sub",
+            &broker,
+            &["-t", "c/fmt", "-C", "1", "-W", "5"],
+        );
+        assert_eq!(text(&out.stdout), format!("{name}\n"));
+    }
+    // A PEM certificate without its key is a usage error.
+    let pem = broker.client_cert_path().to_str().unwrap().to_owned();
+    let out = run("pub", &mtls, &["-t", "c", "-m", "x", "--cert", &pem]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(one_error_line(&out).contains("--cert needs --key"));
+}

@@ -2,8 +2,9 @@
 //! broker, with options in the style of `mosquitto_pub` / `mosquitto_sub`.
 //!
 //! Exit codes: 0 on success, 1 when the work failed (connection, refused
-//! publish, timeout), 2 for bad arguments. Every error is one line on
-//! stderr starting with `tern: `.
+//! publish), 2 for bad arguments, 27 when `sub -W` ran out (mosquitto's
+//! code). Every error is one line on stderr starting with `tern: `
+//! (nothing with `--quiet`).
 
 mod bench;
 mod common;
@@ -44,14 +45,15 @@ struct Cli {
 /// The subcommands: `pub`, `sub` and `bench`.
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Publish a message, a file, or one message per line of stdin.
+    /// Publish a message (-m, -f, -s, -n) or one per line of stdin (-l),
+    /// as mosquitto_pub.
     #[command(disable_help_flag = true)]
     Pub(publish::PubArgs),
-    /// Subscribe to topic filters and print the messages.
+    /// Subscribe to topic filters and print the messages, as mosquitto_sub.
     #[command(disable_help_flag = true)]
     Sub(subscribe::SubArgs),
-    /// Measure throughput, latency, loss and duplicates with N publishers
-    /// and M subscribers.
+    /// Load a broker: pub, sub and conn modes, alone or together; connect
+    /// rate, throughput, latency, loss and duplicates.
     #[command(disable_help_flag = true)]
     Bench(bench::BenchArgs),
 }
