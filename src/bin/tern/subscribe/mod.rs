@@ -167,6 +167,9 @@ pub async fn run(args: SubArgs) -> Result<(), CliError> {
         .iter()
         .map(|t| parse_filter(t))
         .collect::<Result<Vec<_>, _>>()?;
+    for t in &args.unsubscribe {
+        parse_filter(t)?;
+    }
     let client = connect(args.conn.options(version, &props, true, "")?).await?;
     // The subscription lives until after the DISCONNECT: dropped before,
     // it would be unsubscribed, and a persistent session (-c) lose it.
@@ -211,9 +214,6 @@ async fn subscribe(
     };
     if !unsubscribe.is_empty() {
         let list: Vec<&str> = unsubscribe.iter().map(String::as_str).collect();
-        for t in &list {
-            parse_filter(t)?;
-        }
         client
             .unsubscribe(&list)
             .await
