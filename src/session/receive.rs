@@ -48,7 +48,14 @@ impl Session {
                 Ok(Some(packet)) => {
                     // Never the payload, never credentials (see PacketSummary).
                     let size = before.saturating_sub(self.recv.len());
-                    tracing::trace!(target: PACKET_TARGET, "received {}", PacketSummary::packet(&packet, size));
+                    tracing::trace!(
+                        target: PACKET_TARGET,
+                        packet = packet.name(),
+                        packet_id = packet.packet_id(),
+                        size,
+                        "received {}",
+                        PacketSummary::packet(&packet, size)
+                    );
                     // Any packet from the server answers our PINGREQ.
                     self.timers.stop(Timer::PingResp);
                     // And shows it took what we sent before; its DISCONNECT

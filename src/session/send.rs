@@ -23,7 +23,14 @@ impl Session {
         encode_publish(publish, self.config.version, &mut self.send)?;
         self.last_sent = Some(now);
         let size = self.send.len().saturating_sub(before);
-        tracing::trace!(target: PACKET_TARGET, "sending {}", PacketSummary::publish(publish, size));
+        tracing::trace!(
+            target: PACKET_TARGET,
+            packet = "PUBLISH",
+            packet_id = publish.packet_id.map(crate::codec::PacketId::get),
+            size,
+            "sending {}",
+            PacketSummary::publish(publish, size)
+        );
         Ok(())
     }
 
@@ -37,7 +44,14 @@ impl Session {
         self.last_sent = Some(now);
         // Never the payload, never credentials (see PacketSummary).
         let size = self.send.len().saturating_sub(before);
-        tracing::trace!(target: PACKET_TARGET, "sending {}", PacketSummary::packet(packet, size));
+        tracing::trace!(
+            target: PACKET_TARGET,
+            packet = packet.name(),
+            packet_id = packet.packet_id(),
+            size,
+            "sending {}",
+            PacketSummary::packet(packet, size)
+        );
         Ok(())
     }
 

@@ -159,7 +159,16 @@ fn init_tracing(debug: bool) {
     use tern_mqtt::codec::PACKET_TARGET;
     use tracing_subscriber::EnvFilter;
     if debug {
+        // The packet events' structured fields (packet, packet_id, size)
+        // repeat what their summary says; a warning's fields are kept.
+        let fields =
+            tracing_subscriber::fmt::format::debug_fn(|w, field, value| match field.name() {
+                "message" => write!(w, "{value:?}"),
+                "packet" | "packet_id" | "size" => Ok(()),
+                name => write!(w, " {name}={value:?}"),
+            });
         let _ = tracing_subscriber::fmt()
+            .fmt_fields(fields)
             .with_env_filter(EnvFilter::new(format!(
                 "tern_mqtt=warn,{PACKET_TARGET}=trace"
             )))
