@@ -174,6 +174,19 @@ impl ConnArgs {
         }
     }
 
+    /// The broker URL of -L, or of -h, -p and --unix.
+    pub fn broker_url(&self) -> Result<BrokerUrl, CliError> {
+        match &self.url {
+            Some(url) => BrokerUrl::parse(url),
+            None => Ok(BrokerUrl::from_parts(
+                &self.host,
+                self.port,
+                self.unix.as_deref(),
+                self.tls.wants_tls(),
+            )),
+        }
+    }
+
     /// Connect options for one connection at `version` with the connect
     /// and will properties of `props`; `suffix` is appended to an explicit
     /// client id (bench connections need distinct ids).
@@ -185,15 +198,7 @@ impl ConnArgs {
         suffix: &str,
     ) -> Result<ConnectOptions, CliError> {
         self.tls.check()?;
-        let url = match &self.url {
-            Some(url) => BrokerUrl::parse(url)?,
-            None => BrokerUrl::from_parts(
-                &self.host,
-                self.port,
-                self.unix.as_deref(),
-                self.tls.wants_tls(),
-            ),
-        };
+        let url = self.broker_url()?;
         let mut opts = ConnectOptions::new(&url.broker).map_err(|e| usage(e.to_string()))?;
         if self.tls.wants_tls() && !opts.is_tls() {
             return Err(usage(format!(

@@ -1,12 +1,20 @@
 //! -A (bind address), --proxy and --nodelay: a TCP connector bound to a
-//! local address, and the HTTP CONNECT proxy of the library.
+//! local address, and the HTTP CONNECT proxy of the library; and, for
+//! `tern bench`, streams that count the bytes written to the socket.
 
 use crate::common::{usage, CliError};
 use crate::conn::ConnArgs;
 use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use tern_mqtt::client::ConnectOptions;
-use tern_mqtt::transport::{BoxedTransport, ConnectFuture, Connector, TlsOptions};
+use tern_mqtt::transport::{
+    BoxedTransport, ConnectFuture, Connector, HttpProxy, TcpConnector, TlsOptions,
+};
 use tern_mqtt::Error;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpSocket;
 
 /// Applies -A and --proxy to `opts` (whose URL is `broker`).
@@ -32,14 +40,125 @@ pub fn apply(
             "-A binds TCP connections made straight to the broker: not with ws://, unix:// or --proxy",
         ));
     }
-    let tls = opts.is_tls().then(|| opts.tls_options().clone());
-    let connector = BoundTcp {
+    let connector = bound(&opts, bind);
+    Ok(opts.connector(connector))
+}
+
+fn bound(opts: &ConnectOptions, bind: IpAddr) -> BoundTcp {
+    BoundTcp {
         bind,
         host: opts.host().to_owned(),
         port: opts.port(),
-        tls,
+        tls: opts.is_tls().then(|| opts.tls_options().clone()),
+    }
+}
+
+/// `opts` with a connector that adds every byte written to the socket to
+/// `written`: the connector of an mqtt:// or mqtts:// URL (bound with -A,
+/// through --proxy) built here so that it can be wrapped. `None` for the
+/// other URLs.
+pub fn count_writes(
+    args: &ConnArgs,
+    opts: ConnectOptions,
+    broker: &str,
+    written: Arc<AtomicU64>,
+) -> Result<Option<ConnectOptions>, CliError> {
+    if !(broker.starts_with("mqtt://") || broker.starts_with("mqtts://")) {
+        return Ok(None);
+    }
+    let inner: Box<dyn Connector> = match args.bind_address {
+        Some(bind) => Box::new(bound(&opts, bind)),
+        None => {
+            let (host, port) = (opts.host().to_owned(), opts.port());
+            let mut tcp = match opts.is_tls() {
+                true => TcpConnector::tls(host, port, opts.tls_options().clone()),
+                false => TcpConnector::plain(host, port),
+            };
+            if let Some(url) = &args.proxy {
+                tcp = tcp.via_proxy(HttpProxy::parse(url).map_err(|e| usage(e.to_string()))?);
+            }
+            Box::new(tcp)
+        }
     };
-    Ok(opts.connector(connector))
+    Ok(Some(opts.connector(Counting { inner, written })))
+}
+
+/// A connector whose streams count the bytes written to them.
+struct Counting {
+    inner: Box<dyn Connector>,
+    written: Arc<AtomicU64>,
+}
+
+impl Connector for Counting {
+    fn connect(&self) -> ConnectFuture<'_> {
+        Box::pin(async move {
+            let inner = self.inner.connect().await?;
+            let written = self.written.clone();
+            Ok(Box::new(CountingStream { inner, written }) as BoxedTransport)
+        })
+    }
+
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+}
+
+/// A stream that adds what each write took to a counter.
+struct CountingStream {
+    inner: BoxedTransport,
+    written: Arc<AtomicU64>,
+}
+
+impl CountingStream {
+    fn count(&self, r: Poll<std::io::Result<usize>>) -> Poll<std::io::Result<usize>> {
+        if let Poll::Ready(Ok(n)) = &r {
+            self.written
+                .fetch_add(u64::try_from(*n).unwrap_or(u64::MAX), Ordering::Relaxed);
+        }
+        r
+    }
+}
+
+impl AsyncRead for CountingStream {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for CountingStream {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let r = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.count(r)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let r = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.count(r)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
 }
 
 /// TCP from a given local address (port chosen by the system), then TLS

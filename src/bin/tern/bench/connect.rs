@@ -3,6 +3,7 @@
 
 use super::BenchArgs;
 use crate::common::{connect, CliError};
+use crate::conn::ConnArgs;
 use crate::props::Properties;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -20,6 +21,8 @@ pub struct Conn {
     pub id: String,
     /// The client.
     pub client: Client,
+    /// Bytes written to its socket, when they are counted.
+    pub written: Option<Arc<AtomicU64>>,
 }
 
 /// How long connecting took, for the connect rate.
@@ -29,13 +32,16 @@ pub struct ConnectStats {
     pub attempted: u64,
     /// Connections the broker accepted.
     pub connected: u64,
-    /// From the first start to the last CONNACK.
+    /// From the first start to the last CONNACK (of one `open`; of the
+    /// whole run in the summary).
     pub elapsed: Duration,
 }
 
 /// Opens connections with the options of the command line.
 pub struct Dialer {
     template: ConnectOptions,
+    conn: ConnArgs,
+    broker: String,
     id_base: String,
     start: Instant,
     step: Duration,
@@ -58,6 +64,8 @@ impl Dialer {
         };
         Ok(Dialer {
             template,
+            conn: args.conn.clone(),
+            broker: args.conn.broker_url()?.broker,
             id_base,
             start: Instant::now(),
             step: Duration::from_millis(args.ramp_up),
@@ -66,27 +74,68 @@ impl Dialer {
         })
     }
 
+    /// Time since ramp-up slot 0.
+    pub fn since_first_slot(&self) -> Duration {
+        self.start.elapsed()
+    }
+
     /// The client id of connection `index` of `role`.
     pub fn client_id(&self, role: &str, index: usize) -> String {
         format!("{}-{role}-{index}", self.id_base)
     }
 
-    /// Opens `n` connections of `role`, each at its ramp-up slot; returns
-    /// them in index order with their stats, or each failure.
+    /// The options of connection `index` of `role`; with `count`, a
+    /// socket that counts its bytes (for mqtt:// and mqtts://) and no
+    /// outgoing topic aliases, so that every PUBLISH has the same size.
+    fn options(
+        &self,
+        role: &str,
+        index: usize,
+        buffer: Option<usize>,
+        count: bool,
+    ) -> Result<(ConnectOptions, Option<Arc<AtomicU64>>), CliError> {
+        let mut opts = self
+            .template
+            .clone()
+            .client_id(&self.client_id(role, index));
+        if let Some(bytes) = buffer {
+            opts = opts.subscription_buffer_bytes(bytes);
+        }
+        if !count {
+            return Ok((opts, None));
+        }
+        let written = Arc::new(AtomicU64::new(0));
+        match crate::network::count_writes(&self.conn, opts.clone(), &self.broker, written.clone())?
+        {
+            Some(mut counted) => {
+                counted.session_config_mut().outgoing_topic_aliases = false;
+                Ok((counted, Some(written)))
+            }
+            None => Ok((opts, None)),
+        }
+    }
+
+    /// Opens `n` connections of `role`, each at its ramp-up slot (`count`:
+    /// see `options`); returns them in index order with their stats, or
+    /// each failure.
     pub async fn open(
         &self,
         role: &str,
         n: usize,
         buffer: Option<usize>,
+        count: bool,
     ) -> (Vec<Result<Conn, CliError>>, ConnectStats) {
         let mut set = JoinSet::new();
         let first = Instant::now();
         for index in 0..n {
             let id = self.client_id(role, index);
-            let mut opts = self.template.clone().client_id(&id);
-            if let Some(bytes) = buffer {
-                opts = opts.subscription_buffer_bytes(bytes);
-            }
+            let (opts, written) = match self.options(role, index, buffer, count) {
+                Ok(o) => o,
+                Err(e) => {
+                    set.spawn(async move { Err(e) });
+                    continue;
+                }
+            };
             let slot = self.slot.fetch_add(1, Ordering::Relaxed);
             let at = self.start
                 + self
@@ -97,7 +146,12 @@ impl Dialer {
                 tokio::time::sleep_until(at.into()).await;
                 let client = connect(opts).await?;
                 connected.fetch_add(1, Ordering::Relaxed);
-                Ok::<_, CliError>(Conn { index, id, client })
+                Ok::<_, CliError>(Conn {
+                    index,
+                    id,
+                    client,
+                    written,
+                })
             });
         }
         let mut out = Vec::with_capacity(n);

@@ -27,7 +27,7 @@ struct Totals {
 impl Sources {
     fn read(&self) -> Totals {
         Totals {
-            sent: self.counters.sent.load(Ordering::Relaxed),
+            sent: self.counters.sent_now(),
             received: self.counters.received.load(Ordering::Relaxed),
             connected: self.connected.load(Ordering::Relaxed),
         }

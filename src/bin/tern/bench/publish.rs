@@ -1,15 +1,19 @@
 //! A bench publisher: the payload header, pacing by --rate, and the
-//! pipelined publishes (counted as sent when their future completes: QoS 0
-//! once encoded into the bounded transmit buffer the driver writes out,
-//! QoS 1 on PUBACK, QoS 2 on PUBCOMP).
+//! pipelined publishes. QoS 1 and 2 count as sent when their future
+//! completes (PUBACK, PUBCOMP). QoS 0 counts when its bytes were written to
+//! the socket: its future completes once the PUBLISH is encoded into the
+//! connection's transmit buffer, which may still hold it, so the socket's
+//! bytes are counted instead (every PUBLISH has the same size: no topic
+//! aliases on these connections).
 
+use super::subscribe::Counters;
 use super::HEADER;
 use crate::pipeline::Pipeline;
-use bytes::{BufMut, BytesMut};
-use std::sync::atomic::AtomicU64;
+use bytes::{BufMut, Bytes, BytesMut};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
-use tern_mqtt::codec::QoS;
+use tern_mqtt::codec::{ProtocolVersion, Publish, PublishProperties, QoS};
 use tern_mqtt::session::PublishCommand;
 use tern_mqtt::topic::TopicName;
 use tern_mqtt::{Client, Error};
@@ -33,6 +37,56 @@ pub struct Plan {
     pub window: usize,
     /// When publishing starts (the rate's time base).
     pub start: Instant,
+    /// The protocol version, for the PUBLISH size.
+    pub version: ProtocolVersion,
+}
+
+/// Counts the QoS 0 publishes of one connection written to its socket.
+#[derive(Clone)]
+pub struct SocketMeter {
+    written: Arc<AtomicU64>,
+    baseline: u64,
+    per_message: u64,
+}
+
+impl SocketMeter {
+    /// A meter for PUBLISH packets of `plan` to `topic` over a socket whose
+    /// written bytes are `written` (from now on); `None` when the size is
+    /// unknown.
+    fn new(written: Arc<AtomicU64>, topic: &TopicName, plan: &Plan) -> Option<SocketMeter> {
+        let publish = Publish {
+            dup: false,
+            qos: plan.qos,
+            retain: plan.retain,
+            topic: Some(topic.clone()),
+            packet_id: None,
+            properties: PublishProperties::default(),
+            payload: Bytes::from(vec![0; plan.size.max(HEADER)]),
+        };
+        let per_message = u64::try_from(publish.encoded_len(plan.version).ok()?).ok()?;
+        let baseline = written.load(Ordering::Relaxed);
+        (per_message > 0).then_some(SocketMeter {
+            written,
+            baseline,
+            per_message,
+        })
+    }
+
+    /// Publishes whose bytes have left through the socket.
+    pub fn written(&self) -> u64 {
+        self.written
+            .load(Ordering::Relaxed)
+            .saturating_sub(self.baseline)
+            / self.per_message
+    }
+
+    /// Waits until `n` publishes were written (at most `limit`).
+    async fn wait_written(&self, n: u64, limit: Duration) {
+        let end = Instant::now() + limit;
+        while self.written() < n && Instant::now() < end {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
 }
 
 /// Nanoseconds since the Unix epoch: comparable across processes.
@@ -44,14 +98,22 @@ pub fn wall_nanos() -> u64 {
 }
 
 /// Publishes per `plan` to `topic` as publisher `index`; returns how many
-/// completed.
+/// completed (for QoS 0 over a counted socket: once written to it).
 pub async fn publisher(
     client: Client,
     topic: TopicName,
     index: usize,
     plan: Plan,
-    sent: Arc<AtomicU64>,
+    counters: Arc<Counters>,
+    written: Option<Arc<AtomicU64>>,
 ) -> Result<u64, Error> {
+    let meter = written
+        .filter(|_| plan.qos == QoS::AtMostOnce)
+        .and_then(|w| SocketMeter::new(w, &topic, &plan));
+    if let Some(m) = &meter {
+        counters.add_meter(m.clone());
+    }
+    let sent = counters.sent.clone();
     let filler: Vec<u8> = (0..plan.size.saturating_sub(HEADER))
         .map(|i| {
             b"abcdefghijklmnopqrstuvwxyz"
@@ -84,5 +146,8 @@ pub async fn publisher(
         seq += 1;
     }
     pipeline.finish().await?;
+    if let Some(m) = &meter {
+        m.wait_written(seq, Duration::from_secs(30)).await;
+    }
     Ok(seq)
 }

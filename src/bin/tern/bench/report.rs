@@ -13,6 +13,10 @@ pub struct Summary {
     pub connect: ConnectStats,
     /// Publishes completed, and how long publishing took (`None`: no pub).
     pub sent: Option<(u64, Duration)>,
+    /// When a publish counts as sent: "socket" (QoS 0 bytes written),
+    /// "encoded" (QoS 0 over ws:// or unix://, whose sockets are not
+    /// counted) or "acknowledged" (QoS 1 and 2).
+    pub counted: &'static str,
     /// What the subscribers saw (`None`: no sub).
     pub received: Option<Received>,
     /// Messages the subscribers should have had (pub and sub together).
@@ -106,9 +110,10 @@ impl Summary {
         );
         if let Some((sent, d)) = self.sent {
             println!(
-                "sent:      {sent} messages in {:.3} s, {:.0} msg/s",
+                "sent:      {sent} messages in {:.3} s, {:.0} msg/s ({})",
                 d.as_secs_f64(),
-                rate(sent, d)
+                rate(sent, d),
+                self.counted
             );
         }
         let Some(r) = &self.received else { return };
@@ -150,7 +155,8 @@ impl Summary {
     pub fn to_json(&self) -> Value {
         let c = &self.connect;
         let sent = self.sent.map(|(n, d)| {
-            json!({"messages": n, "seconds": d.as_secs_f64(), "per_second": rate(n, d).round()})
+            json!({"messages": n, "seconds": d.as_secs_f64(), "per_second": rate(n, d).round(),
+                   "counted": self.counted})
         });
         let received = self.received.as_ref().map(|r| {
             let n = r.unique + r.duplicates;

@@ -38,6 +38,7 @@ struct Bench<'a> {
     counters: Arc<Counters>,
     clients: Vec<Client>,
     connect: ConnectStats,
+    version: ProtocolVersion,
 }
 
 /// Runs `tern bench`.
@@ -51,6 +52,7 @@ pub async fn run(args: BenchArgs) -> Result<(), CliError> {
         counters: Arc::new(Counters::default()),
         clients: Vec::new(),
         connect: ConnectStats::default(),
+        version,
     };
     let (stop_tx, stop_rx) = watch::channel(false);
     let result = bench.go(stop_rx, &stop_tx).await;
@@ -119,10 +121,16 @@ impl Bench<'_> {
         }
         progress.finish();
         let received = args.runs(Mode::Sub).then(|| Received::total(stats, start));
+        let counted = match (args.qos, self.counters.at_socket()) {
+            (tern_mqtt::codec::QoS::AtMostOnce, true) => "socket",
+            (tern_mqtt::codec::QoS::AtMostOnce, false) => "encoded",
+            _ => "acknowledged",
+        };
         Ok(Summary {
             title: self.title(),
             connect: self.connect,
             sent,
+            counted,
             received,
             expected,
         })
@@ -150,7 +158,8 @@ impl Bench<'_> {
     fn count(&mut self, stats: ConnectStats) {
         self.connect.attempted += stats.attempted;
         self.connect.connected += stats.connected;
-        self.connect.elapsed += stats.elapsed;
+        // From the first start (slot 0) to the last CONNACK so far.
+        self.connect.elapsed = self.dialer.since_first_slot();
     }
 
     /// Connects and subscribes the subscribers; each gets a receive task.
@@ -159,7 +168,10 @@ impl Bench<'_> {
         stop: watch::Receiver<bool>,
     ) -> Result<Vec<JoinHandle<SubStats>>, CliError> {
         let n = self.args.subscribers as usize;
-        let (conns, stats) = self.dialer.open("sub", n, Some(16 * 1024 * 1024)).await;
+        let (conns, stats) = self
+            .dialer
+            .open("sub", n, Some(16 * 1024 * 1024), false)
+            .await;
         self.count(stats);
         let conns = all_or_first_error(conns)?;
         let filters = match &self.args.sub_topic {
@@ -167,7 +179,10 @@ impl Bench<'_> {
             None => (self.topics.clone(), true),
         };
         let mut tasks = Vec::with_capacity(n);
-        for Conn { index, id, client } in conns {
+        for Conn {
+            index, id, client, ..
+        } in conns
+        {
             self.clients.push(client.clone());
             let filter = filters.0.filter(index, &id, filters.1)?;
             let sub = client
@@ -197,7 +212,7 @@ impl Bench<'_> {
     async fn open_idle(&mut self) {
         let (conns, stats) = self
             .dialer
-            .open("conn", self.args.connections as usize, None)
+            .open("conn", self.args.connections as usize, None, false)
             .await;
         self.count(stats);
         let mut told = false;
@@ -216,7 +231,10 @@ impl Bench<'_> {
     /// Connects the publishers and runs them; (completed, elapsed).
     async fn publish_all(&mut self, start: Instant) -> Result<(u64, Duration), CliError> {
         let a = self.args;
-        let (conns, stats) = self.dialer.open("pub", a.publishers as usize, None).await;
+        let (conns, stats) = self
+            .dialer
+            .open("pub", a.publishers as usize, None, true)
+            .await;
         self.count(stats);
         let conns = all_or_first_error(conns)?;
         let count = match (a.count, a.duration) {
@@ -234,16 +252,15 @@ impl Bench<'_> {
             size: a.payload_size as usize,
             window: usize::try_from(a.window).unwrap_or(256),
             start,
+            version: self.version,
         };
         let mut tasks = Vec::with_capacity(conns.len());
-        for Conn { index, id, client } in conns {
-            self.clients.push(client.clone());
-            let topic = self.topics.topic(index, &id)?;
-            let sent = self.counters.sent.clone();
-            tasks.push((
-                index,
-                tokio::spawn(publisher(client, topic, index, plan.clone(), sent)),
-            ));
+        for conn in conns {
+            self.clients.push(conn.client.clone());
+            let topic = self.topics.topic(conn.index, &conn.id)?;
+            let (plan, counters) = (plan.clone(), self.counters.clone());
+            let task = publisher(conn.client, topic, conn.index, plan, counters, conn.written);
+            tasks.push((conn.index, tokio::spawn(task)));
         }
         let mut total: u64 = 0;
         for (i, task) in tasks {

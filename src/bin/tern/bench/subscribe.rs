@@ -1,10 +1,11 @@
 //! A bench subscriber: reads the payload header of each message, counts
 //! unique, duplicate and foreign messages, and records latencies.
 
+use super::publish::SocketMeter;
 use super::HEADER;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use tern_mqtt::client::Subscription;
 use tokio::sync::watch;
@@ -24,6 +25,38 @@ pub struct Counters {
     pub received: AtomicU64,
     /// Messages received once.
     pub unique: AtomicU64,
+    /// QoS 0 publishes written, per publisher, when sockets are counted.
+    meters: Mutex<Vec<SocketMeter>>,
+}
+
+impl Counters {
+    /// Counts a publisher's QoS 0 publishes at its socket.
+    pub fn add_meter(&self, meter: SocketMeter) {
+        self.meters
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(meter);
+    }
+
+    /// Publishes sent so far: written to the sockets when they are
+    /// counted (QoS 0), else completed.
+    pub fn sent_now(&self) -> u64 {
+        let meters = self.meters.lock().unwrap_or_else(|p| p.into_inner());
+        if meters.is_empty() {
+            self.sent.load(Ordering::Relaxed)
+        } else {
+            meters.iter().map(SocketMeter::written).sum()
+        }
+    }
+
+    /// Whether QoS 0 publishes are counted at the sockets.
+    pub fn at_socket(&self) -> bool {
+        !self
+            .meters
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_empty()
+    }
 }
 
 /// What one subscriber saw.
