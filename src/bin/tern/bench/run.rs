@@ -93,20 +93,12 @@ impl Bench<'_> {
             args.json,
         );
         let start = Instant::now();
-        let sent = match args.runs(Mode::Pub) {
-            true => Some(self.publish_all(start).await),
-            false => {
-                hold(args.duration).await;
-                None
-            }
-        };
-        let sent = match sent {
-            Some(Err(e)) => {
+        let sent = match self.publish_or_hold(start).await {
+            Ok(sent) => sent,
+            Err(e) => {
                 progress.finish();
                 return Err(e);
             }
-            Some(Ok(s)) => Some(s),
-            None => None,
         };
         let expected = sent
             .filter(|_| !subs.is_empty())
@@ -121,19 +113,35 @@ impl Bench<'_> {
         }
         progress.finish();
         let received = args.runs(Mode::Sub).then(|| Received::total(stats, start));
-        let counted = match (args.qos, self.counters.at_socket()) {
-            (tern_mqtt::codec::QoS::AtMostOnce, true) => "socket",
-            (tern_mqtt::codec::QoS::AtMostOnce, false) => "encoded",
-            _ => "acknowledged",
-        };
         Ok(Summary {
             title: self.title(),
             connect: self.connect,
             sent,
-            counted,
+            counted: self.counted(),
             received,
             expected,
         })
+    }
+
+    /// The publishers' run, or (without them) --duration or Ctrl-C.
+    async fn publish_or_hold(
+        &mut self,
+        start: Instant,
+    ) -> Result<Option<(u64, Duration)>, CliError> {
+        if self.args.runs(Mode::Pub) {
+            return self.publish_all(start).await.map(Some);
+        }
+        hold(self.args.duration).await;
+        Ok(None)
+    }
+
+    /// How a publish counted as sent (see `Summary::counted`).
+    fn counted(&self) -> &'static str {
+        match (self.args.qos, self.counters.at_socket()) {
+            (tern_mqtt::codec::QoS::AtMostOnce, true) => "socket",
+            (tern_mqtt::codec::QoS::AtMostOnce, false) => "encoded",
+            _ => "acknowledged",
+        }
     }
 
     fn title(&self) -> String {
