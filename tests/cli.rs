@@ -1457,3 +1457,89 @@ fn client_certificates_in_der_and_pkcs12() {
     assert_eq!(out.status.code(), Some(2));
     assert!(one_error_line(&out).contains("--cert needs --key"));
 }
+
+#[test]
+fn connect_will_and_subscribe_properties_by_d_are_on_the_wire() {
+    let broker = Broker::start(BrokerOptions::plain());
+    let base = at(&broker, Listener::Plain);
+    let out = run(
+        "sub",
+        &base,
+        &[
+            "-V",
+            "5",
+            "-t",
+            "d/1",
+            "-E",
+            "-d",
+            "--will-topic",
+            "d/will",
+            "-D",
+            "connect",
+            "user-property",
+            "site",
+            "north",
+            "-D",
+            "connect",
+            "receive-maximum",
+            "7",
+            "-D",
+            "will",
+            "will-delay-interval",
+            "9",
+            "-D",
+            "subscribe",
+            "subscription-identifier",
+            "42",
+        ],
+    );
+    assert_ok(&out);
+    let trace = text(&out.stderr);
+    let connect = trace
+        .lines()
+        .find(|l| l.starts_with("sending CONNECT"))
+        .unwrap();
+    assert!(
+        connect.contains("receive_max=7") && connect.contains("user 'site'='north'"),
+        "{connect}"
+    );
+    assert!(connect.contains("will [will_delay=9]"), "{connect}");
+    let subscribe = trace
+        .lines()
+        .find(|l| l.starts_with("sending SUBSCRIBE"))
+        .unwrap();
+    assert!(subscribe.contains("subscription_id=42"), "{subscribe}");
+    // -D for a packet the subcommand does not send is refused.
+    let out = run(
+        "sub",
+        &base,
+        &["-V", "5", "-t", "d/1", "-D", "publish", "content-type", "x"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn pretty_json_matches_mosquitto_sub() {
+    let broker = Broker::start(BrokerOptions::plain());
+    assert_ok(&mosq(
+        "mosquitto_pub",
+        &broker,
+        &["-t", "j/1", "-m", "plain", "-r"],
+    ));
+    let args = ["-t", "j/1", "-C", "1", "-W", "5", "-F", "%j", "--pretty"];
+    let ours = run("sub", &at(&broker, Listener::Plain), &args);
+    let theirs = mosq("mosquitto_sub", &broker, &args);
+    // All but the receive time.
+    let tail = |o: &Output| {
+        text(&o.stdout)
+            .split_once("\"topic\"")
+            .map(|(_, t)| t.to_owned())
+    };
+    assert!(
+        text(&ours.stdout).starts_with("{\n\t\"tst\":\t\""),
+        "{}",
+        text(&ours.stdout)
+    );
+    assert_eq!(tail(&ours), tail(&theirs));
+    assert!(tail(&ours).is_some());
+}
