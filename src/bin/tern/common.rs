@@ -38,6 +38,26 @@ impl fmt::Display for CliError {
     }
 }
 
+/// Set by --quiet: no warnings or errors on stderr.
+static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Silences `note` (and main's error line) for --quiet.
+pub fn set_quiet(quiet: bool) {
+    QUIET.store(quiet, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether --quiet was given.
+pub fn is_quiet() -> bool {
+    QUIET.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// A line on stderr, `tern: ` first, unless --quiet.
+pub fn note(line: impl fmt::Display) {
+    if !is_quiet() {
+        eprintln!("tern: {line}");
+    }
+}
+
 /// A usage error.
 pub fn usage(msg: impl Into<String>) -> CliError {
     CliError::Usage(msg.into())

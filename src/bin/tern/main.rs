@@ -120,6 +120,7 @@ fn main() -> ExitCode {
         Command::Bench(a) => &a.conn,
     };
     let (debug, quiet) = (conn.debug, conn.quiet);
+    common::set_quiet(quiet);
     init_tracing(debug);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -228,7 +228,7 @@ impl Bench<'_> {
             match conn {
                 Ok(c) => self.clients.push(c.client),
                 Err(e) if !told => {
-                    eprintln!("tern: warning: {e}");
+                    crate::common::note(format_args!("warning: {e}"));
                     told = true;
                 }
                 Err(_) => {}

@@ -207,7 +207,9 @@ async fn subscribe(
             .map_err(|e| failed(format!("subscribe failed: {}", describe(&e))))?;
         for ((filter, _), result) in sub.filters().iter().zip(sub.results()) {
             if let Err(code) = result {
-                eprintln!("tern: warning: the broker refused the subscription to {filter}: {code}");
+                crate::common::note(format_args!(
+                    "warning: the broker refused the subscription to {filter}: {code}"
+                ));
             }
         }
         Some(sub)

@@ -124,7 +124,9 @@ impl<'a> Receiver<'a> {
         let client = self.client.clone();
         self.removals.push(tokio::spawn(async move {
             if let Err(e) = client.publish_command(cmd).await {
-                eprintln!("tern: warning: cannot remove a retained message: {e}");
+                crate::common::note(format_args!(
+                    "warning: cannot remove a retained message: {e}"
+                ));
             }
         }));
     }
@@ -134,7 +136,7 @@ impl<'a> Receiver<'a> {
 fn report(ev: Option<ConnectionEvent>) -> Option<CliError> {
     match ev {
         Some(ConnectionEvent::ConnectionLost { reason }) => {
-            eprintln!("tern: connection lost: {reason}; reconnecting");
+            crate::common::note(format_args!("connection lost: {reason}; reconnecting"));
         }
         Some(ConnectionEvent::DisconnectedByServer {
             reason_code,
@@ -142,9 +144,11 @@ fn report(ev: Option<ConnectionEvent>) -> Option<CliError> {
             ..
         }) => {
             let why = reason_string.map(|s| format!(" ({s})")).unwrap_or_default();
-            eprintln!("tern: the broker disconnected: {reason_code}{why}; reconnecting");
+            crate::common::note(format_args!(
+                "the broker disconnected: {reason_code}{why}; reconnecting"
+            ));
         }
-        Some(ConnectionEvent::Reconnected { .. }) => eprintln!("tern: reconnected"),
+        Some(ConnectionEvent::Reconnected { .. }) => crate::common::note("reconnected"),
         Some(ConnectionEvent::GaveUp { attempts }) => {
             return Some(failed(format!(
                 "gave up reconnecting after {attempts} attempts"
