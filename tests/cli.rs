@@ -1052,12 +1052,12 @@ fn url_form_id_prefix_and_bind_address() {
     let pid = child.id();
     assert!(child.wait().unwrap().success());
     // -I: the prefix and the process id; -A: the connection comes from 127.0.0.2.
-    let log = broker.log();
-    assert!(
-        log.contains("New client connected from 127.0.0.2:"),
-        "{log}"
-    );
-    assert!(log.contains(&format!(" as pfx-{pid} ")), "{log}");
+    let needle = "New client connected from 127.0.0.2:";
+    let id = format!(" as pfx-{pid} ");
+    let seen = broker.wait_for(Duration::from_secs(5), |log| {
+        log.contains(needle) && log.contains(&id)
+    });
+    assert!(seen, "{}", broker.log());
     let out = tern(&["sub", "-L", &url, "-C", "1", "-W", "5"]);
     assert_ok(&out);
     assert_eq!(text(&out.stdout), "via-url\n");
@@ -1273,6 +1273,26 @@ fn tls_options_on_the_wire_and_against_mosquitto() {
         &["-t", "t/v", "-C", "1", "-W", "5"],
     );
     assert_eq!(text(&out.stdout), "tlsv1.3\n");
+    // -A over TLS: the bound socket carries the handshake.
+    let out = run(
+        "pub",
+        &tls,
+        &[
+            "-t",
+            "t/a",
+            "-m",
+            "bound",
+            "--cafile",
+            &ca,
+            "-A",
+            "127.0.0.3",
+        ],
+    );
+    assert_ok(&out);
+    assert!(broker.wait_for_log(
+        "New client connected from 127.0.0.3:",
+        Duration::from_secs(5)
+    ));
     // --tls-use-os-certs: the OS store does not know the test CA.
     let out = run("pub", &tls, &["-t", "t/v", "-m", "x", "--tls-use-os-certs"]);
     assert_eq!(out.status.code(), Some(1));
@@ -1405,9 +1425,10 @@ fn bench_pub_and_sub_alone_with_templates_retain_and_bind_address() {
         &["-t", "tb/tb-pub-1/1", "-C", "1", "-W", "5", "-F", "%r %l"],
     );
     assert_eq!(text(&out.stdout), "1 64\n");
-    assert!(broker
-        .log()
-        .contains("New client connected from 127.0.0.2:"));
+    assert!(broker.wait_for_log(
+        "New client connected from 127.0.0.2:",
+        Duration::from_secs(5)
+    ));
 }
 
 #[test]
