@@ -1567,3 +1567,25 @@ fn pretty_json_matches_mosquitto_sub() {
     assert_eq!(tail(&ours), tail(&theirs));
     assert!(tail(&ours).is_some());
 }
+
+#[test]
+fn websocket_url_reaches_mosquitto() {
+    let port = closed_port();
+    let broker = Broker::start(
+        BrokerOptions::plain()
+            .global(&format!("listener {port} 127.0.0.1"))
+            .global("protocol websockets")
+            .global("allow_anonymous true"),
+    );
+    assert!(broker.wait_for_log("running", Duration::from_secs(5)));
+    let url = format!("ws://127.0.0.1:{port}/");
+    assert_ok(&tern(&[
+        "pub", "-L", &url, "-t", "w/1", "-m", "over ws", "-r", "-d",
+    ]));
+    let out = mosq(
+        "mosquitto_sub",
+        &broker,
+        &["-t", "w/1", "-C", "1", "-W", "5"],
+    );
+    assert_eq!(text(&out.stdout), "over ws\n");
+}
