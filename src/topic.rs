@@ -226,6 +226,11 @@ fn matches_filter(filter: &str, topic: &str) -> bool {
     if topic.starts_with('$') && (filter.starts_with('+') || filter.starts_with('#')) {
         return false;
     }
+    // A topic name holds no wildcard, so an equal filter has none either:
+    // the common exact subscription matches without splitting levels.
+    if filter == topic {
+        return true;
+    }
     let mut f = filter.split('/');
     let mut t = topic.split('/');
     loop {

@@ -121,8 +121,11 @@ pub(crate) struct ConnectionFacts {
     pub server_reference: Option<String>,
 }
 
+/// The time: the current step's while the connection loop runs one (it
+/// reads the clock once per step, not once per packet: see
+/// [`super::io`]), else the clock's.
 pub(crate) fn now() -> Instant {
-    tokio::time::Instant::now().into_std()
+    super::io::step_time().unwrap_or_else(|| tokio::time::Instant::now().into_std())
 }
 
 pub(crate) struct Driver {

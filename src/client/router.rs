@@ -170,12 +170,12 @@ impl Router {
     /// no `messages()` stream is live or the application asked for it.
     pub fn targets(&self, topic: &TopicName, subscription_ids: &[NonZeroU32]) -> Vec<u64> {
         let mut targets = self.subscription_targets(topic, subscription_ids);
-        if !self.first_copy(topic, subscription_ids) {
+        let mut taps = self.taps.iter().filter(|r| !r.inbox.is_closed()).peekable();
+        // Without a live `messages()` stream there is nothing more to add.
+        if taps.peek().is_none() || !self.first_copy(topic, subscription_ids) {
             return targets;
         }
-        let taps = self.taps.iter().filter(|r| !r.inbox.is_closed());
-        let tapped = taps.clone().next().is_some();
-        if tapped && !self.unmatched_claimed {
+        if !self.unmatched_claimed {
             targets.retain(|&id| id != UNMATCHED);
         }
         targets.extend(taps.map(|r| r.id));
@@ -208,20 +208,28 @@ impl Router {
     }
 
     fn subscription_targets(&self, topic: &TopicName, subscription_ids: &[NonZeroU32]) -> Vec<u64> {
-        let live = self.routes.iter().filter(|r| !r.inbox.is_closed());
-        let by_id: Vec<u64> = live
-            .clone()
-            .filter(|r| {
-                r.subscription_id
-                    .is_some_and(|id| subscription_ids.contains(&id))
-            })
-            .map(|r| r.id)
-            .collect();
-        if !by_id.is_empty() {
-            return by_id;
+        // The filter (or identifier) is checked before the buffer's lock is
+        // taken: most routes do not match.
+        if !subscription_ids.is_empty() {
+            let by_id: Vec<u64> = self
+                .routes
+                .iter()
+                .filter(|r| {
+                    r.subscription_id
+                        .is_some_and(|id| subscription_ids.contains(&id))
+                })
+                .filter(|r| !r.inbox.is_closed())
+                .map(|r| r.id)
+                .collect();
+            if !by_id.is_empty() {
+                return by_id;
+            }
         }
-        let by_filter: Vec<u64> = live
+        let by_filter: Vec<u64> = self
+            .routes
+            .iter()
             .filter(|r| r.filters.iter().any(|(f, _)| f.matches(topic)))
+            .filter(|r| !r.inbox.is_closed())
             .map(|r| r.id)
             .collect();
         if by_filter.is_empty() {

@@ -308,6 +308,23 @@ impl Session {
         Some(self.send.split().freeze())
     }
 
+    /// Moves the bytes to write, in order, onto the end of `out` (the
+    /// batched form of [`poll_transmit`](Self::poll_transmit)). When `out`
+    /// is empty the two buffers trade places instead of copying, so a
+    /// driver that keeps one write buffer reuses both allocations: no
+    /// allocation and no copy per batch of packets.
+    pub fn transmit_into(&mut self, out: &mut BytesMut) {
+        if self.send.is_empty() {
+            return;
+        }
+        if out.is_empty() {
+            std::mem::swap(&mut self.send, out);
+        } else {
+            out.extend_from_slice(&self.send);
+            self.send.clear();
+        }
+    }
+
     /// The next application event.
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()

@@ -39,10 +39,14 @@ pub(crate) struct Inflight {
 #[derive(Debug, Default)]
 pub(crate) struct Outgoing {
     pub queue: VecDeque<Queued>,
-    /// In flight, keyed by the order they were first sent, so a resend keeps
-    /// the original order [MQTT-4.6.0-1].
-    inflight: BTreeMap<u64, Inflight>,
-    by_id: HashMap<u16, u64>,
+    /// In flight, by packet id, with the sequence number of their first
+    /// send. Kept apart from the order, so that a PUBLISH (hundreds of
+    /// bytes) is moved once in and once out, never shifted inside a tree
+    /// node on every insert and remove.
+    inflight: HashMap<u16, (u64, Inflight)>,
+    /// Packet ids by the order they were first sent, so a resend keeps the
+    /// original order [MQTT-4.6.0-1].
+    order: BTreeMap<u64, u16>,
     seq: u64,
 }
 
@@ -55,49 +59,57 @@ impl Outgoing {
 
     pub fn insert(&mut self, id: PacketId, inflight: Inflight) {
         self.seq += 1;
-        self.by_id.insert(id.get(), self.seq);
-        self.inflight.insert(self.seq, inflight);
+        if let Some((seq, _)) = self.inflight.insert(id.get(), (self.seq, inflight)) {
+            // Never happens (an id is in use until its exchange ends), but
+            // the order must not keep a stale entry if it did.
+            self.order.remove(&seq);
+        }
+        self.order.insert(self.seq, id.get());
     }
 
     pub fn get_mut(&mut self, id: PacketId) -> Option<&mut Inflight> {
-        let seq = self.by_id.get(&id.get())?;
-        self.inflight.get_mut(seq)
+        self.inflight.get_mut(&id.get()).map(|(_, e)| e)
     }
 
     pub fn remove(&mut self, id: PacketId) -> Option<Inflight> {
-        let seq = self.by_id.remove(&id.get())?;
-        self.inflight.remove(&seq)
+        let (seq, entry) = self.inflight.remove(&id.get())?;
+        self.order.remove(&seq);
+        Some(entry)
     }
 
     /// The exchanges in flight, in the order they were first sent.
     pub fn iter(&self) -> impl Iterator<Item = &Inflight> {
-        self.inflight.values()
+        self.order
+            .values()
+            .filter_map(|id| self.inflight.get(id).map(|(_, e)| e))
     }
 
     /// Takes every exchange in flight, in order.
     pub fn take_all(&mut self) -> Vec<Inflight> {
-        self.by_id.clear();
-        std::mem::take(&mut self.inflight).into_values().collect()
+        let order = std::mem::take(&mut self.order);
+        let taken = order
+            .into_values()
+            .filter_map(|id| self.inflight.remove(&id).map(|(_, e)| e))
+            .collect();
+        self.inflight = HashMap::new();
+        taken
     }
 
     /// Takes the QoS 2 exchanges whose PUBREC arrived (PUBCOMP awaited), in order.
     pub fn take_awaiting_pubcomp(&mut self) -> Vec<Inflight> {
-        let seqs: Vec<u64> = self
-            .inflight
-            .iter()
-            .filter(|(_, e)| e.stage == Stage::AwaitPubComp)
-            .map(|(seq, _)| *seq)
+        let ids: Vec<u16> = self
+            .order
+            .values()
+            .copied()
+            .filter(|id| {
+                self.inflight
+                    .get(id)
+                    .is_some_and(|(_, e)| e.stage == Stage::AwaitPubComp)
+            })
             .collect();
-        let taken: Vec<Inflight> = seqs
-            .iter()
-            .filter_map(|seq| self.inflight.remove(seq))
-            .collect();
-        for e in &taken {
-            if let Some(id) = e.publish.packet_id {
-                self.by_id.remove(&id.get());
-            }
-        }
-        taken
+        ids.into_iter()
+            .filter_map(|id| self.remove(PacketId::new(id)?))
+            .collect()
     }
 
     /// Takes the exchange of request `req`, whether in flight or queued.
@@ -105,16 +117,12 @@ impl Outgoing {
         if let Some(k) = self.queue.iter().position(|q| q.req == req) {
             return self.queue.remove(k).map(|q| q.publish);
         }
-        let seq = self
+        let id = self
             .inflight
             .iter()
-            .find(|(_, e)| e.req == req)
-            .map(|(seq, _)| *seq)?;
-        let entry = self.inflight.remove(&seq)?;
-        if let Some(id) = entry.publish.packet_id {
-            self.by_id.remove(&id.get());
-        }
-        Some(entry.publish)
+            .find(|(_, (_, e))| e.req == req)
+            .map(|(id, _)| *id)?;
+        self.remove(PacketId::new(id)?).map(|e| e.publish)
     }
 
     pub fn is_idle(&self) -> bool {
