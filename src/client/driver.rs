@@ -103,7 +103,7 @@ pub(crate) struct PendingPublish {
 /// Replies owed to handles, by the engine's request id.
 #[derive(Default)]
 pub(crate) struct Pending {
-    pub publishes: HashMap<RequestId, PendingPublish>,
+    pub publishes: HashMap<RequestId, PendingPublish, foldhash::fast::RandomState>,
     pub subscribes: HashMap<RequestId, (u64, oneshot::Sender<Result<SubscribeReply, Error>>)>,
     pub unsubscribes: HashMap<RequestId, oneshot::Sender<Result<Vec<ReasonCode>, Error>>>,
     pub reauths: HashMap<RequestId, oneshot::Sender<Result<(), Error>>>,

@@ -3,7 +3,7 @@
 
 use super::event::RequestId;
 use crate::codec::{PacketId, Publish};
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::time::Instant;
 
 /// A publish not yet sent: waiting for a connection, send quota or an id.
@@ -39,77 +39,106 @@ pub(crate) struct Inflight {
 #[derive(Debug, Default)]
 pub(crate) struct Outgoing {
     pub queue: VecDeque<Queued>,
-    /// In flight, by packet id, with the sequence number of their first
-    /// send. Kept apart from the order, so that a PUBLISH (hundreds of
-    /// bytes) is moved once in and once out, never shifted inside a tree
-    /// node on every insert and remove.
-    inflight: HashMap<u16, (u64, Inflight)>,
-    /// Packet ids by the order they were first sent, so a resend keeps the
-    /// original order [MQTT-4.6.0-1].
-    order: BTreeMap<u64, u16>,
-    seq: u64,
+    /// In flight, in the order they were first sent, so a resend keeps
+    /// the original order [MQTT-4.6.0-1]: slot `k` holds sequence number
+    /// `base + k`, and an exchange that ended leaves its slot empty until
+    /// the ones before it end too (acks mostly come in order, so the front
+    /// empties as the back fills). A PUBLISH (hundreds of bytes) is moved
+    /// once in and once out, never shifted inside a map on every insert
+    /// and remove.
+    slots: VecDeque<Option<Inflight>>,
+    /// The sequence number of `slots[0]`.
+    base: u64,
+    /// How many slots are full.
+    live: usize,
+    /// Sequence number by packet id.
+    by_id: HashMap<u16, u64, foldhash::fast::RandomState>,
 }
 
 impl Outgoing {
     /// How many QoS 1/2 exchanges are unacknowledged: what counts against
     /// the server's Receive Maximum.
     pub fn inflight_len(&self) -> usize {
-        self.inflight.len()
+        self.live
     }
 
     pub fn insert(&mut self, id: PacketId, inflight: Inflight) {
-        self.seq += 1;
-        if let Some((seq, _)) = self.inflight.insert(id.get(), (self.seq, inflight)) {
-            // Never happens (an id is in use until its exchange ends), but
-            // the order must not keep a stale entry if it did.
-            self.order.remove(&seq);
-        }
-        self.order.insert(self.seq, id.get());
+        // An id is in use until its exchange ends, so it is never in the
+        // map here; if it were, the old exchange must not stay behind.
+        self.remove(id);
+        let seq = self.base + self.slots.len() as u64;
+        self.by_id.insert(id.get(), seq);
+        self.slots.push_back(Some(inflight));
+        self.live += 1;
+    }
+
+    fn slot(&self, id: PacketId) -> Option<usize> {
+        let seq = self.by_id.get(&id.get())?;
+        usize::try_from(seq.checked_sub(self.base)?).ok()
     }
 
     pub fn get_mut(&mut self, id: PacketId) -> Option<&mut Inflight> {
-        self.inflight.get_mut(&id.get()).map(|(_, e)| e)
+        let k = self.slot(id)?;
+        self.slots.get_mut(k)?.as_mut()
     }
 
     pub fn remove(&mut self, id: PacketId) -> Option<Inflight> {
-        let (seq, entry) = self.inflight.remove(&id.get())?;
-        self.order.remove(&seq);
+        let k = self.slot(id)?;
+        self.by_id.remove(&id.get());
+        let entry = self.slots.get_mut(k)?.take()?;
+        self.live -= 1;
+        self.trim();
         Some(entry)
+    }
+
+    /// Drops the empty slots at the front; renumbers when empty slots
+    /// behind a long-unacknowledged exchange outnumber the full ones, so
+    /// the slots never grow past about twice what is in flight.
+    fn trim(&mut self) {
+        while matches!(self.slots.front(), Some(None)) {
+            self.slots.pop_front();
+            self.base += 1;
+        }
+        if self.slots.len() <= 2 * self.live + 64 {
+            return;
+        }
+        self.slots.retain(Option::is_some);
+        for (k, e) in self.slots.iter().flatten().enumerate() {
+            if let Some(id) = e.publish.packet_id {
+                self.by_id.insert(id.get(), self.base + k as u64);
+            }
+        }
     }
 
     /// The exchanges in flight, in the order they were first sent.
     pub fn iter(&self) -> impl Iterator<Item = &Inflight> {
-        self.order
-            .values()
-            .filter_map(|id| self.inflight.get(id).map(|(_, e)| e))
+        self.slots.iter().flatten()
     }
 
     /// Takes every exchange in flight, in order.
     pub fn take_all(&mut self) -> Vec<Inflight> {
-        let order = std::mem::take(&mut self.order);
-        let taken = order
-            .into_values()
-            .filter_map(|id| self.inflight.remove(&id).map(|(_, e)| e))
-            .collect();
-        self.inflight = HashMap::new();
-        taken
+        self.by_id.clear();
+        self.base += self.slots.len() as u64;
+        self.live = 0;
+        std::mem::take(&mut self.slots)
+            .into_iter()
+            .flatten()
+            .collect()
     }
 
     /// Takes the QoS 2 exchanges whose PUBREC arrived (PUBCOMP awaited), in order.
     pub fn take_awaiting_pubcomp(&mut self) -> Vec<Inflight> {
-        let ids: Vec<u16> = self
-            .order
-            .values()
-            .copied()
-            .filter(|id| {
-                self.inflight
-                    .get(id)
-                    .is_some_and(|(_, e)| e.stage == Stage::AwaitPubComp)
-            })
+        self.take_where(|e| e.stage == Stage::AwaitPubComp)
+    }
+
+    /// Takes the exchanges in flight that `pick` picks, in order.
+    fn take_where(&mut self, pick: impl Fn(&Inflight) -> bool) -> Vec<Inflight> {
+        let ids: Vec<PacketId> = self
+            .iter()
+            .filter(|e| pick(e))
+            .filter_map(|e| e.publish.packet_id)
             .collect();
-        ids.into_iter()
-            .filter_map(|id| self.remove(PacketId::new(id)?))
-            .collect()
+        ids.into_iter().filter_map(|id| self.remove(id)).collect()
     }
 
     /// Takes the exchange of request `req`, whether in flight or queued.
@@ -117,15 +146,10 @@ impl Outgoing {
         if let Some(k) = self.queue.iter().position(|q| q.req == req) {
             return self.queue.remove(k).map(|q| q.publish);
         }
-        let id = self
-            .inflight
-            .iter()
-            .find(|(_, (_, e))| e.req == req)
-            .map(|(id, _)| *id)?;
-        self.remove(PacketId::new(id)?).map(|e| e.publish)
+        self.take_where(|e| e.req == req).pop().map(|e| e.publish)
     }
 
     pub fn is_idle(&self) -> bool {
-        self.queue.is_empty() && self.inflight.is_empty()
+        self.queue.is_empty() && self.live == 0
     }
 }
