@@ -30,6 +30,11 @@ const READ_BATCH: usize = 8;
 /// takes it), so a driver that kept reading a fast stream would fill their
 /// buffers before they could run, and QoS 0 messages would be dropped.
 const READ_PER_POLL: usize = 128 * 1024;
+/// A poll that moved fewer bytes than this (in and out) before waiting
+/// finds the connection quiet: it gives its empty buffers back, so that an
+/// idle connection holds no buffer at all. A busy connection moves far
+/// more per poll, so it keeps them.
+const QUIET_POLL_BYTES: usize = 1024;
 /// Read buffer headroom of a new connection: small, so that an idle
 /// connection stays cheap.
 const READ_RESERVE_MIN: usize = 2 * 1024;
@@ -209,6 +214,9 @@ impl Driver {
                 }
             }
             if !progress {
+                if read_total.saturating_add(io.bytes_out) < QUIET_POLL_BYTES {
+                    self.release_buffers(io);
+                }
                 self.update_gauges(io);
                 return Poll::Pending;
             }
@@ -274,6 +282,16 @@ impl Driver {
             }
         }
         Ok(got)
+    }
+
+    /// Gives back the buffers a quiet connection holds empty: the engine's
+    /// and the write buffer; the next read starts small again.
+    fn release_buffers(&mut self, io: &mut Io) {
+        self.session.release_empty_buffers();
+        if io.out.is_empty() {
+            io.out = BytesMut::new();
+        }
+        io.read_reserve = READ_RESERVE_MIN;
     }
 
     /// The next deadline: the engine's, or the bound on closing.

@@ -325,6 +325,21 @@ impl Session {
         }
     }
 
+    /// Frees the receive and transmit buffers and the event queue when they
+    /// are empty (a partial packet in the receive buffer stays), so that an
+    /// idle connection holds no buffer; they grow again on the next use.
+    pub fn release_empty_buffers(&mut self) {
+        if self.recv.is_empty() {
+            self.recv = BytesMut::new();
+        }
+        if self.send.is_empty() {
+            self.send = BytesMut::new();
+        }
+        if self.events.is_empty() {
+            self.events = VecDeque::new();
+        }
+    }
+
     /// The next application event.
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
