@@ -469,12 +469,26 @@ impl Session {
         }
         let publish = self.check_publish(cmd)?;
         let req = self.next_request();
-        self.outgoing.queue.push_back(Queued {
+        let queued = Queued {
             req,
             publish,
             queued_at: now,
-        });
-        self.pump(now);
+        };
+        // Connected, nothing waiting ahead of it and quota left (the common
+        // case): sent at once, as `pump` would, without a trip through the
+        // queue (a publish is hundreds of bytes to move).
+        if self.state == ConnectionState::Connected
+            && self.outgoing.queue.is_empty()
+            && self.subs.queue.is_empty()
+            && !self.out_of_quota(queued.publish.qos)
+        {
+            if let Some(waiting) = self.send_publish_now(now, queued) {
+                self.outgoing.queue.push_back(waiting);
+            }
+        } else {
+            self.outgoing.queue.push_back(queued);
+            self.pump(now);
+        }
         Ok(req)
     }
 
