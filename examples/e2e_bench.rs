@@ -422,7 +422,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 /// counted as the clients'.
 enum BrokerProcess {
     // Held so that the broker runs until the end; dropping it stops it.
-    Mosquitto(#[allow(dead_code)] mosquitto::Broker),
+    Mosquitto(#[allow(dead_code)] Box<mosquitto::Broker>),
     Mini(std::process::Child),
 }
 
@@ -461,7 +461,7 @@ fn start_broker(mini: bool, window: usize) -> Result<(BrokerProcess, u16, String
         );
         let port = broker.addr(mosquitto::Listener::Plain).port();
         let pid = broker.pid().map(|p| p.to_string()).unwrap_or_default();
-        return Ok((BrokerProcess::Mosquitto(broker), port, pid));
+        return Ok((BrokerProcess::Mosquitto(Box::new(broker)), port, pid));
     }
     use std::io::BufRead;
     let exe = std::env::current_exe()?;

@@ -117,10 +117,11 @@ async fn connection(broker: Shared, id: u64, stream: TcpStream) {
     broker.borrow_mut().peers.insert(id, Rc::clone(&peer));
     let writing = tokio::task::spawn_local(write_loop(Rc::clone(&peer), writer));
     let _ = read_loop(&broker, id, &peer, reader).await;
-    let mut b = broker.borrow_mut();
-    b.peers.remove(&id);
-    b.subscriptions.retain(|s| s.2 != id);
-    drop(b);
+    {
+        let mut b = broker.borrow_mut();
+        b.peers.remove(&id);
+        b.subscriptions.retain(|s| s.2 != id);
+    }
     peer.out.borrow_mut().closed = true;
     peer.wake.notify_one();
     let _ = writing.await;
@@ -207,7 +208,7 @@ fn frame(bytes: &[u8]) -> Option<(u8, (usize, usize), usize)> {
 fn put_header(out: &mut Vec<u8>, first: u8, mut len: usize) {
     out.push(first);
     loop {
-        let mut b = (len & 0x7f) as u8;
+        let mut b = u8::try_from(len & 0x7f).unwrap_or(0);
         len >>= 7;
         if len > 0 {
             b |= 0x80;

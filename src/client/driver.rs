@@ -235,6 +235,7 @@ impl Driver {
     /// both its `self` argument and the local it moves into in its state
     /// (rust-lang/rust#62958), twice the driver's 2.7 KiB per connection;
     /// an `async move` block uses the captured driver in place.
+    #[allow(clippy::manual_async_fn)] // on purpose: see above
     pub fn run(
         mut self,
         ready: oneshot::Sender<Result<bool, Error>>,
