@@ -153,3 +153,48 @@ impl Outgoing {
         self.queue.is_empty() && self.live == 0
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::{decode, Packet, ProtocolVersion};
+
+    /// A QoS 1 exchange on topic `t` under packet id `id`, its PUBLISH as
+    /// decoded from the wire.
+    fn exchange(id: u16) -> (PacketId, Inflight) {
+        let [hi, lo] = id.to_be_bytes();
+        let mut wire = bytes::BytesMut::from(&[0x32, 5, 0, 1, b't', hi, lo][..]);
+        let Ok(Some(Packet::Publish(publish))) = decode(&mut wire, ProtocolVersion::V311, 1024)
+        else {
+            panic!("a PUBLISH");
+        };
+        let inflight = Inflight {
+            req: RequestId(u64::from(id)),
+            publish,
+            stage: Stage::AwaitPubAck,
+        };
+        (PacketId::new(id).expect("non-zero"), inflight)
+    }
+
+    #[test]
+    fn a_stuck_exchange_keeps_its_place_and_the_slots_stay_bounded() {
+        let mut out = Outgoing::default();
+        let (stuck, first) = exchange(1);
+        out.insert(stuck, first);
+        for id in 2..3000 {
+            let (id, e) = exchange(id);
+            out.insert(id, e);
+            assert!(out.remove(id).is_some());
+            assert!(out.slots.len() <= 2 * out.live + 64, "slots renumbered");
+        }
+        let (late, e) = exchange(3000);
+        out.insert(late, e);
+        assert_eq!(out.inflight_len(), 2);
+        let order: Vec<u64> = out.iter().map(|e| e.req.0).collect();
+        assert_eq!(order, [1, 3000], "first-send order [MQTT-4.6.0-1]");
+        assert!(out.get_mut(stuck).is_some());
+        assert_eq!(out.remove(stuck).map(|e| e.req.0), Some(1));
+        assert_eq!(out.take_all().len(), 1);
+        assert!(out.is_idle());
+    }
+}
