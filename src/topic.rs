@@ -190,6 +190,14 @@ impl TopicFilter {
     ///
     /// A shared subscription matches as its inner filter does.
     pub fn matches(&self, topic: &TopicName) -> bool {
+        let filter = self.0.as_bytes();
+        // A filter with no wildcard (and no share prefix) matches exactly
+        // its own topic name: compared as bytes, without splitting levels
+        // or re-reading either string as UTF-8 (the common subscription,
+        // checked for every message received).
+        if !filter.starts_with(b"$share/") && !filter.iter().any(|b| matches!(b, b'+' | b'#')) {
+            return filter[..] == topic.as_mqtt_string().as_bytes()[..];
+        }
         matches_filter(self.filter_part(), topic.as_str())
     }
 }
@@ -225,6 +233,11 @@ fn matches_filter(filter: &str, topic: &str) -> bool {
     // [MQTT-4.7.2-1]. A client routing what it receives follows the same rule.
     if topic.starts_with('$') && (filter.starts_with('+') || filter.starts_with('#')) {
         return false;
+    }
+    // A topic name holds no wildcard, so an equal filter has none either:
+    // the common exact subscription matches without splitting levels.
+    if filter == topic {
+        return true;
     }
     let mut f = filter.split('/');
     let mut t = topic.split('/');
@@ -390,6 +403,13 @@ pub(crate) mod tests {
         assert!(!m("#", "$SYS/x"));
         assert!(!m("+/x", "$SYS/x"));
         assert!(m("$SYS/#", "$SYS/x"));
+        // Filters without wildcards match their own name only, and a shared
+        // one by its inner filter, never by the whole string.
+        assert!(m("sport/tennis", "sport/tennis"));
+        assert!(!m("sport/tennis", "sport/tennis/"));
+        assert!(!m("sport/tennis", "sport/tenni"));
+        assert!(m("$share/g/sport", "sport"));
+        assert!(!m("$share/g/sport", "$share/g/sport"));
         assert_eq!(
             TopicFilter::new("a/#/b"),
             Err(TopicError::MultiLevelWildcardMisplaced)

@@ -18,7 +18,7 @@ use tokio::sync::{oneshot, OwnedSemaphorePermit};
 impl Driver {
     pub(super) fn handle_command(&mut self, cmd: Command) {
         match cmd {
-            Command::Publish { cmd, reply, permit } => self.publish(cmd, reply, permit),
+            Command::Publish { cmd, reply, permit } => self.publish(*cmd, reply, permit),
             Command::Subscribe {
                 filters,
                 properties,

@@ -222,7 +222,7 @@ impl Driver {
         let last = targets.len().saturating_sub(1);
         let mut msg = Some(msg);
         let mut waiting = 0;
-        for (i, route) in targets.into_iter().enumerate() {
+        for (i, &route) in targets.iter().enumerate() {
             let item = if i == last { msg.take() } else { msg.clone() };
             if let Some(item) = item {
                 if !self.store(route, item, auto_ack) {
@@ -230,6 +230,7 @@ impl Driver {
                 }
             }
         }
+        self.router.recycle(targets);
         if let Some(token) = auto_ack {
             if waiting == 0 {
                 self.session.ack(now(), token);

@@ -8,11 +8,12 @@ use crate::session::deadline;
 use crate::session::ConnectionState;
 use crate::transport::BoxedTransport;
 use crate::Error;
-use bytes::Bytes;
-use std::collections::VecDeque;
+use bytes::{Buf, BytesMut};
+use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Instant;
 use tokio::io::{AsyncReadExt, AsyncWrite};
 use tokio::time::Sleep;
 
@@ -23,6 +24,17 @@ const LOOP_BUDGET: usize = 64;
 const COMMAND_BATCH: usize = 256;
 /// Reads per step.
 const READ_BATCH: usize = 8;
+/// Bytes read per poll of the connection task before it yields: the
+/// subscription readers woken by what it delivered are often queued on the
+/// same worker thread (tokio runs a woken task there, and no other worker
+/// takes it), so a driver that kept reading a fast stream would fill their
+/// buffers before they could run, and QoS 0 messages would be dropped.
+const READ_PER_POLL: usize = 128 * 1024;
+/// A poll that moved fewer bytes than this (in and out) before waiting
+/// finds the connection quiet: it gives its empty buffers back, so that an
+/// idle connection holds no buffer at all. A busy connection moves far
+/// more per poll, so it keeps them.
+const QUIET_POLL_BYTES: usize = 1024;
 /// Read buffer headroom of a new connection: small, so that an idle
 /// connection stays cheap.
 const READ_RESERVE_MIN: usize = 2 * 1024;
@@ -30,10 +42,42 @@ const READ_RESERVE_MIN: usize = 2 * 1024;
 /// [`READ_RESERVE_MIN`]): enough for many small packets per read.
 const READ_RESERVE_MAX: usize = 16 * 1024;
 
+thread_local! {
+    /// The time of the loop step running on this thread, if one is.
+    static STEP_TIME: Cell<Option<Instant>> = const { Cell::new(None) };
+}
+
+/// The time of the loop step running on this thread: a step handles a
+/// bounded batch (microseconds of work), so one reading of the clock
+/// serves every packet, command and event in it; reading it per packet
+/// cost several percent of the client's CPU.
+pub(super) fn step_time() -> Option<Instant> {
+    STEP_TIME.with(Cell::get)
+}
+
+/// Holds the step's time for [`step_time`] until dropped (also on unwind,
+/// so no other task on the thread ever sees a stale time).
+struct StepClock;
+
+impl StepClock {
+    fn start() -> Self {
+        STEP_TIME.with(|t| t.set(Some(tokio::time::Instant::now().into_std())));
+        StepClock
+    }
+}
+
+impl Drop for StepClock {
+    fn drop(&mut self) {
+        STEP_TIME.with(|t| t.set(None));
+    }
+}
+
 /// The byte stream of one connection and what is waiting to be written.
 pub(super) struct Io {
     stream: BoxedTransport,
-    out: VecDeque<Bytes>,
+    /// Every packet the engine produced and the stream has not taken yet,
+    /// back to back: one write per batch of packets, not one per packet.
+    out: BytesMut,
     needs_flush: bool,
     /// Bytes written and not yet counted in the metric.
     bytes_out: usize,
@@ -57,7 +101,7 @@ impl Io {
     pub fn new(stream: BoxedTransport) -> Self {
         Io {
             stream,
-            out: VecDeque::new(),
+            out: BytesMut::new(),
             needs_flush: false,
             bytes_out: 0,
             read_reserve: READ_RESERVE_MIN,
@@ -89,18 +133,14 @@ impl Io {
     /// something was written.
     fn poll_write(&mut self, cx: &mut Context<'_>) -> Result<bool, std::io::Error> {
         let mut wrote = false;
-        while let Some(front) = self.out.front_mut() {
-            match Pin::new(&mut self.stream).poll_write(cx, front) {
+        while !self.out.is_empty() {
+            match Pin::new(&mut self.stream).poll_write(cx, &self.out) {
                 Poll::Ready(Ok(0)) => return Err(std::io::ErrorKind::WriteZero.into()),
                 Poll::Ready(Ok(n)) => {
                     wrote = true;
                     self.bytes_out += n;
                     self.needs_flush = true;
-                    if n >= front.len() {
-                        self.out.pop_front();
-                    } else {
-                        let _ = front.split_to(n);
-                    }
+                    self.out.advance(n.min(self.out.len()));
                 }
                 Poll::Ready(Err(e)) => return Err(e),
                 Poll::Pending => return Ok(wrote),
@@ -138,10 +178,15 @@ impl Driver {
     }
 
     fn poll_connection(&mut self, io: &mut Io, cx: &mut Context<'_>) -> Poll<()> {
+        let mut read_total = 0;
         for _ in 0..LOOP_BUDGET {
+            let _clock = StepClock::start();
             let mut progress = self.poll_commands(cx);
             match self.poll_read(io, cx) {
-                Ok(read) => progress |= read,
+                Ok(read) => {
+                    progress |= read > 0;
+                    read_total += read;
+                }
                 Err(closed) => return self.transport_closed(closed),
             }
             let at = self.timer_deadline(io).map(tokio::time::Instant::from_std);
@@ -158,9 +203,7 @@ impl Driver {
                 self.pending.abort = Some(reply);
                 return self.transport_closed(Closed::Local);
             }
-            while let Some(bytes) = self.session.poll_transmit() {
-                io.out.push_back(bytes);
-            }
+            self.session.transmit_into(&mut io.out);
             match io.poll_write(cx) {
                 Ok(wrote) => progress |= wrote,
                 Err(e) => return self.transport_closed(Closed::Remote(Some(self.describe(e)))),
@@ -171,8 +214,14 @@ impl Driver {
                 }
             }
             if !progress {
+                if read_total.saturating_add(io.bytes_out) < QUIET_POLL_BYTES {
+                    self.release_buffers(io);
+                }
                 self.update_gauges(io);
                 return Poll::Pending;
+            }
+            if read_total >= READ_PER_POLL {
+                break;
             }
         }
         cx.waker().wake_by_ref();
@@ -198,13 +247,13 @@ impl Driver {
         true
     }
 
-    /// Reads what the stream has, into the engine. Ok(true) when bytes
-    /// came; Err when the stream ended.
-    fn poll_read(&mut self, io: &mut Io, cx: &mut Context<'_>) -> Result<bool, Closed> {
+    /// Reads what the stream has, into the engine. Ok(bytes read); Err
+    /// when the stream ended.
+    fn poll_read(&mut self, io: &mut Io, cx: &mut Context<'_>) -> Result<usize, Closed> {
         if io.closing_by.is_some() {
-            return Ok(false);
+            return Ok(0);
         }
-        let mut got = false;
+        let mut got = 0;
         for _ in 0..READ_BATCH {
             let recv = self.session.recv_buffer();
             if recv.capacity() - recv.len() < io.read_reserve / 4 {
@@ -218,7 +267,7 @@ impl Driver {
                     })))
                 }
                 Poll::Ready(Ok(n)) => {
-                    got = true;
+                    got += n;
                     self.metrics.bytes_in(n);
                     if n >= io.read_reserve / 2 {
                         io.read_reserve = (io.read_reserve * 2).min(READ_RESERVE_MAX);
@@ -233,6 +282,16 @@ impl Driver {
             }
         }
         Ok(got)
+    }
+
+    /// Gives back the buffers a quiet connection holds empty: the engine's
+    /// and the write buffer; the next read starts small again.
+    fn release_buffers(&mut self, io: &mut Io) {
+        self.session.release_empty_buffers();
+        if io.out.is_empty() {
+            io.out = BytesMut::new();
+        }
+        io.read_reserve = READ_RESERVE_MIN;
     }
 
     /// The next deadline: the engine's, or the bound on closing.

@@ -317,8 +317,10 @@ fn closed<T>(_: T) -> Error {
 }
 
 /// Events kept for a receiver that lags; one that falls further behind
-/// gets [`ConnectionEvent::Missed`] instead of the oldest.
-const EVENT_CAPACITY: usize = 1024;
+/// gets [`ConnectionEvent::Missed`] instead of the oldest. The channel
+/// allocates every slot up front (80 bytes each) for every connection, so
+/// this is kept to a few reconnects' worth of events.
+const EVENT_CAPACITY: usize = 32;
 
 impl Client {
     /// Connects and returns once the broker has accepted the connection
@@ -586,7 +588,7 @@ impl Client {
     > {
         let (reply, rx) = oneshot::channel();
         self.send(Command::Publish {
-            cmd,
+            cmd: Box::new(cmd),
             reply: publisher::PublishReply::Caller(reply),
             permit,
         })?;

@@ -179,7 +179,7 @@ impl futures_sink::Sink<PublishCommand> for Publisher {
             None => PublishReply::Nobody,
         };
         self.client.send(Command::Publish {
-            cmd,
+            cmd: Box::new(cmd),
             reply,
             permit: slot,
         })?;

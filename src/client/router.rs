@@ -63,6 +63,9 @@ pub(crate) struct Router {
     taps: Vec<Route>,
     /// Whether the application asked for the unmatched stream.
     unmatched_claimed: bool,
+    /// The list [`targets`](Self::targets) fills, handed back through
+    /// [`recycle`](Self::recycle): no allocation per message routed.
+    scratch: Vec<u64>,
 }
 
 impl Router {
@@ -72,6 +75,7 @@ impl Router {
             unmatched: Route::new(UNMATCHED, Vec::new(), unmatched),
             taps: Vec::new(),
             unmatched_claimed: false,
+            scratch: Vec::new(),
         }
     }
 
@@ -168,18 +172,26 @@ impl Router {
     /// Every live `messages()` stream gets the message too, once; a message
     /// that matches no subscription goes to the unmatched stream only when
     /// no `messages()` stream is live or the application asked for it.
-    pub fn targets(&self, topic: &TopicName, subscription_ids: &[NonZeroU32]) -> Vec<u64> {
-        let mut targets = self.subscription_targets(topic, subscription_ids);
-        if !self.first_copy(topic, subscription_ids) {
+    pub fn targets(&mut self, topic: &TopicName, subscription_ids: &[NonZeroU32]) -> Vec<u64> {
+        let mut targets = std::mem::take(&mut self.scratch);
+        targets.clear();
+        self.subscription_targets(topic, subscription_ids, &mut targets);
+        let mut taps = self.taps.iter().filter(|r| !r.inbox.is_closed()).peekable();
+        // Without a live `messages()` stream there is nothing more to add.
+        if taps.peek().is_none() || !self.first_copy(topic, subscription_ids) {
             return targets;
         }
-        let taps = self.taps.iter().filter(|r| !r.inbox.is_closed());
-        let tapped = taps.clone().next().is_some();
-        if tapped && !self.unmatched_claimed {
+        if !self.unmatched_claimed {
             targets.retain(|&id| id != UNMATCHED);
         }
         targets.extend(taps.map(|r| r.id));
         targets
+    }
+
+    /// Takes back the list [`targets`](Self::targets) returned, for the
+    /// next message.
+    pub fn recycle(&mut self, targets: Vec<u64>) {
+        self.scratch = targets;
     }
 
     /// Whether this PUBLISH is the copy `messages()` streams take. A broker
@@ -207,27 +219,40 @@ impl Router {
         self.routes.iter().any(|r| r.subscription_id == Some(id))
     }
 
-    fn subscription_targets(&self, topic: &TopicName, subscription_ids: &[NonZeroU32]) -> Vec<u64> {
-        let live = self.routes.iter().filter(|r| !r.inbox.is_closed());
-        let by_id: Vec<u64> = live
-            .clone()
-            .filter(|r| {
-                r.subscription_id
-                    .is_some_and(|id| subscription_ids.contains(&id))
-            })
-            .map(|r| r.id)
-            .collect();
-        if !by_id.is_empty() {
-            return by_id;
+    /// Fills `targets` (empty) with the routes a message goes to, before
+    /// the `messages()` streams.
+    fn subscription_targets(
+        &self,
+        topic: &TopicName,
+        subscription_ids: &[NonZeroU32],
+        targets: &mut Vec<u64>,
+    ) {
+        // The filter (or identifier) is checked before the buffer's lock is
+        // taken: most routes do not match.
+        if !subscription_ids.is_empty() {
+            targets.extend(
+                self.routes
+                    .iter()
+                    .filter(|r| {
+                        r.subscription_id
+                            .is_some_and(|id| subscription_ids.contains(&id))
+                    })
+                    .filter(|r| !r.inbox.is_closed())
+                    .map(|r| r.id),
+            );
+            if !targets.is_empty() {
+                return;
+            }
         }
-        let by_filter: Vec<u64> = live
-            .filter(|r| r.filters.iter().any(|(f, _)| f.matches(topic)))
-            .map(|r| r.id)
-            .collect();
-        if by_filter.is_empty() {
-            vec![UNMATCHED]
-        } else {
-            by_filter
+        targets.extend(
+            self.routes
+                .iter()
+                .filter(|r| r.filters.iter().any(|(f, _)| f.matches(topic)))
+                .filter(|r| !r.inbox.is_closed())
+                .map(|r| r.id),
+        );
+        if targets.is_empty() {
+            targets.push(UNMATCHED);
         }
     }
 

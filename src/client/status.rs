@@ -221,7 +221,7 @@ fn why(
 }
 
 /// A receiver of [`ConnectionEvent`]s. It never ends early because it lags:
-/// a receiver that falls more than 1,024 events behind gets
+/// a receiver that falls more than 32 events behind gets
 /// [`ConnectionEvent::Missed`] and carries on.
 #[derive(Debug)]
 pub struct Events {

@@ -53,7 +53,7 @@ pub(crate) struct AckOut {
 /// Incoming publishes.
 #[derive(Debug, Default)]
 pub(crate) struct Incoming {
-    qos2: HashMap<u16, Qos2>,
+    qos2: HashMap<u16, Qos2, foldhash::fast::RandomState>,
     pending: VecDeque<Pending>,
     next_seq: u64,
 }

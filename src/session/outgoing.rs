@@ -3,7 +3,7 @@
 
 use super::event::RequestId;
 use crate::codec::{PacketId, Publish};
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::time::Instant;
 
 /// A publish not yet sent: waiting for a connection, send quota or an id.
@@ -39,65 +39,106 @@ pub(crate) struct Inflight {
 #[derive(Debug, Default)]
 pub(crate) struct Outgoing {
     pub queue: VecDeque<Queued>,
-    /// In flight, keyed by the order they were first sent, so a resend keeps
-    /// the original order [MQTT-4.6.0-1].
-    inflight: BTreeMap<u64, Inflight>,
-    by_id: HashMap<u16, u64>,
-    seq: u64,
+    /// In flight, in the order they were first sent, so a resend keeps
+    /// the original order [MQTT-4.6.0-1]: slot `k` holds sequence number
+    /// `base + k`, and an exchange that ended leaves its slot empty until
+    /// the ones before it end too (acks mostly come in order, so the front
+    /// empties as the back fills). A PUBLISH (hundreds of bytes) is moved
+    /// once in and once out, never shifted inside a map on every insert
+    /// and remove.
+    slots: VecDeque<Option<Inflight>>,
+    /// The sequence number of `slots[0]`.
+    base: u64,
+    /// How many slots are full.
+    live: usize,
+    /// Sequence number by packet id.
+    by_id: HashMap<u16, u64, foldhash::fast::RandomState>,
 }
 
 impl Outgoing {
     /// How many QoS 1/2 exchanges are unacknowledged: what counts against
     /// the server's Receive Maximum.
     pub fn inflight_len(&self) -> usize {
-        self.inflight.len()
+        self.live
     }
 
     pub fn insert(&mut self, id: PacketId, inflight: Inflight) {
-        self.seq += 1;
-        self.by_id.insert(id.get(), self.seq);
-        self.inflight.insert(self.seq, inflight);
+        // An id is in use until its exchange ends, so it is never in the
+        // map here; if it were, the old exchange must not stay behind.
+        self.remove(id);
+        let seq = self.base + self.slots.len() as u64;
+        self.by_id.insert(id.get(), seq);
+        self.slots.push_back(Some(inflight));
+        self.live += 1;
+    }
+
+    fn slot(&self, id: PacketId) -> Option<usize> {
+        let seq = self.by_id.get(&id.get())?;
+        usize::try_from(seq.checked_sub(self.base)?).ok()
     }
 
     pub fn get_mut(&mut self, id: PacketId) -> Option<&mut Inflight> {
-        let seq = self.by_id.get(&id.get())?;
-        self.inflight.get_mut(seq)
+        let k = self.slot(id)?;
+        self.slots.get_mut(k)?.as_mut()
     }
 
     pub fn remove(&mut self, id: PacketId) -> Option<Inflight> {
-        let seq = self.by_id.remove(&id.get())?;
-        self.inflight.remove(&seq)
+        let k = self.slot(id)?;
+        self.by_id.remove(&id.get());
+        let entry = self.slots.get_mut(k)?.take()?;
+        self.live -= 1;
+        self.trim();
+        Some(entry)
+    }
+
+    /// Drops the empty slots at the front; renumbers when empty slots
+    /// behind a long-unacknowledged exchange outnumber the full ones, so
+    /// the slots never grow past about twice what is in flight.
+    fn trim(&mut self) {
+        while matches!(self.slots.front(), Some(None)) {
+            self.slots.pop_front();
+            self.base += 1;
+        }
+        if self.slots.len() <= 2 * self.live + 64 {
+            return;
+        }
+        self.slots.retain(Option::is_some);
+        for (k, e) in self.slots.iter().flatten().enumerate() {
+            if let Some(id) = e.publish.packet_id {
+                self.by_id.insert(id.get(), self.base + k as u64);
+            }
+        }
     }
 
     /// The exchanges in flight, in the order they were first sent.
     pub fn iter(&self) -> impl Iterator<Item = &Inflight> {
-        self.inflight.values()
+        self.slots.iter().flatten()
     }
 
     /// Takes every exchange in flight, in order.
     pub fn take_all(&mut self) -> Vec<Inflight> {
         self.by_id.clear();
-        std::mem::take(&mut self.inflight).into_values().collect()
+        self.base += self.slots.len() as u64;
+        self.live = 0;
+        std::mem::take(&mut self.slots)
+            .into_iter()
+            .flatten()
+            .collect()
     }
 
     /// Takes the QoS 2 exchanges whose PUBREC arrived (PUBCOMP awaited), in order.
     pub fn take_awaiting_pubcomp(&mut self) -> Vec<Inflight> {
-        let seqs: Vec<u64> = self
-            .inflight
+        self.take_where(|e| e.stage == Stage::AwaitPubComp)
+    }
+
+    /// Takes the exchanges in flight that `pick` picks, in order.
+    fn take_where(&mut self, pick: impl Fn(&Inflight) -> bool) -> Vec<Inflight> {
+        let ids: Vec<PacketId> = self
             .iter()
-            .filter(|(_, e)| e.stage == Stage::AwaitPubComp)
-            .map(|(seq, _)| *seq)
+            .filter(|e| pick(e))
+            .filter_map(|e| e.publish.packet_id)
             .collect();
-        let taken: Vec<Inflight> = seqs
-            .iter()
-            .filter_map(|seq| self.inflight.remove(seq))
-            .collect();
-        for e in &taken {
-            if let Some(id) = e.publish.packet_id {
-                self.by_id.remove(&id.get());
-            }
-        }
-        taken
+        ids.into_iter().filter_map(|id| self.remove(id)).collect()
     }
 
     /// Takes the exchange of request `req`, whether in flight or queued.
@@ -105,19 +146,55 @@ impl Outgoing {
         if let Some(k) = self.queue.iter().position(|q| q.req == req) {
             return self.queue.remove(k).map(|q| q.publish);
         }
-        let seq = self
-            .inflight
-            .iter()
-            .find(|(_, e)| e.req == req)
-            .map(|(seq, _)| *seq)?;
-        let entry = self.inflight.remove(&seq)?;
-        if let Some(id) = entry.publish.packet_id {
-            self.by_id.remove(&id.get());
-        }
-        Some(entry.publish)
+        self.take_where(|e| e.req == req).pop().map(|e| e.publish)
     }
 
     pub fn is_idle(&self) -> bool {
-        self.queue.is_empty() && self.inflight.is_empty()
+        self.queue.is_empty() && self.live == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::{decode, Packet, ProtocolVersion};
+
+    /// A QoS 1 exchange on topic `t` under packet id `id`, its PUBLISH as
+    /// decoded from the wire.
+    fn exchange(id: u16) -> (PacketId, Inflight) {
+        let [hi, lo] = id.to_be_bytes();
+        let mut wire = bytes::BytesMut::from(&[0x32, 5, 0, 1, b't', hi, lo][..]);
+        let Ok(Some(Packet::Publish(publish))) = decode(&mut wire, ProtocolVersion::V311, 1024)
+        else {
+            panic!("a PUBLISH");
+        };
+        let inflight = Inflight {
+            req: RequestId(u64::from(id)),
+            publish,
+            stage: Stage::AwaitPubAck,
+        };
+        (PacketId::new(id).expect("non-zero"), inflight)
+    }
+
+    #[test]
+    fn a_stuck_exchange_keeps_its_place_and_the_slots_stay_bounded() {
+        let mut out = Outgoing::default();
+        let (stuck, first) = exchange(1);
+        out.insert(stuck, first);
+        for id in 2..3000 {
+            let (id, e) = exchange(id);
+            out.insert(id, e);
+            assert!(out.remove(id).is_some());
+            assert!(out.slots.len() <= 2 * out.live + 64, "slots renumbered");
+        }
+        let (late, e) = exchange(3000);
+        out.insert(late, e);
+        assert_eq!(out.inflight_len(), 2);
+        let order: Vec<u64> = out.iter().map(|e| e.req.0).collect();
+        assert_eq!(order, [1, 3000], "first-send order [MQTT-4.6.0-1]");
+        assert!(out.get_mut(stuck).is_some());
+        assert_eq!(out.remove(stuck).map(|e| e.req.0), Some(1));
+        assert_eq!(out.take_all().len(), 1);
+        assert!(out.is_idle());
     }
 }

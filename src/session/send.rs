@@ -311,50 +311,63 @@ impl Session {
 
     fn pump_publishes(&mut self, now: Instant) {
         while let Some(front) = self.outgoing.queue.front() {
-            let qos = front.publish.qos;
-            // Each time the Client sends a PUBLISH packet at QoS > 0, it
-            // decrements the send quota. If the send quota reaches zero, the
-            // Client MUST NOT send any more PUBLISH packets with QoS > 0
-            // [MQTT-4.9.0-2]. Later messages wait too, to keep their order.
-            if qos != QoS::AtMostOnce
-                && self.outgoing.inflight_len() >= usize::from(self.limits.receive_maximum)
-            {
+            if self.out_of_quota(front.publish.qos) {
                 return;
             }
-            let Some(mut queued) = self.outgoing.queue.pop_front() else {
+            let Some(queued) = self.outgoing.queue.pop_front() else {
                 return;
             };
-            if let Err(e) = expire(&mut queued, now) {
-                self.events.push_back(Event::PublishDone {
-                    id: queued.req,
-                    result: Err(e),
-                });
-                continue;
-            }
-            if let Err(e) = self.check_publish_limits(&queued.publish) {
-                self.events.push_back(Event::PublishDone {
-                    id: queued.req,
-                    result: Err(e),
-                });
-                continue;
-            }
-            if qos == QoS::AtMostOnce {
-                let result = self
-                    .transmit_publish(now, &mut queued.publish)
-                    .map(|()| PublishAcked::success());
-                self.events.push_back(Event::PublishDone {
-                    id: queued.req,
-                    result: result.map_err(CommandError::Encode),
-                });
-                continue;
-            }
-            let Some(id) = self.ids.allocate() else {
-                // Every id is in use: wait for one to be freed.
+            if let Some(queued) = self.send_publish_now(now, queued) {
                 self.outgoing.queue.push_front(queued);
                 return;
-            };
-            self.send_inflight(now, id, queued);
+            }
         }
+    }
+
+    /// Whether a PUBLISH at `qos` must wait for send quota.
+    pub(crate) fn out_of_quota(&self, qos: QoS) -> bool {
+        // Each time the Client sends a PUBLISH packet at QoS > 0, it
+        // decrements the send quota. If the send quota reaches zero, the
+        // Client MUST NOT send any more PUBLISH packets with QoS > 0
+        // [MQTT-4.9.0-2]. Later messages wait too, to keep their order.
+        qos != QoS::AtMostOnce
+            && self.outgoing.inflight_len() >= usize::from(self.limits.receive_maximum)
+    }
+
+    /// Sends the publish whose turn it is (or completes it with why it
+    /// cannot be sent); hands it back when every packet id is in use.
+    pub(crate) fn send_publish_now(&mut self, now: Instant, mut queued: Queued) -> Option<Queued> {
+        let qos = queued.publish.qos;
+        if let Err(e) = expire(&mut queued, now) {
+            self.events.push_back(Event::PublishDone {
+                id: queued.req,
+                result: Err(e),
+            });
+            return None;
+        }
+        if let Err(e) = self.check_publish_limits(&queued.publish) {
+            self.events.push_back(Event::PublishDone {
+                id: queued.req,
+                result: Err(e),
+            });
+            return None;
+        }
+        if qos == QoS::AtMostOnce {
+            let result = self
+                .transmit_publish(now, &mut queued.publish)
+                .map(|()| PublishAcked::success());
+            self.events.push_back(Event::PublishDone {
+                id: queued.req,
+                result: result.map_err(CommandError::Encode),
+            });
+            return None;
+        }
+        // Every id in use: it waits for one to be freed.
+        let Some(id) = self.ids.allocate() else {
+            return Some(queued);
+        };
+        self.send_inflight(now, id, queued);
+        None
     }
 
     /// Sends a QoS 1/2 PUBLISH under packet id `id` and keeps it in flight.
