@@ -38,11 +38,11 @@ pub use error::{DecodeError, EncodeError};
 pub use primitives::VBI_MAX;
 pub use properties::{
     id as property_id, user_property, AckProperties, AuthProperties, ConnAckProperties,
-    ConnectProperties, DisconnectProperties, PublishProperties, SubscribeProperties,
-    UnsubscribeProperties, UserProperty, WillProperties,
+    ConnectProperties, DisconnectProperties, PublishProperties, PublishPropertiesRef,
+    SubscribeProperties, UnsubscribeProperties, UserProperty, WillProperties,
 };
 pub use pubacks::{PubAck, PubComp, PubRec, PubRel, PublishAck};
-pub use publish::Publish;
+pub use publish::{Publish, PublishRef};
 pub use reason::{AckKind, ReasonCode};
 pub(crate) use string::{check_mqtt_str, scan_str};
 pub use string::{MqttString, StringError};
@@ -290,41 +290,109 @@ pub fn decode(
     decode_frame(frame_bytes, header, version)
 }
 
-/// Decodes the PUBLISH in `bytes`, the hot path.
+/// Decodes the PUBLISH in `bytes`, the hot path of [`decode`].
 ///
 /// The [`Publish`] is built once, in the returned value, from the small
-/// head [`publish::read_head`] reads: a `Packet` is a few hundred bytes, and
-/// each tuple or `Result` it passed through on its way out would copy it.
-/// The payload is the tail of the packet's own buffer, which saves a
-/// reference count round trip over slicing it.
+/// borrowed head [`publish::read_head`] reads: a `Packet` is a few hundred
+/// bytes, and each tuple or `Result` it passed through on its way out would
+/// copy it. The payload is the tail of the packet's own buffer, which saves
+/// a reference count round trip over slicing it.
 #[inline(always)]
 fn decode_publish(
     mut bytes: Bytes,
     header: header::FixedHeader,
     version: ProtocolVersion,
 ) -> Result<Option<Packet>, DecodeError> {
+    let body = bytes.get(header.header_len..).unwrap_or_default();
+    let (rest, head) = parsed(publish::read_head(body, header.flags, version))?;
     let frame = Frame {
-        bytes: &bytes,
+        bytes: Some(&bytes),
         version,
     };
-    let body = bytes.get(header.header_len..).unwrap_or_default();
-    let (rest, head) = parsed(publish::read_head(&frame, body, header.flags, version))?;
-    match version {
-        ProtocolVersion::V311 => {
-            bytes.advance(bytes.len() - rest.len());
-            Ok(Some(Packet::Publish(
-                head.into_publish(PublishProperties::default(), bytes),
-            )))
-        }
+    let (payload_len, properties) = match version {
+        ProtocolVersion::V311 => (rest.len(), PublishProperties::default()),
         ProtocolVersion::V5 => {
             let (payload, properties) = parsed(PublishProperties::read(&frame, rest))?;
             if head.topic.is_none() && properties.topic_alias.is_none() {
                 return Err(publish::empty_topic());
             }
-            bytes.advance(bytes.len() - payload.len());
-            Ok(Some(Packet::Publish(head.into_publish(properties, bytes))))
+            (payload.len(), properties)
         }
+    };
+    let publish = head.into_publish(&frame, properties, Bytes::new());
+    bytes.advance(bytes.len() - payload_len);
+    Ok(Some(Packet::Publish(Publish {
+        payload: bytes,
+        ..publish
+    })))
+}
+
+/// A packet decoded by [`decode_ref`]: a PUBLISH borrowed from the buffer,
+/// any other packet owned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PacketRef<'a> {
+    /// A PUBLISH, borrowed: nothing copied, no reference count touched.
+    Publish(PublishRef<'a>),
+    /// Any other packet, owned. Acks and pings carry no string and cost
+    /// nothing more than the borrowed form; the strings and binary data of
+    /// the others (CONNACK, SUBACK, DISCONNECT, AUTH, acks with a Reason
+    /// String or User Properties) are copied out of the buffer.
+    Other(Packet),
+}
+
+/// Decodes one packet from the front of `buf` without consuming it, a
+/// PUBLISH as a view that borrows `buf`: `Ok(Some((packet, len)))` where
+/// `len` is the packet's size, for the caller to advance its buffer by.
+///
+/// The checks and errors are those of [`decode`], for the same bytes;
+/// `Ok(None)` while `buf` holds less than one whole packet. Decoding a
+/// PUBLISH allocates nothing, whatever its properties.
+///
+/// ```
+/// use bytes::{Buf, BytesMut};
+/// use tern_mqtt::codec::{decode_ref, encode, PacketRef, ProtocolVersion};
+/// # use tern_mqtt::codec::{Packet, Publish, PublishProperties, QoS};
+/// # use tern_mqtt::topic::TopicName;
+/// # let publish = Packet::Publish(Publish { dup: false, qos: QoS::AtMostOnce, retain: false,
+/// #     topic: Some(TopicName::new("sensors/1").unwrap()), packet_id: None,
+/// #     properties: PublishProperties::default(), payload: "21.5".into() });
+/// let mut buf = BytesMut::new();
+/// encode(&publish, ProtocolVersion::V5, &mut buf).unwrap();
+/// let Some((PacketRef::Publish(p), len)) = decode_ref(&buf, ProtocolVersion::V5, 1024).unwrap()
+/// else { panic!("a PUBLISH") };
+/// assert_eq!((p.topic, p.payload), (Some("sensors/1"), &b"21.5"[..]));
+/// buf.advance(len);
+/// assert!(buf.is_empty());
+/// ```
+pub fn decode_ref(
+    buf: &[u8],
+    version: ProtocolVersion,
+    max_packet_size: u32,
+) -> Result<Option<(PacketRef<'_>, usize)>, DecodeError> {
+    let Some(header) = read_fixed_header(buf, version)? else {
+        return Ok(None);
+    };
+    let size = header.packet_len();
+    if size > usize::try_from(max_packet_size).unwrap_or(usize::MAX) {
+        return Err(DecodeError::PacketTooLarge {
+            size,
+            max: max_packet_size,
+        });
     }
+    let Some(packet) = buf.get(..size) else {
+        return Ok(None);
+    };
+    let body = packet.get(header.header_len..).unwrap_or_default();
+    if header.packet_type == PacketType::Publish {
+        let publish = publish::read_publish_ref(body, header.flags, version)?;
+        return Ok(Some((PacketRef::Publish(publish), size)));
+    }
+    let frame = Frame {
+        bytes: None,
+        version,
+    };
+    let packet = decode_body(&frame, body, header)?;
+    Ok(Some((PacketRef::Other(packet), size)))
 }
 
 fn decode_frame(
@@ -332,57 +400,54 @@ fn decode_frame(
     header: header::FixedHeader,
     version: ProtocolVersion,
 ) -> Result<Option<Packet>, DecodeError> {
+    if header.packet_type == PacketType::Publish {
+        return decode_publish(bytes, header, version);
+    }
     let frame = Frame {
-        bytes: &bytes,
+        bytes: Some(&bytes),
         version,
     };
     let body = bytes.get(header.header_len..).unwrap_or_default();
-    // Each arm builds its packet in place.
-    Ok(Some(match header.packet_type {
-        PacketType::Publish => return decode_publish(bytes, header, version),
+    decode_body(&frame, body, header).map(Some)
+}
+
+/// Decodes the body of any packet but PUBLISH; each arm builds its packet
+/// in place.
+fn decode_body(
+    frame: &Frame<'_>,
+    body: &[u8],
+    header: header::FixedHeader,
+) -> Result<Packet, DecodeError> {
+    let version = frame.version;
+    let ack = |kind| whole(PublishAck::read(frame, body, version, kind));
+    Ok(match header.packet_type {
+        PacketType::Publish => {
+            let publish = publish::read_publish_ref(body, header.flags, version)?;
+            Packet::Publish(publish.to_publish())
+        }
         PacketType::Connect => {
-            Packet::Connect(Box::new(whole(connect::read_connect(&frame, body))?))
+            Packet::Connect(Box::new(whole(connect::read_connect(frame, body))?))
         }
         PacketType::ConnAck => {
-            Packet::ConnAck(Box::new(whole(ConnAck::read(&frame, body, version))?))
+            Packet::ConnAck(Box::new(whole(ConnAck::read(frame, body, version))?))
         }
-        PacketType::PubAck => Packet::PubAck(whole(PublishAck::read(
-            &frame,
-            body,
-            version,
-            AckKind::PubAck,
-        ))?),
-        PacketType::PubRec => Packet::PubRec(whole(PublishAck::read(
-            &frame,
-            body,
-            version,
-            AckKind::PubRec,
-        ))?),
-        PacketType::PubRel => Packet::PubRel(whole(PublishAck::read(
-            &frame,
-            body,
-            version,
-            AckKind::PubRel,
-        ))?),
-        PacketType::PubComp => Packet::PubComp(whole(PublishAck::read(
-            &frame,
-            body,
-            version,
-            AckKind::PubComp,
-        ))?),
-        PacketType::Subscribe => Packet::Subscribe(whole(Subscribe::read(&frame, body, version))?),
-        PacketType::SubAck => Packet::SubAck(whole(SubAck::read(&frame, body, version))?),
+        PacketType::PubAck => Packet::PubAck(ack(AckKind::PubAck)?),
+        PacketType::PubRec => Packet::PubRec(ack(AckKind::PubRec)?),
+        PacketType::PubRel => Packet::PubRel(ack(AckKind::PubRel)?),
+        PacketType::PubComp => Packet::PubComp(ack(AckKind::PubComp)?),
+        PacketType::Subscribe => Packet::Subscribe(whole(Subscribe::read(frame, body, version))?),
+        PacketType::SubAck => Packet::SubAck(whole(SubAck::read(frame, body, version))?),
         PacketType::Unsubscribe => {
-            Packet::Unsubscribe(whole(Unsubscribe::read(&frame, body, version))?)
+            Packet::Unsubscribe(whole(Unsubscribe::read(frame, body, version))?)
         }
-        PacketType::UnsubAck => Packet::UnsubAck(whole(UnsubAck::read(&frame, body, version))?),
+        PacketType::UnsubAck => Packet::UnsubAck(whole(UnsubAck::read(frame, body, version))?),
         PacketType::PingReq => Packet::PingReq(whole(Ok((body, PingReq)))?),
         PacketType::PingResp => Packet::PingResp(whole(Ok((body, PingResp)))?),
         PacketType::Disconnect => {
-            Packet::Disconnect(whole(Disconnect::read(&frame, body, version))?)
+            Packet::Disconnect(whole(Disconnect::read(frame, body, version))?)
         }
-        PacketType::Auth => Packet::Auth(whole(Auth::read(&frame, body))?),
-    }))
+        PacketType::Auth => Packet::Auth(whole(Auth::read(frame, body))?),
+    })
 }
 
 /// A parser's result, with what it left unread.

@@ -339,21 +339,27 @@ pub(crate) fn topic_error(
 }
 
 /// Reads fields out of one packet's body, handing out [`Bytes`] slices of
-/// the packet instead of copies.
+/// the packet instead of copies when the packet is held in `Bytes`.
 pub(crate) struct Frame<'f> {
-    /// The whole packet, shared with the receive buffer.
-    pub bytes: &'f Bytes,
+    /// The whole packet, shared with the receive buffer; `None` when the
+    /// packet is a borrowed slice ([`decode_ref`](super::decode_ref)), and
+    /// the few fields an owned value needs are copied out of it instead.
+    pub bytes: Option<&'f Bytes>,
     /// The version the packet is read at, for the statement IDs of errors.
     pub version: ProtocolVersion,
 }
 
 impl<'f> Frame<'f> {
-    /// The `Bytes` that covers `sub`, which must lie inside this frame.
+    /// The `Bytes` that covers `sub`, which must lie inside this frame: a
+    /// slice of the packet's buffer, or a copy when the packet is borrowed.
     pub fn share(&self, sub: &[u8]) -> Bytes {
         if sub.is_empty() {
             return Bytes::new();
         }
-        self.bytes.slice_ref(sub)
+        match self.bytes {
+            Some(bytes) => bytes.slice_ref(sub),
+            None => Bytes::copy_from_slice(sub),
+        }
     }
 
     /// Binary Data: a two-byte length and that many bytes, without copying.

@@ -7,10 +7,10 @@
 //! the wrong packet and a duplicate are both caught in one place.
 
 use super::error::{DecodeError, EncodeError};
-use super::primitives::{fail, put_binary, put_str, put_vbi, u16_, u32_, u8_, vbi, Counter};
-use super::primitives::{Frame, PResult, Sink, WireStr};
-use super::string::{MqttString, StringError};
-use super::QoS;
+use super::primitives::{binary_slice, fail, put_binary, put_str, put_vbi, string_error};
+use super::primitives::{u16_, u32_, u8_, vbi, Counter, Frame, PResult, Sink, WireStr};
+use super::string::{check_mqtt_str, MqttString, StringError};
+use super::{ProtocolVersion, QoS};
 use crate::topic::TopicName;
 use bytes::Bytes;
 use nom::Parser;
@@ -148,6 +148,36 @@ pub(crate) enum Property {
     User(MqttString, MqttString),
 }
 
+/// One decoded property, borrowed from the packet: strings are checked
+/// against the MQTT rules, nothing is copied or counted.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum PropertyRef<'a> {
+    Byte(u8, u8),
+    Two(u8, u16),
+    Four(u8, u32),
+    Vbi(u8, u32),
+    Str(u8, &'a str),
+    Bin(u8, &'a [u8]),
+    User(&'a str, &'a str),
+}
+
+impl PropertyRef<'_> {
+    /// The owned property, its strings and binary data shared from (or
+    /// copied out of) `frame`.
+    fn to_owned(self, frame: &Frame<'_>) -> Property {
+        let string = |v: &str| MqttString::from_checked(frame.share(v.as_bytes()));
+        match self {
+            PropertyRef::Byte(id, v) => Property::Byte(id, v),
+            PropertyRef::Two(id, v) => Property::Two(id, v),
+            PropertyRef::Four(id, v) => Property::Four(id, v),
+            PropertyRef::Vbi(id, v) => Property::Vbi(id, v),
+            PropertyRef::Str(id, v) => Property::Str(id, string(v)),
+            PropertyRef::Bin(id, v) => Property::Bin(id, frame.share(v)),
+            PropertyRef::User(k, v) => Property::User(string(k), string(v)),
+        }
+    }
+}
+
 /// Reads a Property Length and the properties it covers, handing each to `apply`.
 pub(crate) fn read_properties<'a>(
     frame: &Frame<'_>,
@@ -156,15 +186,20 @@ pub(crate) fn read_properties<'a>(
     repeatable: u64,
     mut apply: impl FnMut(Property) -> Result<(), DecodeError>,
 ) -> PResult<'a, ()> {
-    let (i, len) = vbi(i)?;
-    let Ok((rest, mut p)) = nom::bytes::complete::take::<u32, &[u8], DecodeError>(len).parse(i)
-    else {
-        // The property length must fit inside the packet (2.2.2.1).
-        return fail(DecodeError::malformed(
-            "MQTT-2.2.2.1",
-            "property length runs past the end of the packet",
-        ));
-    };
+    let v = frame.version;
+    walk_properties(i, v, allowed, repeatable, |p| apply(p.to_owned(frame)))
+}
+
+/// Reads a Property Length and the properties it covers, borrowed, handing
+/// each to `apply`; what it leaves unread follows the properties.
+pub(crate) fn walk_properties<'a>(
+    i: &'a [u8],
+    v: ProtocolVersion,
+    allowed: u64,
+    repeatable: u64,
+    mut apply: impl FnMut(PropertyRef<'a>) -> Result<(), DecodeError>,
+) -> PResult<'a, ()> {
+    let (rest, mut p) = property_block(i)?;
     let mut seen = 0u64;
     while !p.is_empty() {
         let (after_id, raw_id) = vbi(p)?;
@@ -186,7 +221,7 @@ pub(crate) fn read_properties<'a>(
             ));
         }
         seen |= bit;
-        let (after, prop) = read_value(frame, after_id, id)?;
+        let (after, prop) = read_value(after_id, id, v)?;
         if let Err(e) = apply(prop) {
             return fail(e);
         }
@@ -195,7 +230,43 @@ pub(crate) fn read_properties<'a>(
     Ok((rest, ()))
 }
 
-fn read_value<'a>(frame: &Frame<'_>, i: &'a [u8], pid: u8) -> PResult<'a, Property> {
+/// Splits a Property Length and the bytes it covers off the front of `i`:
+/// `(rest, properties)`.
+pub(crate) fn property_block(i: &[u8]) -> PResult<'_, &[u8]> {
+    let (i, len) = vbi(i)?;
+    let Ok((rest, p)) = nom::bytes::complete::take::<u32, &[u8], DecodeError>(len).parse(i) else {
+        // The property length must fit inside the packet (2.2.2.1).
+        return fail(DecodeError::malformed(
+            "MQTT-2.2.2.1",
+            "property length runs past the end of the packet",
+        ));
+    };
+    Ok((rest, p))
+}
+
+/// The properties of a block that [`walk_properties`] has already checked,
+/// one by one; for the borrowed views' repeatable properties.
+pub(crate) fn checked_properties(block: &[u8]) -> impl Iterator<Item = PropertyRef<'_>> {
+    let mut p = block;
+    std::iter::from_fn(move || {
+        let (after_id, raw_id) = vbi(p).ok()?;
+        let pid = u8::try_from(raw_id).ok()?;
+        let (after, prop) = read_value(after_id, pid, ProtocolVersion::V5).ok()?;
+        p = after;
+        Some(prop)
+    })
+}
+
+/// A UTF-8 Encoded String, checked, borrowed.
+pub(crate) fn str_ref(i: &[u8], v: ProtocolVersion) -> PResult<'_, &str> {
+    let (rest, b) = binary_slice(i)?;
+    match check_mqtt_str(b) {
+        Ok(s) => Ok((rest, s)),
+        Err(e) => fail(string_error(e, v)),
+    }
+}
+
+fn read_value(i: &[u8], pid: u8, v: ProtocolVersion) -> PResult<'_, PropertyRef<'_>> {
     use id::*;
     Ok(match pid {
         PAYLOAD_FORMAT_INDICATOR
@@ -206,8 +277,8 @@ fn read_value<'a>(frame: &Frame<'_>, i: &'a [u8], pid: u8) -> PResult<'a, Proper
         | WILDCARD_SUBSCRIPTION_AVAILABLE
         | SUBSCRIPTION_IDENTIFIER_AVAILABLE
         | SHARED_SUBSCRIPTION_AVAILABLE => {
-            let (i, v) = u8_(i)?;
-            if v > 1 {
+            let (i, b) = u8_(i)?;
+            if b > 1 {
                 // Each of these Byte properties takes only 0 or 1; any other
                 // value is a Protocol Error (3.1.2.11, 3.2.2.3, 3.3.2.3.2).
                 return fail(DecodeError::protocol(
@@ -215,36 +286,36 @@ fn read_value<'a>(frame: &Frame<'_>, i: &'a [u8], pid: u8) -> PResult<'a, Proper
                     "a boolean property is neither 0 nor 1",
                 ));
             }
-            (i, Property::Byte(pid, v))
+            (i, PropertyRef::Byte(pid, b))
         }
         SERVER_KEEP_ALIVE | RECEIVE_MAXIMUM | TOPIC_ALIAS_MAXIMUM | TOPIC_ALIAS => {
-            let (i, v) = u16_(i)?;
-            (i, Property::Two(pid, v))
+            let (i, n) = u16_(i)?;
+            (i, PropertyRef::Two(pid, n))
         }
         MESSAGE_EXPIRY_INTERVAL
         | SESSION_EXPIRY_INTERVAL
         | WILL_DELAY_INTERVAL
         | MAXIMUM_PACKET_SIZE => {
-            let (i, v) = u32_(i)?;
-            (i, Property::Four(pid, v))
+            let (i, n) = u32_(i)?;
+            (i, PropertyRef::Four(pid, n))
         }
         SUBSCRIPTION_IDENTIFIER => {
-            let (i, v) = vbi(i)?;
-            (i, Property::Vbi(pid, v))
+            let (i, n) = vbi(i)?;
+            (i, PropertyRef::Vbi(pid, n))
         }
         CORRELATION_DATA | AUTHENTICATION_DATA => {
-            let (i, v) = frame.binary(i)?;
-            (i, Property::Bin(pid, v))
+            let (i, b) = binary_slice(i)?;
+            (i, PropertyRef::Bin(pid, b))
         }
         USER_PROPERTY => {
-            let (i, k) = frame.string(i)?;
-            let (i, v) = frame.string(i)?;
-            (i, Property::User(k, v))
+            let (i, k) = str_ref(i, v)?;
+            let (i, val) = str_ref(i, v)?;
+            (i, PropertyRef::User(k, val))
         }
         // Every other allowed identifier is a UTF-8 string.
         _ => {
-            let (i, v) = frame.string(i)?;
-            (i, Property::Str(pid, v))
+            let (i, s) = str_ref(i, v)?;
+            (i, PropertyRef::Str(pid, s))
         }
     })
 }
@@ -341,6 +412,18 @@ fn non_zero_u16(v: u16, spec: &'static str, what: &'static str) -> Result<NonZer
 
 fn non_zero_u32(v: u32, spec: &'static str, what: &'static str) -> Result<NonZeroU32, DecodeError> {
     NonZeroU32::new(v).ok_or(DecodeError::protocol(spec, what))
+}
+
+/// A Response Topic, checked as a topic name [MQTT-3.3.2-14].
+fn response_topic(v: &str) -> Result<&str, DecodeError> {
+    // It is a Protocol Error to include wildcards in a Response Topic [MQTT-3.3.2-14].
+    if v.is_empty() || v.contains(['+', '#']) {
+        return Err(DecodeError::protocol(
+            "MQTT-3.3.2-14",
+            "response topic is not a valid topic name",
+        ));
+    }
+    Ok(v)
 }
 
 fn topic(v: MqttString) -> Result<TopicName, DecodeError> {
@@ -805,28 +888,128 @@ impl PublishProperties {
         id::CONTENT_TYPE,
     ]);
 
+    /// Reads the properties through the borrowed view, the one PUBLISH
+    /// property parser, and makes them owned.
     pub(crate) fn read<'a>(frame: &Frame<'_>, i: &'a [u8]) -> PResult<'a, Self> {
+        let (i, view) = PublishPropertiesRef::read(i, frame.version)?;
+        match view.to_properties_in(frame) {
+            Ok(p) => Ok((i, p)),
+            Err(e) => fail(e),
+        }
+    }
+}
+
+/// The properties of a borrowed PUBLISH ([`PublishRef`](super::PublishRef)):
+/// the single-valued ones read out, the repeatable User Properties and
+/// Subscription Identifiers walked on demand from the packet's own (already
+/// checked) bytes, so that decoding allocates nothing however many there are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PublishPropertiesRef<'a> {
+    /// Payload Format Indicator (0x01): true when the payload is UTF-8 text.
+    pub payload_format_indicator: Option<bool>,
+    /// Message Expiry Interval (0x02), in seconds.
+    pub message_expiry_interval: Option<u32>,
+    /// Topic Alias (0x23), never 0 [MQTT-3.3.2-8].
+    pub topic_alias: Option<NonZeroU16>,
+    /// Response Topic (0x08), a checked topic name.
+    pub response_topic: Option<&'a str>,
+    /// Correlation Data (0x09).
+    pub correlation_data: Option<&'a [u8]>,
+    /// Content Type (0x03).
+    pub content_type: Option<&'a str>,
+    /// The whole property block, checked.
+    block: &'a [u8],
+    /// How many User Properties the block holds.
+    user_count: usize,
+    /// How many Subscription Identifiers the block holds.
+    subscription_id_count: usize,
+}
+
+impl<'a> PublishPropertiesRef<'a> {
+    /// The User Properties (0x26), in order.
+    pub fn user_properties(&self) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
+        let skip = self.user_count == 0;
+        checked_properties(if skip { &[] } else { self.block }).filter_map(|p| match p {
+            PropertyRef::User(k, v) => Some((k, v)),
+            _ => None,
+        })
+    }
+
+    /// The Subscription Identifiers (0x0B), in order (server to client).
+    pub fn subscription_identifiers(&self) -> impl Iterator<Item = NonZeroU32> + 'a {
+        let skip = self.subscription_id_count == 0;
+        checked_properties(if skip { &[] } else { self.block }).filter_map(|p| match p {
+            PropertyRef::Vbi(id::SUBSCRIPTION_IDENTIFIER, v) => NonZeroU32::new(v),
+            _ => None,
+        })
+    }
+
+    /// True when the PUBLISH carries no property.
+    pub fn is_empty(&self) -> bool {
+        self.block.is_empty()
+    }
+
+    /// The owned properties, their strings and data copied.
+    pub fn to_properties(&self) -> PublishProperties {
+        let frame = Frame {
+            bytes: None,
+            version: super::ProtocolVersion::V5,
+        };
+        // Every value was checked by `read`; the conversion cannot fail.
+        self.to_properties_in(&frame).unwrap_or_default()
+    }
+
+    /// The owned properties, their strings and data shared from `frame`.
+    pub(crate) fn to_properties_in(
+        &self,
+        frame: &Frame<'_>,
+    ) -> Result<PublishProperties, DecodeError> {
+        let string = |v: &str| MqttString::from_checked(frame.share(v.as_bytes()));
+        let mut user_properties = Vec::with_capacity(self.user_count);
+        user_properties.extend(self.user_properties().map(|(k, v)| (string(k), string(v))));
+        let mut subscription_identifiers = Vec::with_capacity(self.subscription_id_count);
+        subscription_identifiers.extend(self.subscription_identifiers());
+        Ok(PublishProperties {
+            payload_format_indicator: self.payload_format_indicator,
+            message_expiry_interval: self.message_expiry_interval,
+            topic_alias: self.topic_alias,
+            response_topic: self.response_topic.map(|t| topic(string(t))).transpose()?,
+            correlation_data: self.correlation_data.map(|d| frame.share(d)),
+            user_properties,
+            subscription_identifiers,
+            content_type: self.content_type.map(string),
+        })
+    }
+
+    /// Reads and checks a PUBLISH's Property Length and properties.
+    pub(crate) fn read(i: &'a [u8], v: ProtocolVersion) -> PResult<'a, Self> {
         let mut p = Self::default();
         let repeatable = bits(&[id::USER_PROPERTY, id::SUBSCRIPTION_IDENTIFIER]);
-        let (i, ()) = read_properties(frame, i, Self::ALLOWED, repeatable, |prop| {
+        let (_, block) = property_block(i)?;
+        p.block = block;
+        let allowed = PublishProperties::ALLOWED;
+        let (i, ()) = walk_properties(i, v, allowed, repeatable, |prop| {
             match prop {
-                Property::Byte(id::PAYLOAD_FORMAT_INDICATOR, v) => {
-                    p.payload_format_indicator = Some(v == 1)
+                PropertyRef::Byte(id::PAYLOAD_FORMAT_INDICATOR, b) => {
+                    p.payload_format_indicator = Some(b == 1)
                 }
-                Property::Four(id::MESSAGE_EXPIRY_INTERVAL, v) => {
-                    p.message_expiry_interval = Some(v)
+                PropertyRef::Four(id::MESSAGE_EXPIRY_INTERVAL, n) => {
+                    p.message_expiry_interval = Some(n)
                 }
-                Property::Two(id::TOPIC_ALIAS, v) => {
+                PropertyRef::Two(id::TOPIC_ALIAS, n) => {
                     // A Topic Alias of 0 is not permitted [MQTT-3.3.2-8].
-                    p.topic_alias = Some(NonZeroU16::new(v).ok_or(DecodeError::TopicAliasZero)?)
+                    p.topic_alias = Some(NonZeroU16::new(n).ok_or(DecodeError::TopicAliasZero)?)
                 }
-                Property::Str(id::RESPONSE_TOPIC, v) => p.response_topic = Some(topic(v)?),
-                Property::Bin(id::CORRELATION_DATA, v) => p.correlation_data = Some(v),
-                Property::User(k, v) => p.user_properties.push((k, v)),
-                Property::Vbi(id::SUBSCRIPTION_IDENTIFIER, v) => p
-                    .subscription_identifiers
-                    .push(subscription_id(v, "MQTT-3.3.2.3.8")?),
-                Property::Str(id::CONTENT_TYPE, v) => p.content_type = Some(v),
+                PropertyRef::Str(id::RESPONSE_TOPIC, t) => {
+                    p.response_topic = Some(response_topic(t)?)
+                }
+                PropertyRef::Bin(id::CORRELATION_DATA, d) => p.correlation_data = Some(d),
+                PropertyRef::User(..) => p.user_count += 1,
+                PropertyRef::Vbi(id::SUBSCRIPTION_IDENTIFIER, n) => {
+                    subscription_id(n, "MQTT-3.3.2.3.8")?;
+                    p.subscription_id_count += 1;
+                }
+                PropertyRef::Str(id::CONTENT_TYPE, t) => p.content_type = Some(t),
                 _ => return Err(unexpected()),
             }
             Ok(())

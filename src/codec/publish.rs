@@ -4,7 +4,7 @@ use super::error::{DecodeError, EncodeError};
 use super::primitives::{
     binary_slice, fail, id, put_str, string_error, u16_, Counter, Frame, PResult, Sink,
 };
-use super::properties::{put_properties, PublishProperties};
+use super::properties::{put_properties, PublishProperties, PublishPropertiesRef};
 use super::{PacketId, ProtocolVersion, QoS};
 use crate::topic::{check_publish_topic, TopicError, TopicName};
 use bytes::Bytes;
@@ -41,24 +41,34 @@ impl Publish {
     }
 }
 
-/// The fields of a PUBLISH before its properties, as [`read_head`] reads them.
-pub(crate) struct PublishHead {
+/// The fields of a PUBLISH before its properties, borrowed from the
+/// packet, as [`read_head`] reads them.
+#[derive(Clone, Copy)]
+pub(crate) struct PublishHead<'a> {
     pub dup: bool,
     pub qos: QoS,
     pub retain: bool,
-    pub topic: Option<TopicName>,
+    pub topic: Option<&'a str>,
     pub packet_id: Option<PacketId>,
 }
 
-impl PublishHead {
-    /// The whole PUBLISH, with its properties and payload.
+impl PublishHead<'_> {
+    /// The whole owned PUBLISH, with its properties and payload; the topic
+    /// is shared from (or copied out of) `frame`.
     #[inline(always)]
-    pub(crate) fn into_publish(self, properties: PublishProperties, payload: Bytes) -> Publish {
+    pub(crate) fn into_publish(
+        self,
+        frame: &Frame<'_>,
+        properties: PublishProperties,
+        payload: Bytes,
+    ) -> Publish {
         Publish {
             dup: self.dup,
             qos: self.qos,
             retain: self.retain,
-            topic: self.topic,
+            topic: self
+                .topic
+                .map(|t| TopicName::from_checked_publish_topic(frame.share(t.as_bytes()))),
             packet_id: self.packet_id,
             properties,
             payload,
@@ -66,21 +76,85 @@ impl PublishHead {
     }
 }
 
-/// Reads the fixed header flags, Topic Name and Packet Identifier of a
-/// PUBLISH; what it leaves unread is the properties (v5) and the payload.
-///
-/// The caller reads the properties and builds the [`Publish`] itself, in
-/// its own return value: a `Packet` is a few hundred bytes, and handing a
-/// finished `Publish` out through nom's `(rest, value)` tuple and the
-/// `Result` layers above it would copy it at every layer. In v5 the caller
-/// also checks that an empty topic comes with a Topic Alias.
+/// A PUBLISH borrowed from the receive buffer: what
+/// [`decode_ref`](super::decode_ref) gives, checked exactly as
+/// [`decode`](super::decode) checks it, without copying a byte or touching
+/// a reference count. A router can read the topic and properties and pick
+/// the subscriber before anything is copied; [`PublishRef::to_publish`]
+/// makes the owned [`Publish`] when one is needed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PublishRef<'a> {
+    /// DUP: this is a re-delivery.
+    pub dup: bool,
+    /// Quality of service.
+    pub qos: QoS,
+    /// RETAIN (3.3.1.3).
+    pub retain: bool,
+    /// Topic Name, checked (no wildcard, valid MQTT UTF-8); `None` for the
+    /// zero-length topic of a v5 PUBLISH that names it by Topic Alias alone.
+    pub topic: Option<&'a str>,
+    /// Packet Identifier: present exactly when `qos` is 1 or 2.
+    pub packet_id: Option<PacketId>,
+    /// PUBLISH properties (v5; empty in 3.1.1).
+    pub properties: PublishPropertiesRef<'a>,
+    /// Payload (3.3.3): the rest of the packet.
+    pub payload: &'a [u8],
+}
+
+impl PublishRef<'_> {
+    /// The owned [`Publish`], its topic, strings and payload copied out of
+    /// the borrowed packet.
+    pub fn to_publish(&self) -> Publish {
+        let frame = Frame {
+            bytes: None,
+            version: ProtocolVersion::V5,
+        };
+        let head = PublishHead {
+            dup: self.dup,
+            qos: self.qos,
+            retain: self.retain,
+            topic: self.topic,
+            packet_id: self.packet_id,
+        };
+        head.into_publish(
+            &frame,
+            self.properties.to_properties(),
+            Bytes::copy_from_slice(self.payload),
+        )
+    }
+}
+
+/// Checks a PUBLISH Topic Name and returns it as a `&str`: `Ok(None)` for
+/// the zero-length name.
 #[inline]
-pub(crate) fn read_head<'a>(
-    frame: &Frame<'_>,
-    i: &'a [u8],
-    flags: u8,
-    v: ProtocolVersion,
-) -> PResult<'a, PublishHead> {
+fn publish_topic(raw: &[u8], v: ProtocolVersion) -> Result<Option<&str>, DecodeError> {
+    // One scan checks the string rules and the wildcards.
+    match check_publish_topic(raw) {
+        // Checked just above: `from_utf8` cannot fail here, and the `&str`
+        // needs it (no `unsafe`).
+        Ok(()) => Ok(Some(std::str::from_utf8(raw).unwrap_or_default())),
+        Err(TopicError::Empty) => Ok(None),
+        Err(TopicError::String(e)) => Err(string_error(e, v)),
+        // The Topic Name in the PUBLISH packet MUST NOT contain wildcard
+        // characters [MQTT-3.3.2-2].
+        Err(_) => Err(DecodeError::protocol(
+            "MQTT-3.3.2-2",
+            "PUBLISH topic name holds a wildcard",
+        )),
+    }
+}
+
+/// Reads the fixed header flags, Topic Name and Packet Identifier of a
+/// PUBLISH, borrowed; what it leaves unread is the properties (v5) and the
+/// payload.
+///
+/// The caller reads the properties and builds the packet itself, in its
+/// own return value: handing a finished `Publish` out through nom's
+/// `(rest, value)` tuple and the `Result` layers above it would copy it at
+/// every layer. In v5 the caller also checks that an empty topic comes with
+/// a Topic Alias.
+#[inline]
+pub(crate) fn read_head(i: &[u8], flags: u8, v: ProtocolVersion) -> PResult<'_, PublishHead<'_>> {
     let dup = flags & 0b1000 != 0;
     let retain = flags & 0b0001 != 0;
     // The fixed header check already refused QoS 3 [MQTT-3.3.1-4].
@@ -96,20 +170,11 @@ pub(crate) fn read_head<'a>(
     }
     // The Topic Name MUST be present as the first field in the PUBLISH
     // packet Variable Header. It MUST be a UTF-8 Encoded String
-    // [MQTT-3.3.2-1]. One scan checks the string rules and the wildcards.
+    // [MQTT-3.3.2-1].
     let (i, raw) = binary_slice(i)?;
-    let topic = match check_publish_topic(raw) {
-        Ok(()) => Some(TopicName::from_checked_publish_topic(frame.share(raw))),
-        Err(TopicError::Empty) => None,
-        Err(TopicError::String(e)) => return fail(string_error(e, v)),
-        // The Topic Name in the PUBLISH packet MUST NOT contain wildcard
-        // characters [MQTT-3.3.2-2].
-        Err(_) => {
-            return fail(DecodeError::protocol(
-                "MQTT-3.3.2-2",
-                "PUBLISH topic name holds a wildcard",
-            ))
-        }
+    let topic = match publish_topic(raw, v) {
+        Ok(topic) => topic,
+        Err(e) => return fail(e),
     };
     let (i, packet_id) = match qos {
         QoS::AtMostOnce => (i, None),
@@ -139,6 +204,32 @@ pub(crate) fn read_head<'a>(
             packet_id,
         },
     ))
+}
+
+/// The borrowed PUBLISH of `body` (a packet without its fixed header).
+#[inline]
+pub(crate) fn read_publish_ref(
+    body: &[u8],
+    flags: u8,
+    v: ProtocolVersion,
+) -> Result<PublishRef<'_>, DecodeError> {
+    let (rest, head) = super::parsed(read_head(body, flags, v))?;
+    let (payload, properties) = match v {
+        ProtocolVersion::V311 => (rest, PublishPropertiesRef::default()),
+        ProtocolVersion::V5 => super::parsed(PublishPropertiesRef::read(rest, v))?,
+    };
+    if head.topic.is_none() && properties.topic_alias.is_none() {
+        return Err(empty_topic());
+    }
+    Ok(PublishRef {
+        dup: head.dup,
+        qos: head.qos,
+        retain: head.retain,
+        topic: head.topic,
+        packet_id: head.packet_id,
+        properties,
+        payload,
+    })
 }
 
 /// All Topic Names MUST be at least one character long [MQTT-4.7.3-1]; in
