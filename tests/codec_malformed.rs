@@ -862,6 +862,13 @@ fn cases() -> Vec<Case> {
         connect_v5_props(&u16p(0x21, 0)),
     ));
     t.push(case(
+        "MQTT-3.1.2.11.10",
+        Ver::V5,
+        Protocol,
+        "Authentication Data without an Authentication Method in CONNECT",
+        connect_v5_props(&[0x16, 0x00, 0x02, 0xAB, 0xCD]),
+    ));
+    t.push(case(
         "MQTT-3.2.2.3.6",
         Ver::V5,
         Protocol,
