@@ -26,8 +26,8 @@
 //! - `encode/...`: the same packets encoded into a reused buffer.
 //! - `mixed/{v311,v5}/{decode,encode}`: PUBLISH 16 B and PUBACK alternating,
 //!   with a PINGRESP after every 48 packets.
-//! - `read_loop/{v311,v5}`: 1,000 1 KiB PUBLISH packets arrive in 64 KiB
-//!   chunks; each chunk is appended to one receive buffer and every whole
+//! - `read_loop/{v311,v5}/{1KiB,64KiB}`: 1,000 PUBLISH packets of 1 KiB
+//!   or 64 KiB payload arrive in 64 KiB chunks; each chunk is appended to one receive buffer and every whole
 //!   packet is decoded and the buffer advanced. `plain copy` appends the
 //!   same chunks and advances by the same amounts without decoding.
 //!
@@ -431,12 +431,15 @@ impl Mode {
         }
     }
 
-    fn run(&self, name: &str, contenders: &mut [Contender<'_>], rows: &mut Vec<Row>) {
-        if self
-            .filter
+    /// Whether the case `name` passes the filter.
+    fn wants(&self, name: &str) -> bool {
+        self.filter
             .as_ref()
-            .is_some_and(|f| !name.contains(f.as_str()))
-        {
+            .is_none_or(|f| name.contains(f.as_str()))
+    }
+
+    fn run(&self, name: &str, contenders: &mut [Contender<'_>], rows: &mut Vec<Row>) {
+        if !self.wants(name) {
             return;
         }
         if !self.bench {
@@ -444,6 +447,15 @@ impl Mode {
                 (c.run)(1);
             }
             eprintln!("{name}: {} contenders checked", contenders.len());
+            return;
+        }
+        // For a profiler: `TERN_BENCH_ONLY=rumqttc` times that contender
+        // alone.
+        if let Ok(only) = std::env::var("TERN_BENCH_ONLY") {
+            let mut alone: Vec<_> = contenders.iter_mut().filter(|c| c.name == only).collect();
+            for c in &mut alone {
+                (c.run)(2_000);
+            }
             return;
         }
         let row = measure(name, contenders);
@@ -765,19 +777,32 @@ fn main() {
     let mut rows = Vec::new();
     for v in [V311, V5] {
         for (size, label) in [(16, "16B"), (1024, "1KiB"), (64 * 1024, "64KiB")] {
-            let set = Set::new(Workload::Publishes(size), v);
-            set.decode_case(&mode, &format!("decode/{}/{label}", vname(v)), &mut rows);
-            set.encode_case(&mode, &format!("encode/{}/{label}", vname(v)), &mut rows);
+            let decode = format!("decode/{}/{label}", vname(v));
+            let encode = format!("encode/{}/{label}", vname(v));
+            if mode.wants(&decode) || mode.wants(&encode) {
+                let set = Set::new(Workload::Publishes(size), v);
+                set.decode_case(&mode, &decode, &mut rows);
+                set.encode_case(&mode, &encode, &mut rows);
+            }
         }
     }
     for v in [V311, V5] {
-        let set = Set::new(Workload::Mixed, v);
-        set.decode_case(&mode, &format!("mixed/{}/decode", vname(v)), &mut rows);
-        set.encode_case(&mode, &format!("mixed/{}/encode", vname(v)), &mut rows);
+        let decode = format!("mixed/{}/decode", vname(v));
+        let encode = format!("mixed/{}/encode", vname(v));
+        if mode.wants(&decode) || mode.wants(&encode) {
+            let set = Set::new(Workload::Mixed, v);
+            set.decode_case(&mode, &decode, &mut rows);
+            set.encode_case(&mode, &encode, &mut rows);
+        }
     }
     for v in [V311, V5] {
-        let set = Set::new(Workload::Publishes(1024), v);
-        set.read_loop_case(&mode, &format!("read_loop/{}", vname(v)), &mut rows);
+        for (size, label) in [(1024, "1KiB"), (64 * 1024, "64KiB")] {
+            let name = format!("read_loop/{}/{label}", vname(v));
+            if mode.wants(&name) {
+                let set = Set::new(Workload::Publishes(size), v);
+                set.read_loop_case(&mode, &name, &mut rows);
+            }
+        }
     }
     if mode.bench {
         print_table(&rows);

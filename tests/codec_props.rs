@@ -27,9 +27,7 @@ use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::TestRunner;
-use tern_mqtt::codec::{
-    decode, decode_ref, encode, DecodeError, Packet, PacketRef, ProtocolVersion, QoS,
-};
+use tern_mqtt::codec::{decode, decode_ref, encode, DecodeError, Packet, ProtocolVersion, QoS};
 
 const V311: ProtocolVersion = ProtocolVersion::V311;
 const V5: ProtocolVersion = ProtocolVersion::V5;
@@ -82,12 +80,7 @@ fn fixed_header_len(bytes: &[u8]) -> usize {
 fn check_ref_agrees(v: ProtocolVersion, input: &[u8], max: u32) -> Result<(), TestCaseError> {
     let mut buf = BytesMut::from(input);
     let owned = decode(&mut buf, v, max);
-    let borrowed = decode_ref(input, v, max).map(|r| {
-        r.map(|(p, len)| match p {
-            PacketRef::Publish(p) => (Packet::Publish(p.to_publish()), len),
-            PacketRef::Other(p) => (p, len),
-        })
-    });
+    let borrowed = decode_ref(input, v, max).map(|r| r.map(|(p, len)| (p.to_packet(), len)));
     let consumed = input.len() - buf.len();
     prop_assert_eq!(borrowed, owned.map(|r| r.map(|p| (p, consumed))));
     Ok(())

@@ -329,15 +329,43 @@ fn decode_publish(
 
 /// A packet decoded by [`decode_ref`]: a PUBLISH borrowed from the buffer,
 /// any other packet owned.
+///
+/// It stays small (a [`PublishRef`] is a few words), so handing it out
+/// copies little: the rare large packets are boxed in [`PacketRef::Other`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PacketRef<'a> {
     /// A PUBLISH, borrowed: nothing copied, no reference count touched.
     Publish(PublishRef<'a>),
-    /// Any other packet, owned. Acks and pings carry no string and cost
-    /// nothing more than the borrowed form; the strings and binary data of
-    /// the others (CONNACK, SUBACK, DISCONNECT, AUTH, acks with a Reason
-    /// String or User Properties) are copied out of the buffer.
-    Other(Packet),
+    /// PUBACK. Acks without properties cost no allocation; a Reason String
+    /// or User Properties are copied out of the buffer.
+    PubAck(PubAck),
+    /// PUBREC, as PUBACK.
+    PubRec(PubRec),
+    /// PUBREL, as PUBACK.
+    PubRel(PubRel),
+    /// PUBCOMP, as PUBACK.
+    PubComp(PubComp),
+    /// PINGRESP.
+    PingResp(PingResp),
+    /// Any other packet (CONNACK, SUBACK, UNSUBACK, DISCONNECT, AUTH, and
+    /// the client-to-server ones), owned and boxed; its strings and binary
+    /// data are copied out of the buffer.
+    Other(Box<Packet>),
+}
+
+impl PacketRef<'_> {
+    /// The owned [`Packet`], the borrowed PUBLISH copied.
+    pub fn to_packet(&self) -> Packet {
+        match self {
+            PacketRef::Publish(p) => Packet::Publish(p.to_publish()),
+            PacketRef::PubAck(a) => Packet::PubAck(a.clone()),
+            PacketRef::PubRec(a) => Packet::PubRec(a.clone()),
+            PacketRef::PubRel(a) => Packet::PubRel(a.clone()),
+            PacketRef::PubComp(a) => Packet::PubComp(a.clone()),
+            PacketRef::PingResp(p) => Packet::PingResp(*p),
+            PacketRef::Other(p) => Packet::clone(p),
+        }
+    }
 }
 
 /// Decodes one packet from the front of `buf` without consuming it, a
@@ -391,8 +419,15 @@ pub fn decode_ref(
         bytes: None,
         version,
     };
-    let packet = decode_body(&frame, body, header)?;
-    Ok(Some((PacketRef::Other(packet), size)))
+    let packet = match decode_body(&frame, body, header)? {
+        Packet::PubAck(a) => PacketRef::PubAck(a),
+        Packet::PubRec(a) => PacketRef::PubRec(a),
+        Packet::PubRel(a) => PacketRef::PubRel(a),
+        Packet::PubComp(a) => PacketRef::PubComp(a),
+        Packet::PingResp(p) => PacketRef::PingResp(p),
+        other => PacketRef::Other(Box::new(other)),
+    };
+    Ok(Some((packet, size)))
 }
 
 fn decode_frame(

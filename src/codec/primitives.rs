@@ -183,7 +183,14 @@ pub(crate) enum Vbi {
 ///
 /// Used for the Remaining Length of both versions and for the VBIs inside
 /// v5 properties.
+#[inline]
 pub(crate) fn read_vbi(buf: &[u8]) -> Result<Vbi, DecodeError> {
+    // One byte, the usual case: nothing to combine, always minimal.
+    if let Some(&byte) = buf.first() {
+        if byte < 0x80 {
+            return Ok(Vbi::Value(u32::from(byte), 1));
+        }
+    }
     let mut value: u32 = 0;
     for (i, &byte) in buf.iter().take(4).enumerate() {
         value |= u32::from(byte & 0x7F) << (7 * i);
@@ -215,7 +222,14 @@ pub(crate) fn read_vbi(buf: &[u8]) -> Result<Vbi, DecodeError> {
 }
 
 /// nom parser for a Variable Byte Integer inside a packet.
+#[inline]
 pub(crate) fn vbi(i: &[u8]) -> PResult<'_, u32> {
+    // One byte, the usual case (every property identifier, short lengths).
+    if let Some((&byte, rest)) = i.split_first() {
+        if byte < 0x80 {
+            return Ok((rest, u32::from(byte)));
+        }
+    }
     match read_vbi(i) {
         Ok(Vbi::Value(v, n)) => Ok((i.get(n..).unwrap_or_default(), v)),
         Ok(Vbi::Incomplete) => Err(nom::Err::Failure(DecodeError::malformed(

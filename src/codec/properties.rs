@@ -9,7 +9,7 @@
 use super::error::{DecodeError, EncodeError};
 use super::primitives::{binary_slice, fail, put_binary, put_str, put_vbi, string_error};
 use super::primitives::{u16_, u32_, u8_, vbi, Counter, Frame, PResult, Sink, WireStr};
-use super::string::{check_mqtt_str, MqttString, StringError};
+use super::string::{scan_str, validate_mqtt_str, MqttString, StringError};
 use super::{ProtocolVersion, QoS};
 use crate::topic::TopicName;
 use bytes::Bytes;
@@ -149,23 +149,30 @@ pub(crate) enum Property {
 }
 
 /// One decoded property, borrowed from the packet: strings are checked
-/// against the MQTT rules, nothing is copied or counted.
+/// against the MQTT rules (their bytes kept, so that a string nobody reads
+/// costs one scan and no UTF-8 pass), nothing is copied or counted.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum PropertyRef<'a> {
     Byte(u8, u8),
     Two(u8, u16),
     Four(u8, u32),
     Vbi(u8, u32),
-    Str(u8, &'a str),
+    Str(u8, &'a [u8]),
     Bin(u8, &'a [u8]),
-    User(&'a str, &'a str),
+    User(&'a [u8], &'a [u8]),
+}
+
+/// A string [`str_ref`] checked, as a `&str`. `from_utf8` cannot fail on
+/// it, and gives the `&str` without `unsafe`.
+fn checked_str(b: &[u8]) -> &str {
+    std::str::from_utf8(b).unwrap_or_default()
 }
 
 impl PropertyRef<'_> {
     /// The owned property, its strings and binary data shared from (or
     /// copied out of) `frame`.
     fn to_owned(self, frame: &Frame<'_>) -> Property {
-        let string = |v: &str| MqttString::from_checked(frame.share(v.as_bytes()));
+        let string = |v: &[u8]| MqttString::from_checked(frame.share(v));
         match self {
             PropertyRef::Byte(id, v) => Property::Byte(id, v),
             PropertyRef::Two(id, v) => Property::Two(id, v),
@@ -221,7 +228,7 @@ pub(crate) fn walk_properties<'a>(
             ));
         }
         seen |= bit;
-        let (after, prop) = read_value(after_id, id, v)?;
+        let (after, prop) = read_value::<true>(after_id, id, v)?;
         if let Err(e) = apply(prop) {
             return fail(e);
         }
@@ -251,22 +258,33 @@ pub(crate) fn checked_properties(block: &[u8]) -> impl Iterator<Item = PropertyR
     std::iter::from_fn(move || {
         let (after_id, raw_id) = vbi(p).ok()?;
         let pid = u8::try_from(raw_id).ok()?;
-        let (after, prop) = read_value(after_id, pid, ProtocolVersion::V5).ok()?;
+        let (after, prop) = read_value::<false>(after_id, pid, ProtocolVersion::V5).ok()?;
         p = after;
         Some(prop)
     })
 }
 
-/// A UTF-8 Encoded String, checked, borrowed.
-pub(crate) fn str_ref(i: &[u8], v: ProtocolVersion) -> PResult<'_, &str> {
+/// A UTF-8 Encoded String, borrowed; checked (one scan when it is ASCII)
+/// when `CHECK` is set, which only a walk over an already checked block
+/// leaves out.
+#[inline(always)]
+fn str_ref<const CHECK: bool>(i: &[u8], v: ProtocolVersion) -> PResult<'_, &[u8]> {
     let (rest, b) = binary_slice(i)?;
-    match check_mqtt_str(b) {
-        Ok(s) => Ok((rest, s)),
+    if !CHECK {
+        return Ok((rest, b));
+    }
+    match validate_mqtt_str(b) {
+        Ok(()) => Ok((rest, b)),
         Err(e) => fail(string_error(e, v)),
     }
 }
 
-fn read_value(i: &[u8], pid: u8, v: ProtocolVersion) -> PResult<'_, PropertyRef<'_>> {
+#[inline(always)]
+fn read_value<const CHECK: bool>(
+    i: &[u8],
+    pid: u8,
+    v: ProtocolVersion,
+) -> PResult<'_, PropertyRef<'_>> {
     use id::*;
     Ok(match pid {
         PAYLOAD_FORMAT_INDICATOR
@@ -308,13 +326,13 @@ fn read_value(i: &[u8], pid: u8, v: ProtocolVersion) -> PResult<'_, PropertyRef<
             (i, PropertyRef::Bin(pid, b))
         }
         USER_PROPERTY => {
-            let (i, k) = str_ref(i, v)?;
-            let (i, val) = str_ref(i, v)?;
+            let (i, k) = str_ref::<CHECK>(i, v)?;
+            let (i, val) = str_ref::<CHECK>(i, v)?;
             (i, PropertyRef::User(k, val))
         }
         // Every other allowed identifier is a UTF-8 string.
         _ => {
-            let (i, s) = str_ref(i, v)?;
+            let (i, s) = str_ref::<CHECK>(i, v)?;
             (i, PropertyRef::Str(pid, s))
         }
     })
@@ -415,9 +433,9 @@ fn non_zero_u32(v: u32, spec: &'static str, what: &'static str) -> Result<NonZer
 }
 
 /// A Response Topic, checked as a topic name [MQTT-3.3.2-14].
-fn response_topic(v: &str) -> Result<&str, DecodeError> {
+fn response_topic(v: &[u8]) -> Result<&[u8], DecodeError> {
     // It is a Protocol Error to include wildcards in a Response Topic [MQTT-3.3.2-14].
-    if v.is_empty() || v.contains(['+', '#']) {
+    if v.is_empty() || scan_str(v).wildcard {
         return Err(DecodeError::protocol(
             "MQTT-3.3.2-14",
             "response topic is not a valid topic name",
@@ -892,53 +910,90 @@ impl PublishProperties {
     /// property parser, and makes them owned.
     pub(crate) fn read<'a>(frame: &Frame<'_>, i: &'a [u8]) -> PResult<'a, Self> {
         let (i, view) = PublishPropertiesRef::read(i, frame.version)?;
-        match view.to_properties_in(frame) {
-            Ok(p) => Ok((i, p)),
-            Err(e) => fail(e),
-        }
+        Ok((i, view.to_properties_in(frame)))
     }
 }
 
 /// The properties of a borrowed PUBLISH ([`PublishRef`](super::PublishRef)):
-/// the single-valued ones read out, the repeatable User Properties and
-/// Subscription Identifiers walked on demand from the packet's own (already
-/// checked) bytes, so that decoding allocates nothing however many there are.
+/// the packet's own property bytes, checked when the PUBLISH was decoded
+/// and read on demand, so that decoding allocates nothing and a view stays
+/// a few words long however many properties there are. Only the Topic
+/// Alias, which decides the topic, is read out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct PublishPropertiesRef<'a> {
-    /// Payload Format Indicator (0x01): true when the payload is UTF-8 text.
-    pub payload_format_indicator: Option<bool>,
-    /// Message Expiry Interval (0x02), in seconds.
-    pub message_expiry_interval: Option<u32>,
-    /// Topic Alias (0x23), never 0 [MQTT-3.3.2-8].
-    pub topic_alias: Option<NonZeroU16>,
-    /// Response Topic (0x08), a checked topic name.
-    pub response_topic: Option<&'a str>,
-    /// Correlation Data (0x09).
-    pub correlation_data: Option<&'a [u8]>,
-    /// Content Type (0x03).
-    pub content_type: Option<&'a str>,
     /// The whole property block, checked.
     block: &'a [u8],
-    /// How many User Properties the block holds.
-    user_count: usize,
-    /// How many Subscription Identifiers the block holds.
-    subscription_id_count: usize,
+    /// Topic Alias (0x23), never 0 [MQTT-3.3.2-8].
+    topic_alias: Option<NonZeroU16>,
 }
 
 impl<'a> PublishPropertiesRef<'a> {
+    /// The properties, in order.
+    fn iter(&self) -> impl Iterator<Item = PropertyRef<'a>> + 'a {
+        checked_properties(self.block)
+    }
+
+    /// The first property `pick` accepts.
+    fn find<T>(&self, pick: impl FnMut(PropertyRef<'a>) -> Option<T>) -> Option<T> {
+        self.iter().find_map(pick)
+    }
+
+    /// Topic Alias (0x23), never 0 [MQTT-3.3.2-8].
+    pub fn topic_alias(&self) -> Option<NonZeroU16> {
+        self.topic_alias
+    }
+
+    /// Payload Format Indicator (0x01): true when the payload is UTF-8 text.
+    pub fn payload_format_indicator(&self) -> Option<bool> {
+        self.find(|p| match p {
+            PropertyRef::Byte(id::PAYLOAD_FORMAT_INDICATOR, b) => Some(b == 1),
+            _ => None,
+        })
+    }
+
+    /// Message Expiry Interval (0x02), in seconds.
+    pub fn message_expiry_interval(&self) -> Option<u32> {
+        self.find(|p| match p {
+            PropertyRef::Four(id::MESSAGE_EXPIRY_INTERVAL, n) => Some(n),
+            _ => None,
+        })
+    }
+
+    /// Response Topic (0x08), checked as a topic name [MQTT-3.3.2-14].
+    pub fn response_topic(&self) -> Option<&'a str> {
+        self.find(|p| match p {
+            PropertyRef::Str(id::RESPONSE_TOPIC, t) => Some(checked_str(t)),
+            _ => None,
+        })
+    }
+
+    /// Correlation Data (0x09).
+    pub fn correlation_data(&self) -> Option<&'a [u8]> {
+        self.find(|p| match p {
+            PropertyRef::Bin(id::CORRELATION_DATA, d) => Some(d),
+            _ => None,
+        })
+    }
+
+    /// Content Type (0x03).
+    pub fn content_type(&self) -> Option<&'a str> {
+        self.find(|p| match p {
+            PropertyRef::Str(id::CONTENT_TYPE, t) => Some(checked_str(t)),
+            _ => None,
+        })
+    }
+
     /// The User Properties (0x26), in order.
     pub fn user_properties(&self) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
-        let skip = self.user_count == 0;
-        checked_properties(if skip { &[] } else { self.block }).filter_map(|p| match p {
-            PropertyRef::User(k, v) => Some((k, v)),
+        self.iter().filter_map(|p| match p {
+            PropertyRef::User(k, v) => Some((checked_str(k), checked_str(v))),
             _ => None,
         })
     }
 
     /// The Subscription Identifiers (0x0B), in order (server to client).
     pub fn subscription_identifiers(&self) -> impl Iterator<Item = NonZeroU32> + 'a {
-        let skip = self.subscription_id_count == 0;
-        checked_properties(if skip { &[] } else { self.block }).filter_map(|p| match p {
+        self.iter().filter_map(|p| match p {
             PropertyRef::Vbi(id::SUBSCRIPTION_IDENTIFIER, v) => NonZeroU32::new(v),
             _ => None,
         })
@@ -953,68 +1008,61 @@ impl<'a> PublishPropertiesRef<'a> {
     pub fn to_properties(&self) -> PublishProperties {
         let frame = Frame {
             bytes: None,
-            version: super::ProtocolVersion::V5,
+            version: ProtocolVersion::V5,
         };
-        // Every value was checked by `read`; the conversion cannot fail.
-        self.to_properties_in(&frame).unwrap_or_default()
+        self.to_properties_in(&frame)
     }
 
-    /// The owned properties, their strings and data shared from `frame`.
-    pub(crate) fn to_properties_in(
-        &self,
-        frame: &Frame<'_>,
-    ) -> Result<PublishProperties, DecodeError> {
-        let string = |v: &str| MqttString::from_checked(frame.share(v.as_bytes()));
-        let mut user_properties = Vec::with_capacity(self.user_count);
-        user_properties.extend(self.user_properties().map(|(k, v)| (string(k), string(v))));
-        let mut subscription_identifiers = Vec::with_capacity(self.subscription_id_count);
-        subscription_identifiers.extend(self.subscription_identifiers());
-        Ok(PublishProperties {
-            payload_format_indicator: self.payload_format_indicator,
-            message_expiry_interval: self.message_expiry_interval,
-            topic_alias: self.topic_alias,
-            response_topic: self.response_topic.map(|t| topic(string(t))).transpose()?,
-            correlation_data: self.correlation_data.map(|d| frame.share(d)),
-            user_properties,
-            subscription_identifiers,
-            content_type: self.content_type.map(string),
-        })
+    /// The owned properties, their strings and data shared from `frame`:
+    /// one pass over the checked block.
+    pub(crate) fn to_properties_in(&self, frame: &Frame<'_>) -> PublishProperties {
+        let mut p = PublishProperties::default();
+        for prop in self.iter() {
+            match prop.to_owned(frame) {
+                Property::Byte(_, b) => p.payload_format_indicator = Some(b == 1),
+                Property::Four(_, n) => p.message_expiry_interval = Some(n),
+                Property::Two(_, n) => p.topic_alias = NonZeroU16::new(n),
+                Property::Str(id::RESPONSE_TOPIC, t) => p.response_topic = topic(t).ok(),
+                Property::Str(_, t) => p.content_type = Some(t),
+                Property::Bin(_, d) => p.correlation_data = Some(d),
+                Property::User(k, v) => p.user_properties.push((k, v)),
+                Property::Vbi(_, n) => p.subscription_identifiers.extend(NonZeroU32::new(n)),
+            }
+        }
+        p
     }
 
     /// Reads and checks a PUBLISH's Property Length and properties.
+    #[inline]
     pub(crate) fn read(i: &'a [u8], v: ProtocolVersion) -> PResult<'a, Self> {
-        let mut p = Self::default();
         let repeatable = bits(&[id::USER_PROPERTY, id::SUBSCRIPTION_IDENTIFIER]);
         let (_, block) = property_block(i)?;
-        p.block = block;
+        let mut topic_alias = None;
         let allowed = PublishProperties::ALLOWED;
         let (i, ()) = walk_properties(i, v, allowed, repeatable, |prop| {
             match prop {
-                PropertyRef::Byte(id::PAYLOAD_FORMAT_INDICATOR, b) => {
-                    p.payload_format_indicator = Some(b == 1)
-                }
-                PropertyRef::Four(id::MESSAGE_EXPIRY_INTERVAL, n) => {
-                    p.message_expiry_interval = Some(n)
-                }
                 PropertyRef::Two(id::TOPIC_ALIAS, n) => {
                     // A Topic Alias of 0 is not permitted [MQTT-3.3.2-8].
-                    p.topic_alias = Some(NonZeroU16::new(n).ok_or(DecodeError::TopicAliasZero)?)
+                    topic_alias = Some(NonZeroU16::new(n).ok_or(DecodeError::TopicAliasZero)?)
                 }
                 PropertyRef::Str(id::RESPONSE_TOPIC, t) => {
-                    p.response_topic = Some(response_topic(t)?)
+                    response_topic(t)?;
                 }
-                PropertyRef::Bin(id::CORRELATION_DATA, d) => p.correlation_data = Some(d),
-                PropertyRef::User(..) => p.user_count += 1,
                 PropertyRef::Vbi(id::SUBSCRIPTION_IDENTIFIER, n) => {
                     subscription_id(n, "MQTT-3.3.2.3.8")?;
-                    p.subscription_id_count += 1;
                 }
-                PropertyRef::Str(id::CONTENT_TYPE, t) => p.content_type = Some(t),
+                // Each checked by `walk_properties` (the Byte's 0 or 1, the
+                // strings' UTF-8) and read on demand.
+                PropertyRef::Byte(id::PAYLOAD_FORMAT_INDICATOR, _)
+                | PropertyRef::Four(id::MESSAGE_EXPIRY_INTERVAL, _)
+                | PropertyRef::Bin(id::CORRELATION_DATA, _)
+                | PropertyRef::User(..)
+                | PropertyRef::Str(id::CONTENT_TYPE, _) => {}
                 _ => return Err(unexpected()),
             }
             Ok(())
         })?;
-        Ok((i, p))
+        Ok((i, PublishPropertiesRef { block, topic_alias }))
     }
 }
 

@@ -126,7 +126,7 @@ impl PublishRef<'_> {
 
 /// Checks a PUBLISH Topic Name and returns it as a `&str`: `Ok(None)` for
 /// the zero-length name.
-#[inline]
+#[inline(always)]
 fn publish_topic(raw: &[u8], v: ProtocolVersion) -> Result<Option<&str>, DecodeError> {
     // One scan checks the string rules and the wildcards.
     match check_publish_topic(raw) {
@@ -153,7 +153,7 @@ fn publish_topic(raw: &[u8], v: ProtocolVersion) -> Result<Option<&str>, DecodeE
 /// `(rest, value)` tuple and the `Result` layers above it would copy it at
 /// every layer. In v5 the caller also checks that an empty topic comes with
 /// a Topic Alias.
-#[inline]
+#[inline(always)]
 pub(crate) fn read_head(i: &[u8], flags: u8, v: ProtocolVersion) -> PResult<'_, PublishHead<'_>> {
     let dup = flags & 0b1000 != 0;
     let retain = flags & 0b0001 != 0;
@@ -207,7 +207,7 @@ pub(crate) fn read_head(i: &[u8], flags: u8, v: ProtocolVersion) -> PResult<'_, 
 }
 
 /// The borrowed PUBLISH of `body` (a packet without its fixed header).
-#[inline]
+#[inline(always)]
 pub(crate) fn read_publish_ref(
     body: &[u8],
     flags: u8,
@@ -218,7 +218,7 @@ pub(crate) fn read_publish_ref(
         ProtocolVersion::V311 => (rest, PublishPropertiesRef::default()),
         ProtocolVersion::V5 => super::parsed(PublishPropertiesRef::read(rest, v))?,
     };
-    if head.topic.is_none() && properties.topic_alias.is_none() {
+    if head.topic.is_none() && properties.topic_alias().is_none() {
         return Err(empty_topic());
     }
     Ok(PublishRef {
