@@ -53,7 +53,7 @@ pub use subscribe::{
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 pub use header::{peek_fixed_header, FixedHeaderInfo};
 use header::{read_fixed_header, PacketType};
-use primitives::{put_vbi, vbi_len, Counter, Frame, Sink};
+use primitives::{vbi_len, Counter, Frame, Sink};
 use std::num::NonZeroU16;
 
 /// A packet identifier: never zero ([MQTT-2.2.1-3], 3.1.1 [MQTT-2.3.1-1]).
@@ -219,8 +219,8 @@ impl Packet {
         }
     }
 
-    /// Writes the variable header and payload. Run once against a
-    /// [`Counter`] for the remaining length, then against the buffer.
+    /// Writes the variable header and payload, to the buffer or to a
+    /// [`Counter`] for the size.
     #[inline]
     fn write_body<S: Sink>(&self, s: &mut S, v: ProtocolVersion) -> Result<(), EncodeError> {
         match self {
@@ -545,6 +545,11 @@ pub fn encode_publish(
 /// Something with a fixed header and a body written through a [`Sink`].
 trait Body {
     fn first_byte(&self) -> u8;
+    /// The expected size of the body, for the room left for the Remaining
+    /// Length; a wrong guess costs a move of the body, not a wrong packet.
+    fn size_hint(&self, _v: ProtocolVersion) -> usize {
+        0
+    }
     fn write_body<S: Sink>(&self, s: &mut S, v: ProtocolVersion) -> Result<(), EncodeError>;
 }
 
@@ -556,6 +561,13 @@ impl Body for Packet {
         };
         self.packet_type().first_byte(publish_flags)
     }
+    #[inline]
+    fn size_hint(&self, v: ProtocolVersion) -> usize {
+        match self {
+            Packet::Publish(p) => p.size_hint(v),
+            _ => 0,
+        }
+    }
     fn write_body<S: Sink>(&self, s: &mut S, v: ProtocolVersion) -> Result<(), EncodeError> {
         Packet::write_body(self, s, v)
     }
@@ -564,6 +576,10 @@ impl Body for Packet {
 impl Body for Publish {
     fn first_byte(&self) -> u8 {
         PacketType::Publish.first_byte(self.flags())
+    }
+    #[inline]
+    fn size_hint(&self, v: ProtocolVersion) -> usize {
+        Publish::size_hint(self, v)
     }
     fn write_body<S: Sink>(&self, s: &mut S, v: ProtocolVersion) -> Result<(), EncodeError> {
         self.write(s, v)
@@ -575,22 +591,22 @@ fn frame_len(remaining: usize) -> usize {
     1 + vbi_len(remaining) + remaining
 }
 
+/// Writes the packet in one pass: the first byte, then the body after room
+/// for its Remaining Length, patched in when the body is written. On an
+/// error `out` is cut back to where it was.
+#[inline]
 fn encode_body<B: Body>(
     body: &B,
     version: ProtocolVersion,
     out: &mut BytesMut,
 ) -> Result<(), EncodeError> {
-    // Pass one counts, and finds every error before a byte is written.
-    let mut c = Counter::default();
-    body.write_body(&mut c, version)?;
-    let remaining = c.0;
-    check_remaining(remaining)?;
-    out.reserve(frame_len(remaining));
     let start = out.len();
+    let hint = body.size_hint(version);
+    out.reserve(frame_len(hint));
     BufMut::put_u8(out, body.first_byte());
-    put_vbi(out, remaining)?;
-    // Pass two writes through the same code, so it cannot disagree with the count.
-    body.write_body(out, version)?;
-    debug_assert_eq!(out.len() - start, frame_len(remaining));
-    Ok(())
+    let written = out.length_prefixed(hint, |out| body.write_body(out, version));
+    if written.is_err() {
+        out.truncate(start);
+    }
+    written
 }

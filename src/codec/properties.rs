@@ -8,7 +8,7 @@
 
 use super::error::{DecodeError, EncodeError};
 use super::primitives::{binary_slice, fail, put_binary, put_str, put_vbi, string_error};
-use super::primitives::{u16_, u32_, u8_, vbi, Counter, Frame, PResult, Sink, WireStr};
+use super::primitives::{u16_, u32_, u8_, vbi, Frame, PResult, Sink, WireStr};
 use super::string::{scan_str, validate_mqtt_str, MqttString, StringError};
 use super::{ProtocolVersion, QoS};
 use crate::topic::TopicName;
@@ -338,23 +338,14 @@ fn read_value<const CHECK: bool>(
     })
 }
 
-/// Writes a Property Length and then the properties, with the length taken
-/// from a counting pass over the same writer.
+/// Writes a Property Length and then the properties, in one pass (the
+/// length is patched in after them).
+#[inline]
 pub(crate) fn put_properties<S: Sink, P: WriteProperties>(
     s: &mut S,
     props: &P,
 ) -> Result<(), EncodeError> {
-    let mut c = Counter::default();
-    props.write(&mut c)?;
-    put_vbi(s, c.0)?;
-    match s.as_counter() {
-        // Counting: the properties were just counted, by the same writer.
-        Some(counter) => {
-            counter.0 += c.0;
-            Ok(())
-        }
-        None => props.write(s),
-    }
+    s.length_prefixed(0, |s| props.write(s))
 }
 
 /// A packet's property set, written to a [`Sink`].

@@ -256,6 +256,16 @@ impl Publish {
         Ok(super::frame_len(c.0))
     }
 
+    /// The body's size but for the properties: topic, packet id, an empty
+    /// Property Length in v5, and payload (what [`encode`](super::encode)
+    /// leaves room for).
+    #[inline]
+    pub(crate) fn size_hint(&self, v: ProtocolVersion) -> usize {
+        let topic = self.topic.as_ref().map_or(0, |t| t.as_mqtt_string().len());
+        let properties = usize::from(v == ProtocolVersion::V5);
+        2 + topic + 2 + properties + self.payload.len()
+    }
+
     #[inline]
     pub(crate) fn write<S: Sink>(&self, s: &mut S, v: ProtocolVersion) -> Result<(), EncodeError> {
         self.write_with_id(s, v, self.packet_id)
