@@ -529,7 +529,11 @@ pub fn encode(
     version: ProtocolVersion,
     out: &mut BytesMut,
 ) -> Result<(), EncodeError> {
-    encode_body(packet, version, out)
+    match packet {
+        // The hot path, through the smaller code made for `Publish` alone.
+        Packet::Publish(p) => encode_body(p, version, out),
+        _ => encode_body(packet, version, out),
+    }
 }
 
 /// Encodes a PUBLISH without wrapping it in a [`Packet`], for senders that
@@ -594,7 +598,7 @@ fn frame_len(remaining: usize) -> usize {
 /// Writes the packet in one pass: the first byte, then the body after room
 /// for its Remaining Length, patched in when the body is written. On an
 /// error `out` is cut back to where it was.
-#[inline]
+#[inline(always)]
 fn encode_body<B: Body>(
     body: &B,
     version: ProtocolVersion,

@@ -63,7 +63,9 @@ impl Sink for BytesMut {
     {
         let at = self.len();
         let room = vbi_len(hint);
-        self.put_bytes(0, room);
+        for _ in 0..room {
+            BufMut::put_u8(self, 0);
+        }
         let start = self.len();
         body(self)?;
         let len = self.len() - start;
@@ -76,8 +78,11 @@ impl Sink for BytesMut {
             self.copy_within(start..start + len, at + size);
             self.truncate(at + size + len);
         }
-        if let (Some(slot), Some(bytes)) = (self.get_mut(at..at + size), vbi.get(..size)) {
-            slot.copy_from_slice(bytes);
+        // Byte by byte: one to four bytes, not worth a `memcpy` call.
+        if let Some(slot) = self.get_mut(at..at + size) {
+            for (to, from) in slot.iter_mut().zip(vbi) {
+                *to = from;
+            }
         }
         Ok(())
     }

@@ -271,7 +271,7 @@ impl Publish {
         self.write_with_id(s, v, self.packet_id)
     }
 
-    #[inline]
+    #[inline(always)]
     fn write_with_id<S: Sink>(
         &self,
         s: &mut S,
