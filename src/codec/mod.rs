@@ -50,6 +50,7 @@ pub use subscribe::{
     RetainHandling, SubAck, Subscribe, SubscriptionOptions, UnsubAck, Unsubscribe,
 };
 
+use crate::topic::TopicName;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 pub use header::{peek_fixed_header, FixedHeaderInfo};
 use header::{read_fixed_header, PacketType};
@@ -305,26 +306,36 @@ fn decode_publish(
 ) -> Result<Option<Packet>, DecodeError> {
     let body = bytes.get(header.header_len..).unwrap_or_default();
     let (rest, head) = parsed(publish::read_head(body, header.flags, version))?;
-    let frame = Frame {
-        bytes: Some(&bytes),
-        version,
-    };
-    let (payload_len, properties) = match version {
-        ProtocolVersion::V311 => (rest.len(), PublishProperties::default()),
+    // The topic is shared from the packet's buffer, and the payload is that
+    // buffer advanced to it; each arm builds the packet in its return value.
+    let topic = head
+        .topic
+        .map(|t| TopicName::from_checked_publish_topic(bytes.slice_ref(t)));
+    let head = head.without_topic();
+    match version {
+        ProtocolVersion::V311 => {
+            bytes.advance(bytes.len() - rest.len());
+            Ok(Some(Packet::Publish(head.into_publish(
+                topic,
+                PublishProperties::default(),
+                bytes,
+            ))))
+        }
         ProtocolVersion::V5 => {
+            let frame = Frame {
+                bytes: Some(&bytes),
+                version,
+            };
             let (payload, properties) = parsed(PublishProperties::read(&frame, rest))?;
-            if head.topic.is_none() && properties.topic_alias.is_none() {
+            if topic.is_none() && properties.topic_alias.is_none() {
                 return Err(publish::empty_topic());
             }
-            (payload.len(), properties)
+            bytes.advance(bytes.len() - payload.len());
+            Ok(Some(Packet::Publish(
+                head.into_publish(topic, properties, bytes),
+            )))
         }
-    };
-    let publish = head.into_publish(&frame, properties, Bytes::new());
-    bytes.advance(bytes.len() - payload_len);
-    Ok(Some(Packet::Publish(Publish {
-        payload: bytes,
-        ..publish
-    })))
+    }
 }
 
 /// A packet decoded by [`decode_ref`]: a PUBLISH borrowed from the buffer,
@@ -392,6 +403,7 @@ impl PacketRef<'_> {
 /// buf.advance(len);
 /// assert!(buf.is_empty());
 /// ```
+#[inline]
 pub fn decode_ref(
     buf: &[u8],
     version: ProtocolVersion,

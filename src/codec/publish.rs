@@ -48,17 +48,31 @@ pub(crate) struct PublishHead<'a> {
     pub dup: bool,
     pub qos: QoS,
     pub retain: bool,
-    pub topic: Option<&'a str>,
+    /// The Topic Name's bytes, checked; `None` when it is empty.
+    pub topic: Option<&'a [u8]>,
     pub packet_id: Option<PacketId>,
 }
 
 impl PublishHead<'_> {
-    /// The whole owned PUBLISH, with its properties and payload; the topic
-    /// is shared from (or copied out of) `frame`.
+    /// This head without its borrowed topic, once the caller has made it
+    /// owned, so that the packet's buffer is free to be advanced.
+    #[inline(always)]
+    pub(crate) fn without_topic(self) -> PublishHead<'static> {
+        PublishHead {
+            dup: self.dup,
+            qos: self.qos,
+            retain: self.retain,
+            topic: None,
+            packet_id: self.packet_id,
+        }
+    }
+
+    /// The whole owned PUBLISH, with its topic (this head's, made owned by
+    /// the caller), properties and payload.
     #[inline(always)]
     pub(crate) fn into_publish(
         self,
-        frame: &Frame<'_>,
+        topic: Option<TopicName>,
         properties: PublishProperties,
         payload: Bytes,
     ) -> Publish {
@@ -66,9 +80,7 @@ impl PublishHead<'_> {
             dup: self.dup,
             qos: self.qos,
             retain: self.retain,
-            topic: self
-                .topic
-                .map(|t| TopicName::from_checked_publish_topic(frame.share(t.as_bytes()))),
+            topic,
             packet_id: self.packet_id,
             properties,
             payload,
@@ -113,26 +125,26 @@ impl PublishRef<'_> {
             dup: self.dup,
             qos: self.qos,
             retain: self.retain,
-            topic: self.topic,
+            topic: self.topic.map(str::as_bytes),
             packet_id: self.packet_id,
         };
+        let topic = self
+            .topic
+            .map(|t| TopicName::from_checked_publish_topic(frame.share(t.as_bytes())));
         head.into_publish(
-            &frame,
+            topic,
             self.properties.to_properties(),
             Bytes::copy_from_slice(self.payload),
         )
     }
 }
 
-/// Checks a PUBLISH Topic Name and returns it as a `&str`: `Ok(None)` for
-/// the zero-length name.
+/// Checks a PUBLISH Topic Name: `Ok(None)` for the zero-length name.
 #[inline(always)]
-fn publish_topic(raw: &[u8], v: ProtocolVersion) -> Result<Option<&str>, DecodeError> {
+fn publish_topic(raw: &[u8], v: ProtocolVersion) -> Result<Option<&[u8]>, DecodeError> {
     // One scan checks the string rules and the wildcards.
     match check_publish_topic(raw) {
-        // Checked just above: `from_utf8` cannot fail here, and the `&str`
-        // needs it (no `unsafe`).
-        Ok(()) => Ok(Some(std::str::from_utf8(raw).unwrap_or_default())),
+        Ok(()) => Ok(Some(raw)),
         Err(TopicError::Empty) => Ok(None),
         Err(TopicError::String(e)) => Err(string_error(e, v)),
         // The Topic Name in the PUBLISH packet MUST NOT contain wildcard
@@ -225,7 +237,11 @@ pub(crate) fn read_publish_ref(
         dup: head.dup,
         qos: head.qos,
         retain: head.retain,
-        topic: head.topic,
+        // Checked by `read_head`: `from_utf8` cannot fail here, and the
+        // `&str` needs it (no `unsafe`).
+        topic: head
+            .topic
+            .map(|t| std::str::from_utf8(t).unwrap_or_default()),
         packet_id: head.packet_id,
         properties,
         payload,
