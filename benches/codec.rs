@@ -55,7 +55,7 @@ const TOPIC: &str = "sensors/kitchen/temperature";
 /// Size of the chunks the read loop receives.
 const CHUNK: usize = 64 * 1024;
 /// Rounds per case.
-const ROUNDS: usize = 31;
+const ROUNDS: usize = 61;
 /// Time one contender's turn in a round aims at.
 const TURN: Duration = Duration::from_millis(3);
 

@@ -431,13 +431,16 @@ pub fn decode_ref(
         bytes: None,
         version,
     };
-    let packet = match decode_body(&frame, body, header)? {
-        Packet::PubAck(a) => PacketRef::PubAck(a),
-        Packet::PubRec(a) => PacketRef::PubRec(a),
-        Packet::PubRel(a) => PacketRef::PubRel(a),
-        Packet::PubComp(a) => PacketRef::PubComp(a),
-        Packet::PingResp(p) => PacketRef::PingResp(p),
-        other => PacketRef::Other(Box::new(other)),
+    // Acks and PINGRESP are read straight into the view; the others pass
+    // through the owned decoder (as large as a `Packet`, and rare).
+    let ack = |kind| whole(PublishAck::read(&frame, body, version, kind));
+    let packet = match header.packet_type {
+        PacketType::PubAck => PacketRef::PubAck(ack(AckKind::PubAck)?),
+        PacketType::PubRec => PacketRef::PubRec(ack(AckKind::PubRec)?),
+        PacketType::PubRel => PacketRef::PubRel(ack(AckKind::PubRel)?),
+        PacketType::PubComp => PacketRef::PubComp(ack(AckKind::PubComp)?),
+        PacketType::PingResp => PacketRef::PingResp(whole(Ok((body, PingResp)))?),
+        _ => PacketRef::Other(Box::new(decode_body(&frame, body, header)?)),
     };
     Ok(Some((packet, size)))
 }
@@ -536,6 +539,7 @@ fn whole<T>(r: primitives::PResult<'_, T>) -> Result<T, DecodeError> {
 ///
 /// A [`Connect`] is encoded at its own `protocol_version`, as [`decode`]
 /// reads it.
+#[inline]
 pub fn encode(
     packet: &Packet,
     version: ProtocolVersion,
@@ -550,6 +554,7 @@ pub fn encode(
 
 /// Encodes a PUBLISH without wrapping it in a [`Packet`], for senders that
 /// keep their publishes by reference.
+#[inline]
 pub fn encode_publish(
     publish: &Publish,
     version: ProtocolVersion,
