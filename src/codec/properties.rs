@@ -451,457 +451,547 @@ fn subscription_id(v: u32, section: &'static str) -> Result<NonZeroU32, DecodeEr
     non_zero_u32(v, section, "subscription identifier 0")
 }
 
-/// Properties of CONNECT (3.1.2.11).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct ConnectProperties {
-    /// Session Expiry Interval in seconds; absent means 0.
-    pub session_expiry_interval: Option<u32>,
-    /// How many QoS 1/2 publishes we accept unacknowledged; absent means 65,535.
-    pub receive_maximum: Option<NonZeroU16>,
-    /// The largest packet we accept; absent means no limit beyond the protocol's.
-    pub maximum_packet_size: Option<NonZeroU32>,
-    /// The highest topic alias we accept from the server; absent means 0.
-    pub topic_alias_maximum: Option<u16>,
-    /// Ask the server for Response Information in the CONNACK.
-    pub request_response_information: Option<bool>,
-    /// Whether the server may send Reason Strings and User Properties on failures.
-    pub request_problem_information: Option<bool>,
-    /// Authentication Method for enhanced authentication.
-    pub authentication_method: Option<MqttString>,
-    /// Authentication Data for enhanced authentication.
-    pub authentication_data: Option<Bytes>,
-    /// User Properties (0x26) of the CONNECT: name/value pairs for the
-    /// server, in order, a name possibly repeated; empty sends none.
-    pub user_properties: Vec<UserProperty>,
-}
+/// How each kind of property field is read from a decoded [`Property`]
+/// and written: one module per kind, named in the table below.
+mod kind {
+    use super::*;
 
-impl ConnectProperties {
-    pub(crate) const ALLOWED: u64 = bits(&[
-        id::SESSION_EXPIRY_INTERVAL,
-        id::RECEIVE_MAXIMUM,
-        id::MAXIMUM_PACKET_SIZE,
-        id::TOPIC_ALIAS_MAXIMUM,
-        id::REQUEST_RESPONSE_INFORMATION,
-        id::REQUEST_PROBLEM_INFORMATION,
-        id::USER_PROPERTY,
-        id::AUTHENTICATION_METHOD,
-        id::AUTHENTICATION_DATA,
-    ]);
+    type Read = Result<(), DecodeError>;
+    type Write = Result<(), EncodeError>;
 
-    pub(crate) fn read<'a>(frame: &Frame<'_>, i: &'a [u8]) -> PResult<'a, Self> {
-        let mut p = Self::default();
-        let (i, ()) = read_properties(
-            frame,
-            i,
-            Self::ALLOWED,
-            bits(&[id::USER_PROPERTY]),
-            |prop| {
-                match prop {
-                    Property::Four(id::SESSION_EXPIRY_INTERVAL, v) => {
-                        p.session_expiry_interval = Some(v)
+    macro_rules! scalar {
+        ($(#[$doc:meta])* $name:ident: $t:ty, $variant:ident, $put:ident) => {
+            $(#[$doc])*
+            pub(super) mod $name {
+                use super::*;
+                pub(in super::super) const REPEATS: bool = false;
+                pub(in super::super) fn set(slot: &mut Option<$t>, prop: Property) -> Read {
+                    match prop {
+                        Property::$variant(_, v) => Ok(*slot = Some(v)),
+                        _ => Err(unexpected()),
                     }
-                    Property::Two(id::RECEIVE_MAXIMUM, v) => {
-                        p.receive_maximum =
-                            Some(non_zero_u16(v, "MQTT-3.1.2.11.3", "receive maximum 0")?)
-                    }
-                    Property::Four(id::MAXIMUM_PACKET_SIZE, v) => {
-                        p.maximum_packet_size =
-                            Some(non_zero_u32(v, "MQTT-3.1.2.11.4", "maximum packet size 0")?)
-                    }
-                    Property::Two(id::TOPIC_ALIAS_MAXIMUM, v) => p.topic_alias_maximum = Some(v),
-                    Property::Byte(id::REQUEST_RESPONSE_INFORMATION, v) => {
-                        p.request_response_information = Some(v == 1)
-                    }
-                    Property::Byte(id::REQUEST_PROBLEM_INFORMATION, v) => {
-                        p.request_problem_information = Some(v == 1)
-                    }
-                    Property::Str(id::AUTHENTICATION_METHOD, v) => {
-                        p.authentication_method = Some(v)
-                    }
-                    Property::Bin(id::AUTHENTICATION_DATA, v) => p.authentication_data = Some(v),
-                    Property::User(k, v) => p.user_properties.push((k, v)),
-                    _ => return Err(unexpected()),
                 }
-                Ok(())
-            },
-        )?;
-        Ok((i, p))
-    }
-}
-
-impl WriteProperties for ConnectProperties {
-    fn write<S: Sink>(&self, s: &mut S) -> Result<(), EncodeError> {
-        w_u32(s, id::SESSION_EXPIRY_INTERVAL, self.session_expiry_interval);
-        w_u16(
-            s,
-            id::RECEIVE_MAXIMUM,
-            self.receive_maximum.map(NonZeroU16::get),
-        );
-        w_u32(
-            s,
-            id::MAXIMUM_PACKET_SIZE,
-            self.maximum_packet_size.map(NonZeroU32::get),
-        );
-        w_u16(s, id::TOPIC_ALIAS_MAXIMUM, self.topic_alias_maximum);
-        w_bool(
-            s,
-            id::REQUEST_RESPONSE_INFORMATION,
-            self.request_response_information,
-        );
-        w_bool(
-            s,
-            id::REQUEST_PROBLEM_INFORMATION,
-            self.request_problem_information,
-        );
-        w_str(
-            s,
-            id::AUTHENTICATION_METHOD,
-            "authentication method",
-            self.authentication_method.as_ref(),
-        )?;
-        w_bin(
-            s,
-            id::AUTHENTICATION_DATA,
-            "authentication data",
-            self.authentication_data.as_ref(),
-        )?;
-        w_user(s, &self.user_properties)
-    }
-}
-
-/// Will Properties (3.1.3.2).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct WillProperties {
-    /// Seconds the server waits before publishing the will.
-    pub will_delay_interval: Option<u32>,
-    /// True when the payload is UTF-8 text.
-    pub payload_format_indicator: Option<bool>,
-    /// Lifetime of the will message in seconds.
-    pub message_expiry_interval: Option<u32>,
-    /// MIME type of the payload.
-    pub content_type: Option<MqttString>,
-    /// Topic for a response.
-    pub response_topic: Option<TopicName>,
-    /// Correlation Data for a response.
-    pub correlation_data: Option<Bytes>,
-    /// User Properties (0x26) of the will, in order; the server forwards them
-    /// with the will message. Empty sends none.
-    pub user_properties: Vec<UserProperty>,
-}
-
-impl WillProperties {
-    pub(crate) const ALLOWED: u64 = bits(&[
-        id::WILL_DELAY_INTERVAL,
-        id::PAYLOAD_FORMAT_INDICATOR,
-        id::MESSAGE_EXPIRY_INTERVAL,
-        id::CONTENT_TYPE,
-        id::RESPONSE_TOPIC,
-        id::CORRELATION_DATA,
-        id::USER_PROPERTY,
-    ]);
-
-    pub(crate) fn read<'a>(frame: &Frame<'_>, i: &'a [u8]) -> PResult<'a, Self> {
-        let mut p = Self::default();
-        let (i, ()) = read_properties(
-            frame,
-            i,
-            Self::ALLOWED,
-            bits(&[id::USER_PROPERTY]),
-            |prop| {
-                match prop {
-                    Property::Four(id::WILL_DELAY_INTERVAL, v) => p.will_delay_interval = Some(v),
-                    Property::Byte(id::PAYLOAD_FORMAT_INDICATOR, v) => {
-                        p.payload_format_indicator = Some(v == 1)
-                    }
-                    Property::Four(id::MESSAGE_EXPIRY_INTERVAL, v) => {
-                        p.message_expiry_interval = Some(v)
-                    }
-                    Property::Str(id::CONTENT_TYPE, v) => p.content_type = Some(v),
-                    Property::Str(id::RESPONSE_TOPIC, v) => p.response_topic = Some(topic(v)?),
-                    Property::Bin(id::CORRELATION_DATA, v) => p.correlation_data = Some(v),
-                    Property::User(k, v) => p.user_properties.push((k, v)),
-                    _ => return Err(unexpected()),
+                pub(in super::super) fn put<S: Sink>(s: &mut S, pid: u8, _: &str, v: &Option<$t>) -> Write {
+                    $put(s, pid, *v);
+                    Ok(())
                 }
-                Ok(())
-            },
-        )?;
-        Ok((i, p))
+            }
+        };
     }
-}
 
-impl WriteProperties for WillProperties {
-    fn write<S: Sink>(&self, s: &mut S) -> Result<(), EncodeError> {
-        w_u32(s, id::WILL_DELAY_INTERVAL, self.will_delay_interval);
-        w_bool(
-            s,
-            id::PAYLOAD_FORMAT_INDICATOR,
-            self.payload_format_indicator,
-        );
-        w_u32(s, id::MESSAGE_EXPIRY_INTERVAL, self.message_expiry_interval);
-        w_str(
-            s,
-            id::CONTENT_TYPE,
-            "content type",
-            self.content_type.as_ref(),
-        )?;
-        w_str(
-            s,
-            id::RESPONSE_TOPIC,
-            "response topic",
-            self.response_topic.as_ref(),
-        )?;
-        w_bin(
-            s,
-            id::CORRELATION_DATA,
-            "correlation data",
-            self.correlation_data.as_ref(),
-        )?;
-        w_user(s, &self.user_properties)
-    }
-}
+    scalar!(
+        /// A Two Byte Integer.
+        two: u16, Two, w_u16
+    );
+    scalar!(
+        /// A Four Byte Integer.
+        four: u32, Four, w_u32
+    );
 
-/// Properties of CONNACK (3.2.2.3).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct ConnAckProperties {
-    /// The session expiry the server will use, overriding ours.
-    pub session_expiry_interval: Option<u32>,
-    /// How many QoS 1/2 publishes the server accepts unacknowledged; absent means 65,535.
-    pub receive_maximum: Option<NonZeroU16>,
-    /// Highest QoS the server supports; absent means 2.
-    pub maximum_qos: Option<QoS>,
-    /// Whether the server supports retained messages; absent means yes.
-    pub retain_available: Option<bool>,
-    /// Largest packet the server accepts.
-    pub maximum_packet_size: Option<NonZeroU32>,
-    /// The client identifier the server assigned to us.
-    pub assigned_client_identifier: Option<MqttString>,
-    /// Highest topic alias the server accepts from us; absent means 0.
-    pub topic_alias_maximum: Option<u16>,
-    /// Reason String (0x1F): the server's human-readable diagnostics for this
-    /// CONNACK, typically explaining a refusal; `None` when it sent none.
-    pub reason_string: Option<MqttString>,
-    /// User Properties (0x26) the server sent with the CONNACK, in order;
-    /// empty when it sent none.
-    pub user_properties: Vec<UserProperty>,
-    /// Whether wildcard subscriptions are supported; absent means yes.
-    pub wildcard_subscription_available: Option<bool>,
-    /// Whether subscription identifiers are supported; absent means yes.
-    pub subscription_identifiers_available: Option<bool>,
-    /// Whether shared subscriptions are supported; absent means yes.
-    pub shared_subscription_available: Option<bool>,
-    /// Keep alive the server wants us to use, replacing ours.
-    pub server_keep_alive: Option<u16>,
-    /// Basis for a response topic.
-    pub response_information: Option<MqttString>,
-    /// Another server to use.
-    pub server_reference: Option<MqttString>,
-    /// Authentication Method (0x15): on a successful CONNACK, the method of
-    /// the CONNECT, and absent when the CONNECT had none; the engine fails the
-    /// connection on any other value [MQTT-4.12.0-5], [MQTT-4.12.0-6].
-    pub authentication_method: Option<MqttString>,
-    /// Authentication Data (0x16): the server's last data of an enhanced
-    /// authentication, in the method's own format; `None` when it sent none.
-    pub authentication_data: Option<Bytes>,
-}
-
-impl ConnAckProperties {
-    pub(crate) const ALLOWED: u64 = bits(&[
-        id::SESSION_EXPIRY_INTERVAL,
-        id::RECEIVE_MAXIMUM,
-        id::MAXIMUM_QOS,
-        id::RETAIN_AVAILABLE,
-        id::MAXIMUM_PACKET_SIZE,
-        id::ASSIGNED_CLIENT_IDENTIFIER,
-        id::TOPIC_ALIAS_MAXIMUM,
-        id::REASON_STRING,
-        id::USER_PROPERTY,
-        id::WILDCARD_SUBSCRIPTION_AVAILABLE,
-        id::SUBSCRIPTION_IDENTIFIER_AVAILABLE,
-        id::SHARED_SUBSCRIPTION_AVAILABLE,
-        id::SERVER_KEEP_ALIVE,
-        id::RESPONSE_INFORMATION,
-        id::SERVER_REFERENCE,
-        id::AUTHENTICATION_METHOD,
-        id::AUTHENTICATION_DATA,
-    ]);
-
-    pub(crate) fn read<'a>(frame: &Frame<'_>, i: &'a [u8]) -> PResult<'a, Self> {
-        let mut p = Self::default();
-        let (i, ()) = read_properties(
-            frame,
-            i,
-            Self::ALLOWED,
-            bits(&[id::USER_PROPERTY]),
-            |prop| {
-                match prop {
-                    Property::Four(id::SESSION_EXPIRY_INTERVAL, v) => {
-                        p.session_expiry_interval = Some(v)
-                    }
-                    Property::Two(id::RECEIVE_MAXIMUM, v) => {
-                        p.receive_maximum =
-                            Some(non_zero_u16(v, "MQTT-3.2.2.3.3", "receive maximum 0")?)
-                    }
-                    Property::Byte(id::MAXIMUM_QOS, v) => {
-                        p.maximum_qos = Some(if v == 0 {
-                            QoS::AtMostOnce
-                        } else {
-                            QoS::AtLeastOnce
-                        })
-                    }
-                    Property::Byte(id::RETAIN_AVAILABLE, v) => p.retain_available = Some(v == 1),
-                    Property::Four(id::MAXIMUM_PACKET_SIZE, v) => {
-                        p.maximum_packet_size =
-                            Some(non_zero_u32(v, "MQTT-3.2.2.3.6", "maximum packet size 0")?)
-                    }
-                    Property::Str(id::ASSIGNED_CLIENT_IDENTIFIER, v) => {
-                        p.assigned_client_identifier = Some(v)
-                    }
-                    Property::Two(id::TOPIC_ALIAS_MAXIMUM, v) => p.topic_alias_maximum = Some(v),
-                    Property::Str(id::REASON_STRING, v) => p.reason_string = Some(v),
-                    Property::User(k, v) => p.user_properties.push((k, v)),
-                    Property::Byte(id::WILDCARD_SUBSCRIPTION_AVAILABLE, v) => {
-                        p.wildcard_subscription_available = Some(v == 1)
-                    }
-                    Property::Byte(id::SUBSCRIPTION_IDENTIFIER_AVAILABLE, v) => {
-                        p.subscription_identifiers_available = Some(v == 1)
-                    }
-                    Property::Byte(id::SHARED_SUBSCRIPTION_AVAILABLE, v) => {
-                        p.shared_subscription_available = Some(v == 1)
-                    }
-                    Property::Two(id::SERVER_KEEP_ALIVE, v) => p.server_keep_alive = Some(v),
-                    Property::Str(id::RESPONSE_INFORMATION, v) => p.response_information = Some(v),
-                    Property::Str(id::SERVER_REFERENCE, v) => p.server_reference = Some(v),
-                    Property::Str(id::AUTHENTICATION_METHOD, v) => {
-                        p.authentication_method = Some(v)
-                    }
-                    Property::Bin(id::AUTHENTICATION_DATA, v) => p.authentication_data = Some(v),
-                    _ => return Err(unexpected()),
-                }
-                Ok(())
-            },
-        )?;
-        Ok((i, p))
-    }
-}
-
-impl WriteProperties for ConnAckProperties {
-    fn write<S: Sink>(&self, s: &mut S) -> Result<(), EncodeError> {
-        if self.maximum_qos == Some(QoS::ExactlyOnce) {
-            return Err(EncodeError::invalid(
-                "MQTT-3.2.2-9",
-                "maximum QoS property of 2",
-            ));
+    /// A Byte that is 0 or 1 (`walk_properties` refuses any other value).
+    pub(super) mod flag {
+        use super::*;
+        pub(in super::super) const REPEATS: bool = false;
+        pub(in super::super) fn set(slot: &mut Option<bool>, prop: Property) -> Read {
+            match prop {
+                Property::Byte(_, v) => Ok(*slot = Some(v == 1)),
+                _ => Err(unexpected()),
+            }
         }
-        w_u32(s, id::SESSION_EXPIRY_INTERVAL, self.session_expiry_interval);
-        w_u16(
-            s,
-            id::RECEIVE_MAXIMUM,
-            self.receive_maximum.map(NonZeroU16::get),
-        );
-        w_u8(s, id::MAXIMUM_QOS, self.maximum_qos.map(|q| q as u8));
-        w_bool(s, id::RETAIN_AVAILABLE, self.retain_available);
-        w_u32(
-            s,
-            id::MAXIMUM_PACKET_SIZE,
-            self.maximum_packet_size.map(NonZeroU32::get),
-        );
-        w_str(
-            s,
-            id::ASSIGNED_CLIENT_IDENTIFIER,
-            "assigned client identifier",
-            self.assigned_client_identifier.as_ref(),
-        )?;
-        w_u16(s, id::TOPIC_ALIAS_MAXIMUM, self.topic_alias_maximum);
-        w_str(
-            s,
-            id::REASON_STRING,
-            "reason string",
-            self.reason_string.as_ref(),
-        )?;
-        w_user(s, &self.user_properties)?;
-        w_bool(
-            s,
-            id::WILDCARD_SUBSCRIPTION_AVAILABLE,
-            self.wildcard_subscription_available,
-        );
-        w_bool(
-            s,
-            id::SUBSCRIPTION_IDENTIFIER_AVAILABLE,
-            self.subscription_identifiers_available,
-        );
-        w_bool(
-            s,
-            id::SHARED_SUBSCRIPTION_AVAILABLE,
-            self.shared_subscription_available,
-        );
-        w_u16(s, id::SERVER_KEEP_ALIVE, self.server_keep_alive);
-        w_str(
-            s,
-            id::RESPONSE_INFORMATION,
-            "response information",
-            self.response_information.as_ref(),
-        )?;
-        w_str(
-            s,
-            id::SERVER_REFERENCE,
-            "server reference",
-            self.server_reference.as_ref(),
-        )?;
-        w_str(
-            s,
-            id::AUTHENTICATION_METHOD,
-            "authentication method",
-            self.authentication_method.as_ref(),
-        )?;
-        w_bin(
-            s,
-            id::AUTHENTICATION_DATA,
-            "authentication data",
-            self.authentication_data.as_ref(),
-        )
+        pub(in super::super) fn put<S: Sink>(
+            s: &mut S,
+            pid: u8,
+            _: &str,
+            v: &Option<bool>,
+        ) -> Write {
+            w_bool(s, pid, *v);
+            Ok(())
+        }
+    }
+
+    /// A Two Byte Integer that must not be 0: a Protocol Error citing `spec`.
+    pub(super) mod two_non_zero {
+        use super::*;
+        pub(in super::super) const REPEATS: bool = false;
+        pub(in super::super) fn set(
+            slot: &mut Option<NonZeroU16>,
+            prop: Property,
+            spec: &'static str,
+            what: &'static str,
+        ) -> Read {
+            match prop {
+                Property::Two(_, v) => Ok(*slot = Some(non_zero_u16(v, spec, what)?)),
+                _ => Err(unexpected()),
+            }
+        }
+        pub(in super::super) fn put<S: Sink>(
+            s: &mut S,
+            pid: u8,
+            _: &str,
+            v: &Option<NonZeroU16>,
+        ) -> Write {
+            w_u16(s, pid, v.map(NonZeroU16::get));
+            Ok(())
+        }
+    }
+
+    /// A Four Byte Integer that must not be 0: a Protocol Error citing `spec`.
+    pub(super) mod four_non_zero {
+        use super::*;
+        pub(in super::super) const REPEATS: bool = false;
+        pub(in super::super) fn set(
+            slot: &mut Option<NonZeroU32>,
+            prop: Property,
+            spec: &'static str,
+            what: &'static str,
+        ) -> Read {
+            match prop {
+                Property::Four(_, v) => Ok(*slot = Some(non_zero_u32(v, spec, what)?)),
+                _ => Err(unexpected()),
+            }
+        }
+        pub(in super::super) fn put<S: Sink>(
+            s: &mut S,
+            pid: u8,
+            _: &str,
+            v: &Option<NonZeroU32>,
+        ) -> Write {
+            w_u32(s, pid, v.map(NonZeroU32::get));
+            Ok(())
+        }
+    }
+
+    /// Topic Alias: a Two Byte Integer; 0 is not permitted [MQTT-3.3.2-8].
+    pub(super) mod topic_alias {
+        use super::*;
+        pub(in super::super) const REPEATS: bool = false;
+        pub(in super::super) fn set(slot: &mut Option<NonZeroU16>, prop: Property) -> Read {
+            match prop {
+                // A Topic Alias of 0 is not permitted [MQTT-3.3.2-8].
+                Property::Two(_, v) => {
+                    Ok(*slot = Some(NonZeroU16::new(v).ok_or(DecodeError::TopicAliasZero)?))
+                }
+                _ => Err(unexpected()),
+            }
+        }
+        pub(in super::super) use super::two_non_zero::put;
+    }
+
+    /// Maximum QoS: a Byte, 0 or 1; a 2 is refused on encode [MQTT-3.2.2-9].
+    pub(super) mod maximum_qos {
+        use super::*;
+        pub(in super::super) const REPEATS: bool = false;
+        pub(in super::super) fn set(slot: &mut Option<QoS>, prop: Property) -> Read {
+            match prop {
+                Property::Byte(_, 0) => Ok(*slot = Some(QoS::AtMostOnce)),
+                Property::Byte(..) => Ok(*slot = Some(QoS::AtLeastOnce)),
+                _ => Err(unexpected()),
+            }
+        }
+        pub(in super::super) fn put<S: Sink>(
+            s: &mut S,
+            pid: u8,
+            _: &str,
+            v: &Option<QoS>,
+        ) -> Write {
+            if *v == Some(QoS::ExactlyOnce) {
+                return Err(EncodeError::invalid(
+                    "MQTT-3.2.2-9",
+                    "maximum QoS property of 2",
+                ));
+            }
+            w_u8(s, pid, v.map(|q| q as u8));
+            Ok(())
+        }
+    }
+
+    /// A UTF-8 Encoded String.
+    pub(super) mod string {
+        use super::*;
+        pub(in super::super) const REPEATS: bool = false;
+        pub(in super::super) fn set(slot: &mut Option<MqttString>, prop: Property) -> Read {
+            match prop {
+                Property::Str(_, v) => Ok(*slot = Some(v)),
+                _ => Err(unexpected()),
+            }
+        }
+        pub(in super::super) fn put<S: Sink>(
+            s: &mut S,
+            pid: u8,
+            what: &'static str,
+            v: &Option<MqttString>,
+        ) -> Write {
+            w_str(s, pid, what, v.as_ref())
+        }
+    }
+
+    /// A string that is a topic name (Response Topic) [MQTT-3.3.2-14].
+    pub(super) mod topic {
+        use super::*;
+        pub(in super::super) const REPEATS: bool = false;
+        pub(in super::super) fn set(slot: &mut Option<TopicName>, prop: Property) -> Read {
+            match prop {
+                Property::Str(_, v) => Ok(*slot = Some(super::super::topic(v)?)),
+                _ => Err(unexpected()),
+            }
+        }
+        pub(in super::super) fn put<S: Sink>(
+            s: &mut S,
+            pid: u8,
+            what: &'static str,
+            v: &Option<TopicName>,
+        ) -> Write {
+            w_str(s, pid, what, v.as_ref())
+        }
+    }
+
+    /// Binary Data.
+    pub(super) mod binary {
+        use super::*;
+        pub(in super::super) const REPEATS: bool = false;
+        pub(in super::super) fn set(slot: &mut Option<Bytes>, prop: Property) -> Read {
+            match prop {
+                Property::Bin(_, v) => Ok(*slot = Some(v)),
+                _ => Err(unexpected()),
+            }
+        }
+        pub(in super::super) fn put<S: Sink>(
+            s: &mut S,
+            pid: u8,
+            what: &'static str,
+            v: &Option<Bytes>,
+        ) -> Write {
+            w_bin(s, pid, what, v.as_ref())
+        }
+    }
+
+    /// User Properties: a string pair that may repeat, kept in order.
+    pub(super) mod user {
+        use super::*;
+        pub(in super::super) const REPEATS: bool = true;
+        pub(in super::super) fn set(slot: &mut Vec<UserProperty>, prop: Property) -> Read {
+            match prop {
+                Property::User(k, v) => Ok(slot.push((k, v))),
+                _ => Err(unexpected()),
+            }
+        }
+        pub(in super::super) fn put<S: Sink>(
+            s: &mut S,
+            _: u8,
+            _: &str,
+            v: &[UserProperty],
+        ) -> Write {
+            w_user(s, v)
+        }
+    }
+
+    /// One Subscription Identifier (SUBSCRIBE): 1 to 268,435,455.
+    pub(super) mod subscription_id {
+        use super::*;
+        pub(in super::super) const REPEATS: bool = false;
+        pub(in super::super) fn set(
+            slot: &mut Option<NonZeroU32>,
+            prop: Property,
+            section: &'static str,
+        ) -> Read {
+            match prop {
+                Property::Vbi(_, v) => Ok(*slot = Some(subscription_id(v, section)?)),
+                _ => Err(unexpected()),
+            }
+        }
+        pub(in super::super) fn put<S: Sink>(
+            s: &mut S,
+            pid: u8,
+            _: &str,
+            v: &Option<NonZeroU32>,
+        ) -> Write {
+            match v {
+                Some(v) => w_vbi(s, pid, v.get()),
+                None => Ok(()),
+            }
+        }
+    }
+
+    /// Subscription Identifiers (a server's PUBLISH): repeated, in order.
+    pub(super) mod subscription_ids {
+        use super::*;
+        pub(in super::super) const REPEATS: bool = true;
+        pub(in super::super) fn set(
+            slot: &mut Vec<NonZeroU32>,
+            prop: Property,
+            section: &'static str,
+        ) -> Read {
+            match prop {
+                Property::Vbi(_, v) => Ok(slot.push(subscription_id(v, section)?)),
+                _ => Err(unexpected()),
+            }
+        }
+        pub(in super::super) fn put<S: Sink>(
+            s: &mut S,
+            pid: u8,
+            _: &str,
+            v: &[NonZeroU32],
+        ) -> Write {
+            v.iter().try_for_each(|v| w_vbi(s, pid, v.get()))
+        }
     }
 }
 
-/// Properties of PUBLISH (3.3.2.3).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct PublishProperties {
-    /// True when the payload is UTF-8 text.
-    pub payload_format_indicator: Option<bool>,
-    /// Lifetime of the message in seconds.
-    pub message_expiry_interval: Option<u32>,
-    /// Topic Alias standing for the topic name.
-    pub topic_alias: Option<NonZeroU16>,
-    /// Topic for a response.
-    pub response_topic: Option<TopicName>,
-    /// Correlation Data for a response.
-    pub correlation_data: Option<Bytes>,
-    /// User Properties (0x26) of the message, in order, a name possibly
-    /// repeated; the server forwards them unaltered and in order
-    /// [MQTT-3.3.2-17], [MQTT-3.3.2-18]. Empty sends none.
-    pub user_properties: Vec<UserProperty>,
-    /// Identifiers of the subscriptions that matched (server to client only).
-    pub subscription_identifiers: Vec<NonZeroU32>,
-    /// MIME type of the payload.
-    pub content_type: Option<MqttString>,
+impl Property {
+    /// The property's identifier.
+    fn id(&self) -> u8 {
+        match self {
+            Property::Byte(id, _)
+            | Property::Two(id, _)
+            | Property::Four(id, _)
+            | Property::Vbi(id, _)
+            | Property::Str(id, _)
+            | Property::Bin(id, _) => *id,
+            Property::User(..) => id::USER_PROPERTY,
+        }
+    }
 }
 
-impl PublishProperties {
-    pub(crate) const ALLOWED: u64 = bits(&[
-        id::PAYLOAD_FORMAT_INDICATOR,
-        id::MESSAGE_EXPIRY_INTERVAL,
-        id::TOPIC_ALIAS,
-        id::RESPONSE_TOPIC,
-        id::CORRELATION_DATA,
-        id::USER_PROPERTY,
-        id::SUBSCRIPTION_IDENTIFIER,
-        id::CONTENT_TYPE,
-    ]);
+/// Each packet family's property struct from one table: a field's line
+/// names its type, its identifier, its name in errors and its kind (a
+/// module of `kind`, with the kind's arguments), and from that come the
+/// struct, the identifiers it allows and which may repeat, the reader, the
+/// writer (fields in table order) and `is_empty`.
+macro_rules! properties {
+    ($(
+        $(#[$sdoc:meta])*
+        $name:ident {
+            $(
+                $(#[$fdoc:meta])*
+                $field:ident: $ty:ty = $pid:ident, $what:literal, $kind:ident $(($($arg:expr),*))?;
+            )*
+        }
+    )*) => {$(
+        $(#[$sdoc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Default)]
+        pub struct $name {
+            $($(#[$fdoc])* pub $field: $ty,)*
+        }
 
-    /// Reads the properties through the borrowed view, the one PUBLISH
-    /// property parser, and makes them owned.
-    pub(crate) fn read<'a>(frame: &Frame<'_>, i: &'a [u8]) -> PResult<'a, Self> {
-        let (i, view) = PublishPropertiesRef::read(i, frame.version)?;
-        Ok((i, view.to_properties_in(frame)))
+        impl $name {
+            /// The identifiers this packet allows.
+            pub(crate) const ALLOWED: u64 = bits(&[$(id::$pid),*]);
+            /// The identifiers that may appear more than once.
+            const REPEATABLE: u64 = 0 $(| if kind::$kind::REPEATS { 1u64 << id::$pid } else { 0 })*;
+
+            pub(crate) fn read<'a>(frame: &Frame<'_>, i: &'a [u8]) -> PResult<'a, Self> {
+                let mut p = Self::default();
+                let (i, ()) =
+                    read_properties(frame, i, Self::ALLOWED, Self::REPEATABLE, |prop| {
+                        p.apply(prop)
+                    })?;
+                Ok((i, p))
+            }
+
+            /// Places one decoded property into its field, checking its value.
+            fn apply(&mut self, prop: Property) -> Result<(), DecodeError> {
+                match prop.id() {
+                    $(id::$pid => kind::$kind::set(&mut self.$field, prop $(, $($arg),*)?),)*
+                    _ => Err(unexpected()),
+                }
+            }
+
+            /// True when no property is set: nothing to write.
+            pub fn is_empty(&self) -> bool {
+                true $(&& Blank::is_blank(&self.$field))*
+            }
+        }
+
+        impl WriteProperties for $name {
+            fn write<S: Sink>(&self, s: &mut S) -> Result<(), EncodeError> {
+                $(kind::$kind::put(s, id::$pid, $what, &self.$field)?;)*
+                Ok(())
+            }
+        }
+    )*};
+}
+
+properties! {
+    /// Properties of CONNECT (3.1.2.11).
+    ConnectProperties {
+        /// Session Expiry Interval in seconds; absent means 0.
+        session_expiry_interval: Option<u32> = SESSION_EXPIRY_INTERVAL, "session expiry interval", four;
+        /// How many QoS 1/2 publishes we accept unacknowledged; absent means 65,535.
+        receive_maximum: Option<NonZeroU16> = RECEIVE_MAXIMUM, "receive maximum", two_non_zero("MQTT-3.1.2.11.3", "receive maximum 0");
+        /// The largest packet we accept; absent means no limit beyond the protocol's.
+        maximum_packet_size: Option<NonZeroU32> = MAXIMUM_PACKET_SIZE, "maximum packet size", four_non_zero("MQTT-3.1.2.11.4", "maximum packet size 0");
+        /// The highest topic alias we accept from the server; absent means 0.
+        topic_alias_maximum: Option<u16> = TOPIC_ALIAS_MAXIMUM, "topic alias maximum", two;
+        /// Ask the server for Response Information in the CONNACK.
+        request_response_information: Option<bool> = REQUEST_RESPONSE_INFORMATION, "request response information", flag;
+        /// Whether the server may send Reason Strings and User Properties on failures.
+        request_problem_information: Option<bool> = REQUEST_PROBLEM_INFORMATION, "request problem information", flag;
+        /// Authentication Method for enhanced authentication.
+        authentication_method: Option<MqttString> = AUTHENTICATION_METHOD, "authentication method", string;
+        /// Authentication Data for enhanced authentication.
+        authentication_data: Option<Bytes> = AUTHENTICATION_DATA, "authentication data", binary;
+        /// User Properties (0x26) of the CONNECT: name/value pairs for the
+        /// server, in order, a name possibly repeated; empty sends none.
+        user_properties: Vec<UserProperty> = USER_PROPERTY, "user properties", user;
+    }
+    /// Will Properties (3.1.3.2).
+    WillProperties {
+        /// Seconds the server waits before publishing the will.
+        will_delay_interval: Option<u32> = WILL_DELAY_INTERVAL, "will delay interval", four;
+        /// True when the payload is UTF-8 text.
+        payload_format_indicator: Option<bool> = PAYLOAD_FORMAT_INDICATOR, "payload format indicator", flag;
+        /// Lifetime of the will message in seconds.
+        message_expiry_interval: Option<u32> = MESSAGE_EXPIRY_INTERVAL, "message expiry interval", four;
+        /// MIME type of the payload.
+        content_type: Option<MqttString> = CONTENT_TYPE, "content type", string;
+        /// Topic for a response.
+        response_topic: Option<TopicName> = RESPONSE_TOPIC, "response topic", topic;
+        /// Correlation Data for a response.
+        correlation_data: Option<Bytes> = CORRELATION_DATA, "correlation data", binary;
+        /// User Properties (0x26) of the will, in order; the server forwards them
+        /// with the will message. Empty sends none.
+        user_properties: Vec<UserProperty> = USER_PROPERTY, "user properties", user;
+    }
+    /// Properties of CONNACK (3.2.2.3).
+    ConnAckProperties {
+        /// The session expiry the server will use, overriding ours.
+        session_expiry_interval: Option<u32> = SESSION_EXPIRY_INTERVAL, "session expiry interval", four;
+        /// How many QoS 1/2 publishes the server accepts unacknowledged; absent means 65,535.
+        receive_maximum: Option<NonZeroU16> = RECEIVE_MAXIMUM, "receive maximum", two_non_zero("MQTT-3.2.2.3.3", "receive maximum 0");
+        /// Highest QoS the server supports; absent means 2.
+        maximum_qos: Option<QoS> = MAXIMUM_QOS, "maximum qos", maximum_qos;
+        /// Whether the server supports retained messages; absent means yes.
+        retain_available: Option<bool> = RETAIN_AVAILABLE, "retain available", flag;
+        /// Largest packet the server accepts.
+        maximum_packet_size: Option<NonZeroU32> = MAXIMUM_PACKET_SIZE, "maximum packet size", four_non_zero("MQTT-3.2.2.3.6", "maximum packet size 0");
+        /// The client identifier the server assigned to us.
+        assigned_client_identifier: Option<MqttString> = ASSIGNED_CLIENT_IDENTIFIER, "assigned client identifier", string;
+        /// Highest topic alias the server accepts from us; absent means 0.
+        topic_alias_maximum: Option<u16> = TOPIC_ALIAS_MAXIMUM, "topic alias maximum", two;
+        /// Reason String (0x1F): the server's human-readable diagnostics for this
+        /// CONNACK, typically explaining a refusal; `None` when it sent none.
+        reason_string: Option<MqttString> = REASON_STRING, "reason string", string;
+        /// User Properties (0x26) the server sent with the CONNACK, in order;
+        /// empty when it sent none.
+        user_properties: Vec<UserProperty> = USER_PROPERTY, "user properties", user;
+        /// Whether wildcard subscriptions are supported; absent means yes.
+        wildcard_subscription_available: Option<bool> = WILDCARD_SUBSCRIPTION_AVAILABLE, "wildcard subscription available", flag;
+        /// Whether subscription identifiers are supported; absent means yes.
+        subscription_identifiers_available: Option<bool> = SUBSCRIPTION_IDENTIFIER_AVAILABLE, "subscription identifiers available", flag;
+        /// Whether shared subscriptions are supported; absent means yes.
+        shared_subscription_available: Option<bool> = SHARED_SUBSCRIPTION_AVAILABLE, "shared subscription available", flag;
+        /// Keep alive the server wants us to use, replacing ours.
+        server_keep_alive: Option<u16> = SERVER_KEEP_ALIVE, "server keep alive", two;
+        /// Basis for a response topic.
+        response_information: Option<MqttString> = RESPONSE_INFORMATION, "response information", string;
+        /// Another server to use.
+        server_reference: Option<MqttString> = SERVER_REFERENCE, "server reference", string;
+        /// Authentication Method (0x15): on a successful CONNACK, the method of
+        /// the CONNECT, and absent when the CONNECT had none; the engine fails the
+        /// connection on any other value [MQTT-4.12.0-5], [MQTT-4.12.0-6].
+        authentication_method: Option<MqttString> = AUTHENTICATION_METHOD, "authentication method", string;
+        /// Authentication Data (0x16): the server's last data of an enhanced
+        /// authentication, in the method's own format; `None` when it sent none.
+        authentication_data: Option<Bytes> = AUTHENTICATION_DATA, "authentication data", binary;
+    }
+    /// Properties of PUBLISH (3.3.2.3).
+    PublishProperties {
+        /// True when the payload is UTF-8 text.
+        payload_format_indicator: Option<bool> = PAYLOAD_FORMAT_INDICATOR, "payload format indicator", flag;
+        /// Lifetime of the message in seconds.
+        message_expiry_interval: Option<u32> = MESSAGE_EXPIRY_INTERVAL, "message expiry interval", four;
+        /// Topic Alias standing for the topic name.
+        topic_alias: Option<NonZeroU16> = TOPIC_ALIAS, "topic alias", topic_alias;
+        /// Topic for a response.
+        response_topic: Option<TopicName> = RESPONSE_TOPIC, "response topic", topic;
+        /// Correlation Data for a response.
+        correlation_data: Option<Bytes> = CORRELATION_DATA, "correlation data", binary;
+        /// User Properties (0x26) of the message, in order, a name possibly
+        /// repeated; the server forwards them unaltered and in order
+        /// [MQTT-3.3.2-17], [MQTT-3.3.2-18]. Empty sends none.
+        user_properties: Vec<UserProperty> = USER_PROPERTY, "user properties", user;
+        /// Identifiers of the subscriptions that matched (server to client only).
+        subscription_identifiers: Vec<NonZeroU32> = SUBSCRIPTION_IDENTIFIER, "subscription identifiers", subscription_ids("MQTT-3.3.2.3.8");
+        /// MIME type of the payload.
+        content_type: Option<MqttString> = CONTENT_TYPE, "content type", string;
+    }
+    /// Properties of PUBACK, PUBREC, PUBREL, PUBCOMP, SUBACK and UNSUBACK:
+    /// a Reason String and User Properties.
+    AckProperties {
+        /// Reason String (0x1F): human-readable diagnostics, for example why a
+        /// PUBACK refused a message; `None` when absent. The spec forbids sending it
+        /// when it would push the packet past the receiver's Maximum Packet Size
+        /// ([MQTT-3.4.2-2] and its PUBREC to UNSUBACK counterparts).
+        reason_string: Option<MqttString> = REASON_STRING, "reason string", string;
+        /// User Properties (0x26), in order; empty when the packet carries none.
+        /// Like the Reason String, they must be left out rather than exceed the
+        /// receiver's Maximum Packet Size ([MQTT-3.4.2-3] and its counterparts).
+        user_properties: Vec<UserProperty> = USER_PROPERTY, "user properties", user;
+    }
+    /// Properties of SUBSCRIBE (3.8.2.1).
+    SubscribeProperties {
+        /// Identifier the server attaches to messages matching this subscription.
+        subscription_identifier: Option<NonZeroU32> = SUBSCRIPTION_IDENTIFIER, "subscription identifier", subscription_id("MQTT-3.8.2.1.2");
+        /// User Properties (0x26) of the SUBSCRIBE, in order; empty sends none.
+        /// MQTT 5.0 only: a 3.1.1 session refuses a SUBSCRIBE with properties.
+        user_properties: Vec<UserProperty> = USER_PROPERTY, "user properties", user;
+    }
+    /// Properties of UNSUBSCRIBE (3.10.2.1): User Properties only.
+    UnsubscribeProperties {
+        /// User Properties (0x26) of the UNSUBSCRIBE, in order; empty sends none.
+        /// MQTT 5.0 only: a 3.1.1 session refuses them with
+        /// [`CommandError::NeedsV5`](crate::session::CommandError::NeedsV5).
+        user_properties: Vec<UserProperty> = USER_PROPERTY, "user properties", user;
+    }
+    /// Properties of DISCONNECT (3.14.2.2).
+    DisconnectProperties {
+        /// New Session Expiry Interval (client to server only).
+        session_expiry_interval: Option<u32> = SESSION_EXPIRY_INTERVAL, "session expiry interval", four;
+        /// Reason String (0x1F): human-readable diagnostics for the disconnect;
+        /// `None` when absent. The engine drops it, with the User Properties, from a
+        /// DISCONNECT it sends when keeping them would exceed the server's Maximum
+        /// Packet Size [MQTT-3.14.2-3].
+        reason_string: Option<MqttString> = REASON_STRING, "reason string", string;
+        /// User Properties (0x26), in order; empty when none. Dropped with the
+        /// Reason String from an outgoing DISCONNECT that would otherwise exceed the
+        /// server's Maximum Packet Size [MQTT-3.14.2-4].
+        user_properties: Vec<UserProperty> = USER_PROPERTY, "user properties", user;
+        /// Another server to use.
+        server_reference: Option<MqttString> = SERVER_REFERENCE, "server reference", string;
+    }
+    /// Properties of AUTH (3.15.2.2).
+    AuthProperties {
+        /// Authentication Method (0x15): required in every AUTH but the short
+        /// Success form (3.15.2.2.2), so decoding and encoding refuse an AUTH
+        /// without it; it must equal the CONNECT's, or the engine fails the
+        /// connection [MQTT-4.12.0-5].
+        authentication_method: Option<MqttString> = AUTHENTICATION_METHOD, "authentication method", string;
+        /// Authentication Data (0x16): the challenge or answer of this step, in
+        /// the method's own format; `None` when the step carries none. The engine
+        /// hands the server's to
+        /// [`Authenticator::respond`](crate::session::Authenticator::respond).
+        authentication_data: Option<Bytes> = AUTHENTICATION_DATA, "authentication data", binary;
+        /// Reason String (0x1F): human-readable diagnostics for this step; `None`
+        /// when absent.
+        reason_string: Option<MqttString> = REASON_STRING, "reason string", string;
+        /// User Properties (0x26) of this AUTH, in order; empty when none.
+        user_properties: Vec<UserProperty> = USER_PROPERTY, "user properties", user;
+    }
+}
+
+impl SubscribeProperties {
+    /// Adds a User Property from two `&str`s; refused when either is not a
+    /// valid MQTT string (a NUL character, or over 65,535 bytes).
+    ///
+    /// ```
+    /// use tern_mqtt::codec::SubscribeProperties;
+    ///
+    /// let props = SubscribeProperties::default().user_property("team", "edge").unwrap();
+    /// assert_eq!(props.user_properties.len(), 1);
+    /// ```
+    pub fn user_property(mut self, key: &str, value: &str) -> Result<Self, StringError> {
+        self.user_properties.push(user_property(key, value)?);
+        Ok(self)
     }
 }
 
@@ -1005,20 +1095,13 @@ impl<'a> PublishPropertiesRef<'a> {
     }
 
     /// The owned properties, their strings and data shared from `frame`:
-    /// one pass over the checked block.
+    /// one pass over the checked block, each property placed by the same
+    /// code as the owned decoder's.
     pub(crate) fn to_properties_in(&self, frame: &Frame<'_>) -> PublishProperties {
         let mut p = PublishProperties::default();
         for prop in self.iter() {
-            match prop.to_owned(frame) {
-                Property::Byte(_, b) => p.payload_format_indicator = Some(b == 1),
-                Property::Four(_, n) => p.message_expiry_interval = Some(n),
-                Property::Two(_, n) => p.topic_alias = NonZeroU16::new(n),
-                Property::Str(id::RESPONSE_TOPIC, t) => p.response_topic = topic(t).ok(),
-                Property::Str(_, t) => p.content_type = Some(t),
-                Property::Bin(_, d) => p.correlation_data = Some(d),
-                Property::User(k, v) => p.user_properties.push((k, v)),
-                Property::Vbi(_, n) => p.subscription_identifiers.extend(NonZeroU32::new(n)),
-            }
+            // Checked when the PUBLISH was decoded: `apply` cannot refuse it.
+            let _ = p.apply(prop.to_owned(frame));
         }
         p
     }
@@ -1057,324 +1140,6 @@ impl<'a> PublishPropertiesRef<'a> {
     }
 }
 
-impl WriteProperties for PublishProperties {
-    fn write<S: Sink>(&self, s: &mut S) -> Result<(), EncodeError> {
-        w_bool(
-            s,
-            id::PAYLOAD_FORMAT_INDICATOR,
-            self.payload_format_indicator,
-        );
-        w_u32(s, id::MESSAGE_EXPIRY_INTERVAL, self.message_expiry_interval);
-        w_u16(s, id::TOPIC_ALIAS, self.topic_alias.map(NonZeroU16::get));
-        w_str(
-            s,
-            id::RESPONSE_TOPIC,
-            "response topic",
-            self.response_topic.as_ref(),
-        )?;
-        w_bin(
-            s,
-            id::CORRELATION_DATA,
-            "correlation data",
-            self.correlation_data.as_ref(),
-        )?;
-        w_user(s, &self.user_properties)?;
-        for sid in &self.subscription_identifiers {
-            w_vbi(s, id::SUBSCRIPTION_IDENTIFIER, sid.get())?;
-        }
-        w_str(
-            s,
-            id::CONTENT_TYPE,
-            "content type",
-            self.content_type.as_ref(),
-        )
-    }
-}
-
-/// Properties of PUBACK, PUBREC, PUBREL, PUBCOMP, SUBACK and UNSUBACK:
-/// a Reason String and User Properties.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct AckProperties {
-    /// Reason String (0x1F): human-readable diagnostics, for example why a
-    /// PUBACK refused a message; `None` when absent. The spec forbids sending it
-    /// when it would push the packet past the receiver's Maximum Packet Size
-    /// ([MQTT-3.4.2-2] and its PUBREC to UNSUBACK counterparts).
-    pub reason_string: Option<MqttString>,
-    /// User Properties (0x26), in order; empty when the packet carries none.
-    /// Like the Reason String, they must be left out rather than exceed the
-    /// receiver's Maximum Packet Size ([MQTT-3.4.2-3] and its counterparts).
-    pub user_properties: Vec<UserProperty>,
-}
-
-impl AckProperties {
-    pub(crate) const ALLOWED: u64 = bits(&[id::REASON_STRING, id::USER_PROPERTY]);
-
-    pub(crate) fn read<'a>(frame: &Frame<'_>, i: &'a [u8]) -> PResult<'a, Self> {
-        let mut p = Self::default();
-        let (i, ()) = read_properties(
-            frame,
-            i,
-            Self::ALLOWED,
-            bits(&[id::USER_PROPERTY]),
-            |prop| {
-                match prop {
-                    Property::Str(id::REASON_STRING, v) => p.reason_string = Some(v),
-                    Property::User(k, v) => p.user_properties.push((k, v)),
-                    _ => return Err(unexpected()),
-                }
-                Ok(())
-            },
-        )?;
-        Ok((i, p))
-    }
-}
-
-impl WriteProperties for AckProperties {
-    fn write<S: Sink>(&self, s: &mut S) -> Result<(), EncodeError> {
-        w_str(
-            s,
-            id::REASON_STRING,
-            "reason string",
-            self.reason_string.as_ref(),
-        )?;
-        w_user(s, &self.user_properties)
-    }
-}
-
-/// Properties of SUBSCRIBE (3.8.2.1).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct SubscribeProperties {
-    /// Identifier the server attaches to messages matching this subscription.
-    pub subscription_identifier: Option<NonZeroU32>,
-    /// User Properties (0x26) of the SUBSCRIBE, in order; empty sends none.
-    /// MQTT 5.0 only: a 3.1.1 session refuses a SUBSCRIBE with properties.
-    pub user_properties: Vec<UserProperty>,
-}
-
-impl SubscribeProperties {
-    /// Adds a User Property from two `&str`s; refused when either is not a
-    /// valid MQTT string (a NUL character, or over 65,535 bytes).
-    ///
-    /// ```
-    /// use tern_mqtt::codec::SubscribeProperties;
-    ///
-    /// let props = SubscribeProperties::default().user_property("team", "edge").unwrap();
-    /// assert_eq!(props.user_properties.len(), 1);
-    /// ```
-    pub fn user_property(mut self, key: &str, value: &str) -> Result<Self, StringError> {
-        self.user_properties.push(user_property(key, value)?);
-        Ok(self)
-    }
-
-    pub(crate) const ALLOWED: u64 = bits(&[id::SUBSCRIPTION_IDENTIFIER, id::USER_PROPERTY]);
-
-    pub(crate) fn read<'a>(frame: &Frame<'_>, i: &'a [u8]) -> PResult<'a, Self> {
-        let mut p = Self::default();
-        let (i, ()) = read_properties(
-            frame,
-            i,
-            Self::ALLOWED,
-            bits(&[id::USER_PROPERTY]),
-            |prop| {
-                match prop {
-                    Property::Vbi(id::SUBSCRIPTION_IDENTIFIER, v) => {
-                        p.subscription_identifier = Some(subscription_id(v, "MQTT-3.8.2.1.2")?)
-                    }
-                    Property::User(k, v) => p.user_properties.push((k, v)),
-                    _ => return Err(unexpected()),
-                }
-                Ok(())
-            },
-        )?;
-        Ok((i, p))
-    }
-}
-
-impl WriteProperties for SubscribeProperties {
-    fn write<S: Sink>(&self, s: &mut S) -> Result<(), EncodeError> {
-        if let Some(sid) = self.subscription_identifier {
-            w_vbi(s, id::SUBSCRIPTION_IDENTIFIER, sid.get())?;
-        }
-        w_user(s, &self.user_properties)
-    }
-}
-
-/// Properties of UNSUBSCRIBE (3.10.2.1): User Properties only.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct UnsubscribeProperties {
-    /// User Properties (0x26) of the UNSUBSCRIBE, in order; empty sends none.
-    /// MQTT 5.0 only: a 3.1.1 session refuses them with
-    /// [`CommandError::NeedsV5`](crate::session::CommandError::NeedsV5).
-    pub user_properties: Vec<UserProperty>,
-}
-
-impl UnsubscribeProperties {
-    pub(crate) const ALLOWED: u64 = bits(&[id::USER_PROPERTY]);
-
-    pub(crate) fn read<'a>(frame: &Frame<'_>, i: &'a [u8]) -> PResult<'a, Self> {
-        let mut p = Self::default();
-        let (i, ()) = read_properties(frame, i, Self::ALLOWED, Self::ALLOWED, |prop| {
-            match prop {
-                Property::User(k, v) => p.user_properties.push((k, v)),
-                _ => return Err(unexpected()),
-            }
-            Ok(())
-        })?;
-        Ok((i, p))
-    }
-}
-
-impl WriteProperties for UnsubscribeProperties {
-    fn write<S: Sink>(&self, s: &mut S) -> Result<(), EncodeError> {
-        w_user(s, &self.user_properties)
-    }
-}
-
-/// Properties of DISCONNECT (3.14.2.2).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct DisconnectProperties {
-    /// New Session Expiry Interval (client to server only).
-    pub session_expiry_interval: Option<u32>,
-    /// Reason String (0x1F): human-readable diagnostics for the disconnect;
-    /// `None` when absent. The engine drops it, with the User Properties, from a
-    /// DISCONNECT it sends when keeping them would exceed the server's Maximum
-    /// Packet Size [MQTT-3.14.2-3].
-    pub reason_string: Option<MqttString>,
-    /// User Properties (0x26), in order; empty when none. Dropped with the
-    /// Reason String from an outgoing DISCONNECT that would otherwise exceed the
-    /// server's Maximum Packet Size [MQTT-3.14.2-4].
-    pub user_properties: Vec<UserProperty>,
-    /// Another server to use.
-    pub server_reference: Option<MqttString>,
-}
-
-impl DisconnectProperties {
-    pub(crate) const ALLOWED: u64 = bits(&[
-        id::SESSION_EXPIRY_INTERVAL,
-        id::REASON_STRING,
-        id::USER_PROPERTY,
-        id::SERVER_REFERENCE,
-    ]);
-
-    pub(crate) fn read<'a>(frame: &Frame<'_>, i: &'a [u8]) -> PResult<'a, Self> {
-        let mut p = Self::default();
-        let (i, ()) = read_properties(
-            frame,
-            i,
-            Self::ALLOWED,
-            bits(&[id::USER_PROPERTY]),
-            |prop| {
-                match prop {
-                    Property::Four(id::SESSION_EXPIRY_INTERVAL, v) => {
-                        p.session_expiry_interval = Some(v)
-                    }
-                    Property::Str(id::REASON_STRING, v) => p.reason_string = Some(v),
-                    Property::User(k, v) => p.user_properties.push((k, v)),
-                    Property::Str(id::SERVER_REFERENCE, v) => p.server_reference = Some(v),
-                    _ => return Err(unexpected()),
-                }
-                Ok(())
-            },
-        )?;
-        Ok((i, p))
-    }
-}
-
-impl WriteProperties for DisconnectProperties {
-    fn write<S: Sink>(&self, s: &mut S) -> Result<(), EncodeError> {
-        w_u32(s, id::SESSION_EXPIRY_INTERVAL, self.session_expiry_interval);
-        w_str(
-            s,
-            id::REASON_STRING,
-            "reason string",
-            self.reason_string.as_ref(),
-        )?;
-        w_user(s, &self.user_properties)?;
-        w_str(
-            s,
-            id::SERVER_REFERENCE,
-            "server reference",
-            self.server_reference.as_ref(),
-        )
-    }
-}
-
-/// Properties of AUTH (3.15.2.2).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct AuthProperties {
-    /// Authentication Method (0x15): required in every AUTH but the short
-    /// Success form (3.15.2.2.2), so decoding and encoding refuse an AUTH
-    /// without it; it must equal the CONNECT's, or the engine fails the
-    /// connection [MQTT-4.12.0-5].
-    pub authentication_method: Option<MqttString>,
-    /// Authentication Data (0x16): the challenge or answer of this step, in
-    /// the method's own format; `None` when the step carries none. The engine
-    /// hands the server's to
-    /// [`Authenticator::respond`](crate::session::Authenticator::respond).
-    pub authentication_data: Option<Bytes>,
-    /// Reason String (0x1F): human-readable diagnostics for this step; `None`
-    /// when absent.
-    pub reason_string: Option<MqttString>,
-    /// User Properties (0x26) of this AUTH, in order; empty when none.
-    pub user_properties: Vec<UserProperty>,
-}
-
-impl AuthProperties {
-    pub(crate) const ALLOWED: u64 = bits(&[
-        id::AUTHENTICATION_METHOD,
-        id::AUTHENTICATION_DATA,
-        id::REASON_STRING,
-        id::USER_PROPERTY,
-    ]);
-
-    pub(crate) fn read<'a>(frame: &Frame<'_>, i: &'a [u8]) -> PResult<'a, Self> {
-        let mut p = Self::default();
-        let (i, ()) = read_properties(
-            frame,
-            i,
-            Self::ALLOWED,
-            bits(&[id::USER_PROPERTY]),
-            |prop| {
-                match prop {
-                    Property::Str(id::AUTHENTICATION_METHOD, v) => {
-                        p.authentication_method = Some(v)
-                    }
-                    Property::Bin(id::AUTHENTICATION_DATA, v) => p.authentication_data = Some(v),
-                    Property::Str(id::REASON_STRING, v) => p.reason_string = Some(v),
-                    Property::User(k, v) => p.user_properties.push((k, v)),
-                    _ => return Err(unexpected()),
-                }
-                Ok(())
-            },
-        )?;
-        Ok((i, p))
-    }
-}
-
-impl WriteProperties for AuthProperties {
-    fn write<S: Sink>(&self, s: &mut S) -> Result<(), EncodeError> {
-        w_str(
-            s,
-            id::AUTHENTICATION_METHOD,
-            "authentication method",
-            self.authentication_method.as_ref(),
-        )?;
-        w_bin(
-            s,
-            id::AUTHENTICATION_DATA,
-            "authentication data",
-            self.authentication_data.as_ref(),
-        )?;
-        w_str(
-            s,
-            id::REASON_STRING,
-            "reason string",
-            self.reason_string.as_ref(),
-        )?;
-        w_user(s, &self.user_properties)
-    }
-}
-
 /// Whether a property field is unset: `None` or an empty list.
 trait Blank {
     fn is_blank(&self) -> bool;
@@ -1390,31 +1155,4 @@ impl<T> Blank for Vec<T> {
     fn is_blank(&self) -> bool {
         self.is_empty()
     }
-}
-
-// `is_empty` names every field (a new field breaks the build here instead of
-// being skipped), and tests each one directly: comparing with `default()`
-// costs a memcmp per list, which is slow on empty lists.
-macro_rules! is_empty_by_fields {
-    ($($t:ident { $($f:ident),* $(,)? })*) => {$(
-        impl $t {
-            /// True when no property is set: nothing to write.
-            pub fn is_empty(&self) -> bool {
-                let $t { $($f),* } = self;
-                true $(&& Blank::is_blank($f))*
-            }
-        }
-    )*};
-}
-
-is_empty_by_fields! {
-    ConnectProperties { session_expiry_interval, receive_maximum, maximum_packet_size, topic_alias_maximum, request_response_information, request_problem_information, authentication_method, authentication_data, user_properties }
-    WillProperties { will_delay_interval, payload_format_indicator, message_expiry_interval, content_type, response_topic, correlation_data, user_properties }
-    ConnAckProperties { session_expiry_interval, receive_maximum, maximum_qos, retain_available, maximum_packet_size, assigned_client_identifier, topic_alias_maximum, reason_string, user_properties, wildcard_subscription_available, subscription_identifiers_available, shared_subscription_available, server_keep_alive, response_information, server_reference, authentication_method, authentication_data }
-    PublishProperties { payload_format_indicator, message_expiry_interval, topic_alias, response_topic, correlation_data, user_properties, subscription_identifiers, content_type }
-    AckProperties { reason_string, user_properties }
-    SubscribeProperties { subscription_identifier, user_properties }
-    UnsubscribeProperties { user_properties }
-    DisconnectProperties { session_expiry_interval, reason_string, user_properties, server_reference }
-    AuthProperties { authentication_method, authentication_data, reason_string, user_properties }
 }
