@@ -188,23 +188,7 @@ pub(crate) fn read_connect<'a>(frame: &Frame<'_>, i: &'a [u8]) -> PResult<'a, Co
     // These fields, if present, MUST appear in the order Client Identifier,
     // Will Properties, Will Topic, Will Payload, User Name, Password
     // [MQTT-3.1.3-1].
-    // The ClientID MUST be present and is the first field in the CONNECT
-    // packet Payload [MQTT-3.1.3-3] (the same ID in 3.1.1).
-    if i.len() < 2 {
-        return fail(DecodeError::malformed(
-            "MQTT-3.1.3-3",
-            "CONNECT without a client identifier",
-        ));
-    }
-    let (i, client_id) = frame.string(i)?;
-    if version == ProtocolVersion::V311 && client_id.is_empty() && !flags.clean_start {
-        // If the Client supplies a zero-byte ClientId, the Client MUST also
-        // set CleanSession to 1 [MQTT-3.1.3-7] (3.1.1 only).
-        return fail(DecodeError::protocol(
-            "MQTT-3.1.3-7",
-            "empty client identifier without clean session",
-        ));
-    }
+    let (i, client_id) = read_client_id(frame, i, &flags)?;
     let (i, will) = read_will(frame, i, &flags)?;
     let (i, username) = match flags.username {
         // If the User Name Flag is set to 1, a User Name MUST be present in
@@ -231,6 +215,33 @@ pub(crate) fn read_connect<'a>(frame: &Frame<'_>, i: &'a [u8]) -> PResult<'a, Co
             password,
         },
     ))
+}
+
+/// The Client Identifier, first in the payload.
+fn read_client_id<'a>(
+    frame: &Frame<'_>,
+    i: &'a [u8],
+    flags: &ConnectFlags,
+) -> PResult<'a, MqttString> {
+    // The ClientID MUST be present and is the first field in the CONNECT
+    // packet Payload [MQTT-3.1.3-3] (the same ID in 3.1.1).
+    if i.len() < 2 {
+        return fail(DecodeError::malformed(
+            "MQTT-3.1.3-3",
+            "CONNECT without a client identifier",
+        ));
+    }
+    let (i, client_id) = frame.string(i)?;
+    let v311 = frame.version == ProtocolVersion::V311;
+    if v311 && client_id.is_empty() && !flags.clean_start {
+        // If the Client supplies a zero-byte ClientId, the Client MUST also
+        // set CleanSession to 1 [MQTT-3.1.3-7] (3.1.1 only).
+        return fail(DecodeError::protocol(
+            "MQTT-3.1.3-7",
+            "empty client identifier without clean session",
+        ));
+    }
+    Ok((i, client_id))
 }
 
 /// The Protocol Name and Protocol Level: the version the rest is read at.
@@ -350,7 +361,8 @@ fn read_will<'a>(
 }
 
 impl Connect {
-    pub(crate) fn write<S: Sink>(&self, s: &mut S) -> Result<(), EncodeError> {
+    /// The rules a CONNECT must follow before it is written.
+    fn check(&self) -> Result<(), EncodeError> {
         let v = self.protocol_version;
         if v == ProtocolVersion::V311 {
             if self.client_id.is_empty() && !self.clean_start {
@@ -384,6 +396,12 @@ impl Connect {
                 "authentication data without an authentication method",
             ));
         }
+        Ok(())
+    }
+
+    pub(crate) fn write<S: Sink>(&self, s: &mut S) -> Result<(), EncodeError> {
+        let v = self.protocol_version;
+        self.check()?;
         let mut flags = 0u8;
         if self.username.is_some() {
             flags |= flag::USERNAME;
