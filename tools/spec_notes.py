@@ -492,7 +492,7 @@ Rules the spec states in its text without a statement tag; the codec cites them 
 
 | Section | Summary | Applies | Enforced by | Shown by |
 |---|---|---|---|---|
-| 5.0 3.1.2.11.10 | Authentication Data in CONNECT without an Authentication Method is a Protocol Error | codec | `codec::connect::read_connect` (error `MQTT-3.1.2.11.10`); `Connect::write` refuses to encode it | codec_malformed.rs case MQTT-3.1.2.11.10; tests/codec_vectors.rs::encode_refusals_cite_their_statement case "5.0 CONNECT with Authentication Data and no Authentication Method" |
+| 5.0 3.1.2.11.10 | Authentication Data in CONNECT without an Authentication Method is a Protocol Error | codec | `codec::connect::read_connect` (error `MQTT-3.1.2.11.10`); `Connect::check`, run by `Connect::write`, refuses to encode it | codec_malformed.rs case MQTT-3.1.2.11.10; tests/codec_vectors.rs::encode_refusals_cite_their_statement case "5.0 CONNECT with Authentication Data and no Authentication Method" |
 
 ## Reading the tables
 
