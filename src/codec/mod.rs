@@ -7,6 +7,11 @@
 //! then parsed inside exactly its remaining length, so no field can read
 //! past its packet and no byte may be left over. Strings, binary data and
 //! payloads are [`Bytes`] slices of the receive buffer, not copies.
+//! [`decode_ref`] reads the same bytes with the same checks into a
+//! [`PacketRef`] that borrows the buffer instead: a PUBLISH as a
+//! [`PublishRef`] whose properties are read on demand, with no allocation
+//! and no reference count touched. [`encode`] writes each packet in one
+//! pass, patching its length prefixes in once the body is written.
 //!
 //! ```
 //! use bytes::BytesMut;
