@@ -3,7 +3,7 @@
 
 use super::*;
 
-/// The properties of a borrowed PUBLISH ([`PublishRef`](super::PublishRef)):
+/// The properties of a borrowed PUBLISH ([`PublishRef`](crate::codec::PublishRef)):
 /// the packet's own property bytes, checked when the PUBLISH was decoded
 /// and read on demand, so that decoding allocates nothing and a view stays
 /// a few words long however many properties there are. Only the Topic
