@@ -2,11 +2,14 @@
 //! wraps `System`.
 //!
 //! Targets: decoding a 3.1.1 PUBLISH allocates nothing (its topic and
-//! payload are slices of the receive buffer); a v5 PUBLISH with a Message
-//! Expiry Interval and two User Properties allocates at most once (the
-//! `Vec` of user properties). The first packet split off a fresh `BytesMut`
-//! may allocate once more: `bytes` moves the buffer's `Vec` into a shared
-//! header then. Run with `--nocapture` to see the exact counts.
+//! payload are slices of the receive buffer); the borrowed decoder
+//! `decode_ref` allocates nothing for a PUBLISH of either version, a v5 one
+//! with four User Properties included, reading every property; the owned
+//! `decode` of a v5 PUBLISH with a Message Expiry Interval and two User
+//! Properties allocates at most once (the `Vec` of user properties). The
+//! first packet split off a fresh `BytesMut` may allocate once more: `bytes`
+//! moves the buffer's `Vec` into a shared header then. Run with
+//! `--nocapture` to see the exact counts.
 //!
 //! Counting is per thread, so the test harness's parallel threads do not
 //! disturb each other's numbers.
@@ -20,7 +23,10 @@ mod packets;
 use bytes::{Bytes, BytesMut};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-use tern_mqtt::codec::{decode, encode, Packet, PingResp, ProtocolVersion, PubAck};
+use tern_mqtt::codec::{
+    decode, decode_ref, encode, Packet, PacketRef, PingResp, ProtocolVersion, PubAck,
+};
+use tern_mqtt::codec::{user_property, PublishProperties};
 
 thread_local! {
     static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
@@ -130,6 +136,78 @@ fn v5_publish_decode_allocates_at_most_once_per_packet() {
     assert!(cold <= N + 1, "{cold} allocations for {N} packets");
     // One allocation per packet at most, over the N - 1 packets after the first.
     assert!(warmed < N, "{warmed} allocations for {} packets", N - 1);
+}
+
+/// A v5 PUBLISH with every kind of PUBLISH property a server sends, four
+/// User Properties among them.
+fn rich_v5_publish(i: usize) -> Packet {
+    let mut p = match publish(i, ProtocolVersion::V5) {
+        Packet::Publish(p) => p,
+        _ => unreachable!("sensor_publish builds a PUBLISH"),
+    };
+    p.properties = PublishProperties {
+        payload_format_indicator: Some(true),
+        message_expiry_interval: Some(3_600),
+        content_type: Some(packets::s("application/json")),
+        response_topic: Some(packets::topic("replies/kitchen")),
+        correlation_data: Some(Bytes::from_static(b"req-42")),
+        subscription_identifiers: vec![std::num::NonZeroU32::new(7).unwrap()],
+        user_properties: ["origin", "trace-id", "unit", "site"]
+            .iter()
+            .map(|k| user_property(k, "value").unwrap())
+            .collect(),
+        ..PublishProperties::default()
+    };
+    Packet::Publish(p)
+}
+
+#[test]
+fn borrowed_publish_decode_allocates_nothing() {
+    for (v, make) in [
+        (
+            ProtocolVersion::V311,
+            publish as fn(usize, ProtocolVersion) -> Packet,
+        ),
+        (ProtocolVersion::V5, publish),
+        (ProtocolVersion::V5, |i, _| rich_v5_publish(i)),
+    ] {
+        let packets: Vec<Packet> = (0..N).map(|i| make(i, v)).collect();
+        let buf = wire(&packets, v);
+        let (count, (n, users)) = allocations(|| {
+            let (mut at, mut n, mut users) = (0, 0, 0);
+            while let Some((p, len)) = decode_ref(&buf[at..], v, MAX).unwrap() {
+                let PacketRef::Publish(p) = p else {
+                    panic!("not a PUBLISH")
+                };
+                // Read every field, as a router would.
+                let props = &p.properties;
+                users += props.user_properties().count();
+                std::hint::black_box((p.topic, p.payload, props.message_expiry_interval()));
+                std::hint::black_box((props.content_type(), props.response_topic()));
+                std::hint::black_box((props.correlation_data(), props.payload_format_indicator()));
+                std::hint::black_box(props.subscription_identifiers().count());
+                at += len;
+                n += 1;
+            }
+            (n, users)
+        });
+        assert_eq!(n, N);
+        eprintln!("{v:?} PUBLISH decode_ref: {count} allocations for {N} packets, {users} user properties read");
+        assert_eq!(count, 0);
+    }
+}
+
+#[test]
+fn borrowed_publish_reads_what_the_owned_decoder_reads() {
+    let v = ProtocolVersion::V5;
+    let packet = rich_v5_publish(1);
+    let buf = wire(std::slice::from_ref(&packet), v);
+    let Some((PacketRef::Publish(p), len)) = decode_ref(&buf, v, MAX).unwrap() else {
+        panic!("not a PUBLISH")
+    };
+    assert_eq!(len, buf.len());
+    assert_eq!(p.properties.user_properties().count(), 4);
+    assert_eq!(Packet::Publish(p.to_publish()), packet);
 }
 
 #[test]

@@ -22,7 +22,7 @@ mod packets;
 use bytes::BytesMut;
 // `pkt`: a whole packet, first byte, the remaining length computed, the body.
 use packets::{raw_packet as pkt, vbi};
-use tern_mqtt::codec::{decode, DecodeError, ProtocolVersion};
+use tern_mqtt::codec::{decode, decode_ref, DecodeError, ProtocolVersion};
 
 /// Versions a case is decoded at.
 #[derive(Clone, Copy, Debug)]
@@ -862,6 +862,13 @@ fn cases() -> Vec<Case> {
         connect_v5_props(&u16p(0x21, 0)),
     ));
     t.push(case(
+        "MQTT-3.1.2.11.10",
+        Ver::V5,
+        Protocol,
+        "Authentication Data without an Authentication Method in CONNECT",
+        connect_v5_props(&[0x16, 0x00, 0x02, 0xAB, 0xCD]),
+    ));
+    t.push(case(
         "MQTT-3.2.2.3.6",
         Ver::V5,
         Protocol,
@@ -1604,6 +1611,14 @@ fn malformed_and_forbidden_packets_are_refused() {
             let mut buf = BytesMut::from(&c.bytes[..]);
             let label = c.label_for(v);
             let id = format!("[{label} {v:?}] {} ({})", c.what, hex(&c.bytes));
+            // The borrowed decoder refuses the same bytes with the same error.
+            let borrowed = decode_ref(&c.bytes, v, c.max).map(|r| r.map(|(_, len)| len));
+            let owned = decode(&mut buf.clone(), v, c.max);
+            if borrowed.as_ref().err() != owned.as_ref().err() {
+                failures.push(format!(
+                    "{id}: decode_ref gave {borrowed:?}, decode {owned:?}"
+                ));
+            }
             match decode(&mut buf, v, c.max) {
                 Ok(p) => failures.push(format!("{id}: decoded as {p:?}, expected {:?}", c.kind)),
                 Err(e) => {

@@ -13,6 +13,10 @@
 //! the buffer untouched on `Ok(None)`, consumes exactly one packet on
 //! `Ok(Some)`, and whatever it accepts encodes back to bytes that decode to
 //! the same packet.
+//!
+//! Throughout, the borrowed decoder `decode_ref` gives the same verdict as
+//! `decode` for the same bytes: the same packet (its PUBLISH made owned),
+//! the same size, or the same error.
 
 #[path = "support/strategies.rs"]
 mod strategies;
@@ -23,7 +27,7 @@ use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::TestRunner;
-use tern_mqtt::codec::{decode, encode, DecodeError, Packet, ProtocolVersion, QoS};
+use tern_mqtt::codec::{decode, decode_ref, encode, DecodeError, Packet, ProtocolVersion, QoS};
 
 const V311: ProtocolVersion = ProtocolVersion::V311;
 const V5: ProtocolVersion = ProtocolVersion::V5;
@@ -71,8 +75,20 @@ fn fixed_header_len(bytes: &[u8]) -> usize {
 // ---------------------------------------------------------------------------
 
 /// Property 1: decode(encode(p)) == p, and the buffer is emptied.
+/// `decode_ref` agrees with `decode` on `input`: the same packet and size,
+/// nothing for an incomplete packet, or the same error.
+fn check_ref_agrees(v: ProtocolVersion, input: &[u8], max: u32) -> Result<(), TestCaseError> {
+    let mut buf = BytesMut::from(input);
+    let owned = decode(&mut buf, v, max);
+    let borrowed = decode_ref(input, v, max).map(|r| r.map(|(p, len)| (p.to_packet(), len)));
+    let consumed = input.len() - buf.len();
+    prop_assert_eq!(borrowed, owned.map(|r| r.map(|p| (p, consumed))));
+    Ok(())
+}
+
 fn check_round_trip(v: ProtocolVersion, p: &Packet) -> Result<(), TestCaseError> {
     let mut buf = encoded(p, v)?;
+    check_ref_agrees(v, &buf, NO_LIMIT)?;
     let decoded = decode(&mut buf, v, NO_LIMIT);
     prop_assert_eq!(decoded, Ok(Some(p.clone())));
     prop_assert!(buf.is_empty(), "{} bytes left over", buf.len());
@@ -170,6 +186,7 @@ fn check_too_large(v: ProtocolVersion, p: &Packet) -> Result<(), TestCaseError> 
 /// that decode to the same packet.
 fn check_arbitrary(v: ProtocolVersion, input: &[u8]) -> Result<(), TestCaseError> {
     for max in [NO_LIMIT, 64] {
+        check_ref_agrees(v, input, max)?;
         let mut buf = BytesMut::from(input);
         match decode(&mut buf, v, max) {
             Ok(None) => prop_assert_eq!(&buf[..], input, "Ok(None) must consume nothing"),

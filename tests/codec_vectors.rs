@@ -1012,6 +1012,18 @@ fn encode_refusals_cite_their_statement() {
             "MQTT-3.2.2-6",
         ),
         (
+            "5.0 CONNECT with Authentication Data and no Authentication Method",
+            V5,
+            Packet::Connect(Box::new(connect_0xce(
+                V5,
+                ConnectProperties {
+                    authentication_data: Some(Bytes::from_static(b"token")),
+                    ..ConnectProperties::default()
+                },
+            ))),
+            "MQTT-3.1.2.11.10",
+        ),
+        (
             "3.1.1 SUBSCRIBE without filters",
             V311,
             Packet::Subscribe(Subscribe {

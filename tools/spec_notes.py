@@ -486,6 +486,14 @@ the spec leaves open:
    `SessionConfig::max_publish_strikes` connections in a row (default 3), instead of being
    re-sent forever (`Session::count_strike`).
 
+## Statements without an ID
+
+Rules the spec states in its text without a statement tag; the codec cites them by section.
+
+| Section | Summary | Applies | Enforced by | Shown by |
+|---|---|---|---|---|
+| 5.0 3.1.2.11.10 | Authentication Data in CONNECT without an Authentication Method is a Protocol Error | codec | `codec::connect::read_connect` (error `MQTT-3.1.2.11.10`); `Connect::check`, run by `Connect::write`, refuses to encode it | codec_malformed.rs case MQTT-3.1.2.11.10; tests/codec_vectors.rs::encode_refusals_cite_their_statement case "5.0 CONNECT with Authentication Data and no Authentication Method" |
+
 ## Reading the tables
 
 Columns:

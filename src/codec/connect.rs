@@ -153,7 +153,99 @@ mod flag {
     pub const RESERVED: u8 = 0x01;
 }
 
+/// The Connect Flags byte (3.1.2.3), checked.
+struct ConnectFlags {
+    clean_start: bool,
+    will: bool,
+    will_qos: QoS,
+    will_retain: bool,
+    username: bool,
+    password: bool,
+}
+
 pub(crate) fn read_connect<'a>(frame: &Frame<'_>, i: &'a [u8]) -> PResult<'a, Connect> {
+    let (i, version) = read_protocol(i)?;
+    // From here on the CONNECT is read at its own level, and errors cite
+    // that version's statements.
+    let frame = &Frame {
+        bytes: frame.bytes,
+        version,
+    };
+    let (i, flags) = read_flags(i, version)?;
+    let (i, keep_alive) = u16_(i)?;
+    let (i, properties) = match version {
+        ProtocolVersion::V5 => ConnectProperties::read(frame, i)?,
+        ProtocolVersion::V311 => (i, ConnectProperties::default()),
+    };
+    // It is a Protocol Error to include Authentication Data if there is no
+    // Authentication Method (3.1.2.11.10; the statement has no ID).
+    if properties.authentication_data.is_some() && properties.authentication_method.is_none() {
+        return fail(DecodeError::protocol(
+            "MQTT-3.1.2.11.10",
+            "authentication data without an authentication method",
+        ));
+    }
+    // These fields, if present, MUST appear in the order Client Identifier,
+    // Will Properties, Will Topic, Will Payload, User Name, Password
+    // [MQTT-3.1.3-1].
+    let (i, client_id) = read_client_id(frame, i, &flags)?;
+    let (i, will) = read_will(frame, i, &flags)?;
+    let (i, username) = match flags.username {
+        // If the User Name Flag is set to 1, a User Name MUST be present in
+        // the Payload [MQTT-3.1.2-17].
+        true => frame.string(i).map(|(i, u)| (i, Some(u)))?,
+        false => (i, None),
+    };
+    let (i, password) = match flags.password {
+        // If the Password Flag is set to 1, a Password MUST be present in the
+        // Payload [MQTT-3.1.2-19].
+        true => frame.binary(i).map(|(i, p)| (i, Some(p)))?,
+        false => (i, None),
+    };
+    Ok((
+        i,
+        Connect {
+            protocol_version: version,
+            clean_start: flags.clean_start,
+            keep_alive,
+            properties,
+            client_id,
+            will,
+            username,
+            password,
+        },
+    ))
+}
+
+/// The Client Identifier, first in the payload.
+fn read_client_id<'a>(
+    frame: &Frame<'_>,
+    i: &'a [u8],
+    flags: &ConnectFlags,
+) -> PResult<'a, MqttString> {
+    // The ClientID MUST be present and is the first field in the CONNECT
+    // packet Payload [MQTT-3.1.3-3] (the same ID in 3.1.1).
+    if i.len() < 2 {
+        return fail(DecodeError::malformed(
+            "MQTT-3.1.3-3",
+            "CONNECT without a client identifier",
+        ));
+    }
+    let (i, client_id) = frame.string(i)?;
+    let v311 = frame.version == ProtocolVersion::V311;
+    if v311 && client_id.is_empty() && !flags.clean_start {
+        // If the Client supplies a zero-byte ClientId, the Client MUST also
+        // set CleanSession to 1 [MQTT-3.1.3-7] (3.1.1 only).
+        return fail(DecodeError::protocol(
+            "MQTT-3.1.3-7",
+            "empty client identifier without clean session",
+        ));
+    }
+    Ok((i, client_id))
+}
+
+/// The Protocol Name and Protocol Level: the version the rest is read at.
+fn read_protocol(i: &[u8]) -> PResult<'_, ProtocolVersion> {
     let (i, name) = binary_slice(i)?;
     if name != PROTOCOL_NAME {
         // The protocol name MUST be the UTF-8 String "MQTT" [MQTT-3.1.2-1].
@@ -163,17 +255,15 @@ pub(crate) fn read_connect<'a>(frame: &Frame<'_>, i: &'a [u8]) -> PResult<'a, Co
         ));
     }
     let (i, level) = u8_(i)?;
-    let version = match level {
-        4 => ProtocolVersion::V311,
-        5 => ProtocolVersion::V5,
-        other => return fail(DecodeError::UnsupportedProtocolLevel(other)),
-    };
-    // From here on the CONNECT is read at its own level, and errors cite
-    // that version's statements.
-    let frame = &Frame {
-        bytes: frame.bytes,
-        version,
-    };
+    match level {
+        4 => Ok((i, ProtocolVersion::V311)),
+        5 => Ok((i, ProtocolVersion::V5)),
+        other => fail(DecodeError::UnsupportedProtocolLevel(other)),
+    }
+}
+
+/// The Connect Flags byte and the rules among its bits.
+fn read_flags(i: &[u8], version: ProtocolVersion) -> PResult<'_, ConnectFlags> {
     let (i, flags) = u8_(i)?;
     // The Server MUST validate that the reserved flag in the CONNECT packet
     // is set to 0 [MQTT-3.1.2-3].
@@ -183,12 +273,12 @@ pub(crate) fn read_connect<'a>(frame: &Frame<'_>, i: &'a [u8]) -> PResult<'a, Co
             "CONNECT reserved flag is set",
         ));
     }
-    let will_flag = flags & flag::WILL != 0;
+    let will = flags & flag::WILL != 0;
     let will_qos_bits = (flags >> flag::WILL_QOS_SHIFT) & 0x03;
     let will_retain = flags & flag::WILL_RETAIN != 0;
     // If the Will Flag is set to 0, then the Will QoS MUST be set to 0
     // (0x00) [MQTT-3.1.2-11] (3.1.1: [MQTT-3.1.2-11] covers both fields).
-    if !will_flag && will_qos_bits != 0 {
+    if !will && will_qos_bits != 0 {
         return fail(DecodeError::malformed(
             "MQTT-3.1.2-11",
             "will QoS set without the will flag",
@@ -196,7 +286,7 @@ pub(crate) fn read_connect<'a>(frame: &Frame<'_>, i: &'a [u8]) -> PResult<'a, Co
     }
     // If the Will Flag is set to 0, then Will Retain MUST be set to 0
     // [MQTT-3.1.2-13] (3.1.1: [MQTT-3.1.2-15]).
-    if !will_flag && will_retain {
+    if !will && will_retain {
         return fail(DecodeError::malformed(
             id(version, "MQTT-3.1.2-13", "MQTT-3.1.2-15"),
             "will retain set without the will flag",
@@ -211,9 +301,9 @@ pub(crate) fn read_connect<'a>(frame: &Frame<'_>, i: &'a [u8]) -> PResult<'a, Co
             "will QoS 3",
         ));
     };
-    let has_username = flags & flag::USERNAME != 0;
-    let has_password = flags & flag::PASSWORD != 0;
-    if version == ProtocolVersion::V311 && has_password && !has_username {
+    let username = flags & flag::USERNAME != 0;
+    let password = flags & flag::PASSWORD != 0;
+    if version == ProtocolVersion::V311 && password && !username {
         // If the User Name Flag is set to 0, the Password Flag MUST be set to
         // 0 [MQTT-3.1.2-22] (3.1.1 only; MQTT 5.0 allows a password alone).
         return fail(DecodeError::malformed(
@@ -221,90 +311,58 @@ pub(crate) fn read_connect<'a>(frame: &Frame<'_>, i: &'a [u8]) -> PResult<'a, Co
             "password flag set without the user name flag",
         ));
     }
-    let (i, keep_alive) = u16_(i)?;
-    let (i, properties) = match version {
-        ProtocolVersion::V5 => ConnectProperties::read(frame, i)?,
-        ProtocolVersion::V311 => (i, ConnectProperties::default()),
-    };
-    // These fields, if present, MUST appear in the order Client Identifier,
-    // Will Properties, Will Topic, Will Payload, User Name, Password
-    // [MQTT-3.1.3-1].
-    // The ClientID MUST be present and is the first field in the CONNECT
-    // packet Payload [MQTT-3.1.3-3] (the same ID in 3.1.1).
-    if i.len() < 2 {
-        return fail(DecodeError::malformed(
-            "MQTT-3.1.3-3",
-            "CONNECT without a client identifier",
-        ));
-    }
-    let (mut i, client_id) = frame.string(i)?;
-    if version == ProtocolVersion::V311 && client_id.is_empty() && flags & flag::CLEAN_START == 0 {
-        // If the Client supplies a zero-byte ClientId, the Client MUST also
-        // set CleanSession to 1 [MQTT-3.1.3-7] (3.1.1 only).
-        return fail(DecodeError::protocol(
-            "MQTT-3.1.3-7",
-            "empty client identifier without clean session",
-        ));
-    }
-    let mut will = None;
-    if will_flag {
-        // If the Will Flag is set to 1, the Will Properties, Will Topic, and
-        // Will Payload fields MUST be present in the Payload [MQTT-3.1.2-9].
-        let (j, will_properties) = match version {
-            ProtocolVersion::V5 => WillProperties::read(frame, i)?,
-            ProtocolVersion::V311 => (i, WillProperties::default()),
-        };
-        // The Will Topic MUST be a UTF-8 Encoded String [MQTT-3.1.3-11]
-        // (3.1.1: [MQTT-3.1.3-10]); as a Topic Name it is at least one
-        // character long and holds no wildcards (4.7).
-        let (j, topic) = frame.string(j)?;
-        let topic = match TopicName::from_mqtt_string(topic) {
-            Ok(t) => t,
-            Err(e) => return fail(topic_error(e, version, DecodeError::malformed)),
-        };
-        let (j, payload) = frame.binary(j)?;
-        will = Some(Will {
-            topic,
-            payload,
-            qos: will_qos,
-            retain: will_retain,
-            properties: will_properties,
-        });
-        i = j;
-    }
-    let mut username = None;
-    if has_username {
-        // If the User Name Flag is set to 1, a User Name MUST be present in
-        // the Payload [MQTT-3.1.2-17].
-        let (j, u) = frame.string(i)?;
-        username = Some(u);
-        i = j;
-    }
-    let mut password = None;
-    if has_password {
-        // If the Password Flag is set to 1, a Password MUST be present in the
-        // Payload [MQTT-3.1.2-19].
-        let (j, p) = frame.binary(i)?;
-        password = Some(p);
-        i = j;
-    }
     Ok((
         i,
-        Connect {
-            protocol_version: version,
+        ConnectFlags {
             clean_start: flags & flag::CLEAN_START != 0,
-            keep_alive,
-            properties,
-            client_id,
             will,
+            will_qos,
+            will_retain,
             username,
             password,
         },
     ))
 }
 
+/// The Will Properties, Will Topic and Will Payload, when the Will Flag
+/// is set.
+fn read_will<'a>(
+    frame: &Frame<'_>,
+    i: &'a [u8],
+    flags: &ConnectFlags,
+) -> PResult<'a, Option<Will>> {
+    if !flags.will {
+        return Ok((i, None));
+    }
+    let version = frame.version;
+    // If the Will Flag is set to 1, the Will Properties, Will Topic, and
+    // Will Payload fields MUST be present in the Payload [MQTT-3.1.2-9].
+    let (i, will_properties) = match version {
+        ProtocolVersion::V5 => WillProperties::read(frame, i)?,
+        ProtocolVersion::V311 => (i, WillProperties::default()),
+    };
+    // The Will Topic MUST be a UTF-8 Encoded String [MQTT-3.1.3-11]
+    // (3.1.1: [MQTT-3.1.3-10]); as a Topic Name it is at least one
+    // character long and holds no wildcards (4.7).
+    let (i, topic) = frame.string(i)?;
+    let topic = match TopicName::from_mqtt_string(topic) {
+        Ok(t) => t,
+        Err(e) => return fail(topic_error(e, version, DecodeError::malformed)),
+    };
+    let (i, payload) = frame.binary(i)?;
+    let will = Will {
+        topic,
+        payload,
+        qos: flags.will_qos,
+        retain: flags.will_retain,
+        properties: will_properties,
+    };
+    Ok((i, Some(will)))
+}
+
 impl Connect {
-    pub(crate) fn write<S: Sink>(&self, s: &mut S) -> Result<(), EncodeError> {
+    /// The rules a CONNECT must follow before it is written.
+    fn check(&self) -> Result<(), EncodeError> {
         let v = self.protocol_version;
         if v == ProtocolVersion::V311 {
             if self.client_id.is_empty() && !self.clean_start {
@@ -329,6 +387,21 @@ impl Connect {
                 ));
             }
         }
+        let auth = &self.properties;
+        if auth.authentication_data.is_some() && auth.authentication_method.is_none() {
+            // It is a Protocol Error to include Authentication Data if there
+            // is no Authentication Method (3.1.2.11.10).
+            return Err(EncodeError::invalid(
+                "MQTT-3.1.2.11.10",
+                "authentication data without an authentication method",
+            ));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn write<S: Sink>(&self, s: &mut S) -> Result<(), EncodeError> {
+        let v = self.protocol_version;
+        self.check()?;
         let mut flags = 0u8;
         if self.username.is_some() {
             flags |= flag::USERNAME;

@@ -67,6 +67,7 @@ impl FixedHeader {
 
 /// Reads the fixed header at the start of `buf`; `Ok(None)` if `buf` does
 /// not hold all of it yet.
+#[inline(always)]
 pub(crate) fn read_fixed_header(
     buf: &[u8],
     version: ProtocolVersion,
@@ -156,6 +157,7 @@ pub fn peek_fixed_header(
     }))
 }
 
+#[inline(always)]
 fn packet_type(value: u8, version: ProtocolVersion) -> Result<PacketType, DecodeError> {
     Ok(match value {
         1 => PacketType::Connect,

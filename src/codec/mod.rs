@@ -7,6 +7,11 @@
 //! then parsed inside exactly its remaining length, so no field can read
 //! past its packet and no byte may be left over. Strings, binary data and
 //! payloads are [`Bytes`] slices of the receive buffer, not copies.
+//! [`decode_ref`] reads the same bytes with the same checks into a
+//! [`PacketRef`] that borrows the buffer instead: a PUBLISH as a
+//! [`PublishRef`] whose properties are read on demand, with no allocation
+//! and no reference count touched. [`encode`] writes each packet in one
+//! pass, patching its length prefixes in once the body is written.
 //!
 //! ```
 //! use bytes::BytesMut;
@@ -39,11 +44,11 @@ pub use error::{DecodeError, EncodeError};
 pub use primitives::VBI_MAX;
 pub use properties::{
     id as property_id, user_property, AckProperties, AuthProperties, ConnAckProperties,
-    ConnectProperties, DisconnectProperties, PublishProperties, SubscribeProperties,
-    UnsubscribeProperties, UserProperty, WillProperties,
+    ConnectProperties, DisconnectProperties, PublishProperties, PublishPropertiesRef,
+    SubscribeProperties, UnsubscribeProperties, UserProperty, WillProperties,
 };
 pub use pubacks::{PubAck, PubComp, PubRec, PubRel, PublishAck};
-pub use publish::Publish;
+pub use publish::{Publish, PublishRef};
 pub use reason::{AckKind, ReasonCode};
 pub(crate) use string::{check_mqtt_str, scan_str};
 pub use string::{MqttString, StringError};
@@ -52,10 +57,11 @@ pub use subscribe::{
 };
 pub use summary::{PacketSummary, PACKET_TARGET};
 
+use crate::topic::TopicName;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 pub use header::{peek_fixed_header, FixedHeaderInfo};
 use header::{read_fixed_header, PacketType};
-use primitives::{put_vbi, vbi_len, Counter, Frame, Sink};
+use primitives::{vbi_len, Counter, Frame, Sink};
 use std::num::NonZeroU16;
 
 /// A packet identifier: never zero ([MQTT-2.2.1-3], 3.1.1 [MQTT-2.3.1-1]).
@@ -221,8 +227,8 @@ impl Packet {
         }
     }
 
-    /// Writes the variable header and payload. Run once against a
-    /// [`Counter`] for the remaining length, then against the buffer.
+    /// Writes the variable header and payload, to the buffer or to a
+    /// [`Counter`] for the size.
     #[inline]
     fn write_body<S: Sink>(&self, s: &mut S, v: ProtocolVersion) -> Result<(), EncodeError> {
         match self {
@@ -292,41 +298,158 @@ pub fn decode(
     decode_frame(frame_bytes, header, version)
 }
 
-/// Decodes the PUBLISH in `bytes`, the hot path.
+/// Decodes the PUBLISH in `bytes`, the hot path of [`decode`].
 ///
 /// The [`Publish`] is built once, in the returned value, from the small
-/// head [`publish::read_head`] reads: a `Packet` is a few hundred bytes, and
-/// each tuple or `Result` it passed through on its way out would copy it.
-/// The payload is the tail of the packet's own buffer, which saves a
-/// reference count round trip over slicing it.
+/// borrowed head [`publish::read_head`] reads: a `Packet` is a few hundred
+/// bytes, and each tuple or `Result` it passed through on its way out would
+/// copy it. The payload is the tail of the packet's own buffer, which saves
+/// a reference count round trip over slicing it.
 #[inline(always)]
 fn decode_publish(
     mut bytes: Bytes,
     header: header::FixedHeader,
     version: ProtocolVersion,
 ) -> Result<Option<Packet>, DecodeError> {
-    let frame = Frame {
-        bytes: &bytes,
-        version,
-    };
     let body = bytes.get(header.header_len..).unwrap_or_default();
-    let (rest, head) = parsed(publish::read_head(&frame, body, header.flags, version))?;
+    let (rest, head) = parsed(publish::read_head(body, header.flags, version))?;
+    // The topic is shared from the packet's buffer, and the payload is that
+    // buffer advanced to it; each arm builds the packet in its return value.
+    let topic = head
+        .topic
+        .map(|t| TopicName::from_checked_publish_topic(bytes.slice_ref(t)));
+    let head = head.without_topic();
     match version {
         ProtocolVersion::V311 => {
             bytes.advance(bytes.len() - rest.len());
-            Ok(Some(Packet::Publish(
-                head.into_publish(PublishProperties::default(), bytes),
-            )))
+            Ok(Some(Packet::Publish(head.into_publish(
+                topic,
+                PublishProperties::default(),
+                bytes,
+            ))))
         }
         ProtocolVersion::V5 => {
+            let frame = Frame {
+                bytes: Some(&bytes),
+                version,
+            };
             let (payload, properties) = parsed(PublishProperties::read(&frame, rest))?;
-            if head.topic.is_none() && properties.topic_alias.is_none() {
+            if topic.is_none() && properties.topic_alias.is_none() {
                 return Err(publish::empty_topic());
             }
             bytes.advance(bytes.len() - payload.len());
-            Ok(Some(Packet::Publish(head.into_publish(properties, bytes))))
+            Ok(Some(Packet::Publish(
+                head.into_publish(topic, properties, bytes),
+            )))
         }
     }
+}
+
+/// A packet decoded by [`decode_ref`]: a PUBLISH borrowed from the buffer,
+/// any other packet owned.
+///
+/// It stays small (a [`PublishRef`] is a few words), so handing it out
+/// copies little: the rare large packets are boxed in [`PacketRef::Other`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PacketRef<'a> {
+    /// A PUBLISH, borrowed: nothing copied, no reference count touched.
+    Publish(PublishRef<'a>),
+    /// PUBACK. Acks without properties cost no allocation; a Reason String
+    /// or User Properties are copied out of the buffer.
+    PubAck(PubAck),
+    /// PUBREC, as PUBACK.
+    PubRec(PubRec),
+    /// PUBREL, as PUBACK.
+    PubRel(PubRel),
+    /// PUBCOMP, as PUBACK.
+    PubComp(PubComp),
+    /// PINGRESP.
+    PingResp(PingResp),
+    /// Any other packet (CONNACK, SUBACK, UNSUBACK, DISCONNECT, AUTH, and
+    /// the client-to-server ones), owned and boxed; its strings and binary
+    /// data are copied out of the buffer.
+    Other(Box<Packet>),
+}
+
+impl PacketRef<'_> {
+    /// The owned [`Packet`], the borrowed PUBLISH copied.
+    pub fn to_packet(&self) -> Packet {
+        match self {
+            PacketRef::Publish(p) => Packet::Publish(p.to_publish()),
+            PacketRef::PubAck(a) => Packet::PubAck(a.clone()),
+            PacketRef::PubRec(a) => Packet::PubRec(a.clone()),
+            PacketRef::PubRel(a) => Packet::PubRel(a.clone()),
+            PacketRef::PubComp(a) => Packet::PubComp(a.clone()),
+            PacketRef::PingResp(p) => Packet::PingResp(*p),
+            PacketRef::Other(p) => Packet::clone(p),
+        }
+    }
+}
+
+/// Decodes one packet from the front of `buf` without consuming it, a
+/// PUBLISH as a view that borrows `buf`: `Ok(Some((packet, len)))` where
+/// `len` is the packet's size, for the caller to advance its buffer by.
+///
+/// The checks and errors are those of [`decode`], for the same bytes;
+/// `Ok(None)` while `buf` holds less than one whole packet. Decoding a
+/// PUBLISH allocates nothing, whatever its properties.
+///
+/// ```
+/// use bytes::{Buf, BytesMut};
+/// use tern_mqtt::codec::{decode_ref, encode, PacketRef, ProtocolVersion};
+/// # use tern_mqtt::codec::{Packet, Publish, PublishProperties, QoS};
+/// # use tern_mqtt::topic::TopicName;
+/// # let publish = Packet::Publish(Publish { dup: false, qos: QoS::AtMostOnce, retain: false,
+/// #     topic: Some(TopicName::new("sensors/1").unwrap()), packet_id: None,
+/// #     properties: PublishProperties::default(), payload: "21.5".into() });
+/// let mut buf = BytesMut::new();
+/// encode(&publish, ProtocolVersion::V5, &mut buf).unwrap();
+/// let Some((PacketRef::Publish(p), len)) = decode_ref(&buf, ProtocolVersion::V5, 1024).unwrap()
+/// else { panic!("a PUBLISH") };
+/// assert_eq!((p.topic, p.payload), (Some("sensors/1"), &b"21.5"[..]));
+/// buf.advance(len);
+/// assert!(buf.is_empty());
+/// ```
+#[inline]
+pub fn decode_ref(
+    buf: &[u8],
+    version: ProtocolVersion,
+    max_packet_size: u32,
+) -> Result<Option<(PacketRef<'_>, usize)>, DecodeError> {
+    let Some(header) = read_fixed_header(buf, version)? else {
+        return Ok(None);
+    };
+    let size = header.packet_len();
+    if size > usize::try_from(max_packet_size).unwrap_or(usize::MAX) {
+        return Err(DecodeError::PacketTooLarge {
+            size,
+            max: max_packet_size,
+        });
+    }
+    let Some(packet) = buf.get(..size) else {
+        return Ok(None);
+    };
+    let body = packet.get(header.header_len..).unwrap_or_default();
+    if header.packet_type == PacketType::Publish {
+        let publish = publish::read_publish_ref(body, header.flags, version)?;
+        return Ok(Some((PacketRef::Publish(publish), size)));
+    }
+    let frame = Frame {
+        bytes: None,
+        version,
+    };
+    // Acks and PINGRESP are read straight into the view; the others pass
+    // through the owned decoder (as large as a `Packet`, and rare).
+    let ack = |kind| whole(PublishAck::read(&frame, body, version, kind));
+    let packet = match header.packet_type {
+        PacketType::PubAck => PacketRef::PubAck(ack(AckKind::PubAck)?),
+        PacketType::PubRec => PacketRef::PubRec(ack(AckKind::PubRec)?),
+        PacketType::PubRel => PacketRef::PubRel(ack(AckKind::PubRel)?),
+        PacketType::PubComp => PacketRef::PubComp(ack(AckKind::PubComp)?),
+        PacketType::PingResp => PacketRef::PingResp(whole(Ok((body, PingResp)))?),
+        _ => PacketRef::Other(Box::new(decode_body(&frame, body, header)?)),
+    };
+    Ok(Some((packet, size)))
 }
 
 fn decode_frame(
@@ -334,57 +457,54 @@ fn decode_frame(
     header: header::FixedHeader,
     version: ProtocolVersion,
 ) -> Result<Option<Packet>, DecodeError> {
+    if header.packet_type == PacketType::Publish {
+        return decode_publish(bytes, header, version);
+    }
     let frame = Frame {
-        bytes: &bytes,
+        bytes: Some(&bytes),
         version,
     };
     let body = bytes.get(header.header_len..).unwrap_or_default();
-    // Each arm builds its packet in place.
-    Ok(Some(match header.packet_type {
-        PacketType::Publish => return decode_publish(bytes, header, version),
+    decode_body(&frame, body, header).map(Some)
+}
+
+/// Decodes the body of any packet but PUBLISH; each arm builds its packet
+/// in place.
+fn decode_body(
+    frame: &Frame<'_>,
+    body: &[u8],
+    header: header::FixedHeader,
+) -> Result<Packet, DecodeError> {
+    let version = frame.version;
+    let ack = |kind| whole(PublishAck::read(frame, body, version, kind));
+    Ok(match header.packet_type {
+        PacketType::Publish => {
+            let publish = publish::read_publish_ref(body, header.flags, version)?;
+            Packet::Publish(publish.to_publish())
+        }
         PacketType::Connect => {
-            Packet::Connect(Box::new(whole(connect::read_connect(&frame, body))?))
+            Packet::Connect(Box::new(whole(connect::read_connect(frame, body))?))
         }
         PacketType::ConnAck => {
-            Packet::ConnAck(Box::new(whole(ConnAck::read(&frame, body, version))?))
+            Packet::ConnAck(Box::new(whole(ConnAck::read(frame, body, version))?))
         }
-        PacketType::PubAck => Packet::PubAck(whole(PublishAck::read(
-            &frame,
-            body,
-            version,
-            AckKind::PubAck,
-        ))?),
-        PacketType::PubRec => Packet::PubRec(whole(PublishAck::read(
-            &frame,
-            body,
-            version,
-            AckKind::PubRec,
-        ))?),
-        PacketType::PubRel => Packet::PubRel(whole(PublishAck::read(
-            &frame,
-            body,
-            version,
-            AckKind::PubRel,
-        ))?),
-        PacketType::PubComp => Packet::PubComp(whole(PublishAck::read(
-            &frame,
-            body,
-            version,
-            AckKind::PubComp,
-        ))?),
-        PacketType::Subscribe => Packet::Subscribe(whole(Subscribe::read(&frame, body, version))?),
-        PacketType::SubAck => Packet::SubAck(whole(SubAck::read(&frame, body, version))?),
+        PacketType::PubAck => Packet::PubAck(ack(AckKind::PubAck)?),
+        PacketType::PubRec => Packet::PubRec(ack(AckKind::PubRec)?),
+        PacketType::PubRel => Packet::PubRel(ack(AckKind::PubRel)?),
+        PacketType::PubComp => Packet::PubComp(ack(AckKind::PubComp)?),
+        PacketType::Subscribe => Packet::Subscribe(whole(Subscribe::read(frame, body, version))?),
+        PacketType::SubAck => Packet::SubAck(whole(SubAck::read(frame, body, version))?),
         PacketType::Unsubscribe => {
-            Packet::Unsubscribe(whole(Unsubscribe::read(&frame, body, version))?)
+            Packet::Unsubscribe(whole(Unsubscribe::read(frame, body, version))?)
         }
-        PacketType::UnsubAck => Packet::UnsubAck(whole(UnsubAck::read(&frame, body, version))?),
+        PacketType::UnsubAck => Packet::UnsubAck(whole(UnsubAck::read(frame, body, version))?),
         PacketType::PingReq => Packet::PingReq(whole(Ok((body, PingReq)))?),
         PacketType::PingResp => Packet::PingResp(whole(Ok((body, PingResp)))?),
         PacketType::Disconnect => {
-            Packet::Disconnect(whole(Disconnect::read(&frame, body, version))?)
+            Packet::Disconnect(whole(Disconnect::read(frame, body, version))?)
         }
-        PacketType::Auth => Packet::Auth(whole(Auth::read(&frame, body))?),
-    }))
+        PacketType::Auth => Packet::Auth(whole(Auth::read(frame, body))?),
+    })
 }
 
 /// A parser's result, with what it left unread.
@@ -426,16 +546,22 @@ fn whole<T>(r: primitives::PResult<'_, T>) -> Result<T, DecodeError> {
 ///
 /// A [`Connect`] is encoded at its own `protocol_version`, as [`decode`]
 /// reads it.
+#[inline]
 pub fn encode(
     packet: &Packet,
     version: ProtocolVersion,
     out: &mut BytesMut,
 ) -> Result<(), EncodeError> {
-    encode_body(packet, version, out)
+    match packet {
+        // The hot path, through the smaller code made for `Publish` alone.
+        Packet::Publish(p) => encode_body(p, version, out),
+        _ => encode_body(packet, version, out),
+    }
 }
 
 /// Encodes a PUBLISH without wrapping it in a [`Packet`], for senders that
 /// keep their publishes by reference.
+#[inline]
 pub fn encode_publish(
     publish: &Publish,
     version: ProtocolVersion,
@@ -447,6 +573,11 @@ pub fn encode_publish(
 /// Something with a fixed header and a body written through a [`Sink`].
 trait Body {
     fn first_byte(&self) -> u8;
+    /// The expected size of the body, for the room left for the Remaining
+    /// Length; a wrong guess costs a move of the body, not a wrong packet.
+    fn size_hint(&self, _v: ProtocolVersion) -> usize {
+        0
+    }
     fn write_body<S: Sink>(&self, s: &mut S, v: ProtocolVersion) -> Result<(), EncodeError>;
 }
 
@@ -458,6 +589,13 @@ impl Body for Packet {
         };
         self.packet_type().first_byte(publish_flags)
     }
+    #[inline]
+    fn size_hint(&self, v: ProtocolVersion) -> usize {
+        match self {
+            Packet::Publish(p) => p.size_hint(v),
+            _ => 0,
+        }
+    }
     fn write_body<S: Sink>(&self, s: &mut S, v: ProtocolVersion) -> Result<(), EncodeError> {
         Packet::write_body(self, s, v)
     }
@@ -466,6 +604,10 @@ impl Body for Packet {
 impl Body for Publish {
     fn first_byte(&self) -> u8 {
         PacketType::Publish.first_byte(self.flags())
+    }
+    #[inline]
+    fn size_hint(&self, v: ProtocolVersion) -> usize {
+        Publish::size_hint(self, v)
     }
     fn write_body<S: Sink>(&self, s: &mut S, v: ProtocolVersion) -> Result<(), EncodeError> {
         self.write(s, v)
@@ -477,22 +619,22 @@ fn frame_len(remaining: usize) -> usize {
     1 + vbi_len(remaining) + remaining
 }
 
+/// Writes the packet in one pass: the first byte, then the body after room
+/// for its Remaining Length, patched in when the body is written. On an
+/// error `out` is cut back to where it was.
+#[inline(always)]
 fn encode_body<B: Body>(
     body: &B,
     version: ProtocolVersion,
     out: &mut BytesMut,
 ) -> Result<(), EncodeError> {
-    // Pass one counts, and finds every error before a byte is written.
-    let mut c = Counter::default();
-    body.write_body(&mut c, version)?;
-    let remaining = c.0;
-    check_remaining(remaining)?;
-    out.reserve(frame_len(remaining));
     let start = out.len();
+    let hint = body.size_hint(version);
+    out.reserve(frame_len(hint));
     BufMut::put_u8(out, body.first_byte());
-    put_vbi(out, remaining)?;
-    // Pass two writes through the same code, so it cannot disagree with the count.
-    body.write_body(out, version)?;
-    debug_assert_eq!(out.len() - start, frame_len(remaining));
-    Ok(())
+    let written = out.length_prefixed(hint, |out| body.write_body(out, version));
+    if written.is_err() {
+        out.truncate(start);
+    }
+    written
 }

@@ -3,10 +3,12 @@
 //! writers over a [`Sink`].
 //!
 //! Every packet is written through one generic function run against a
-//! [`Sink`]: first a [`Counter`], which yields the length, then the output
-//! buffer. The length and the bytes therefore come from the same code and
-//! cannot disagree (the habit of rustls's patched length prefix, without the
-//! patching).
+//! [`Sink`]: the output buffer, or a [`Counter`] when only the size is
+//! wanted. A length prefix (the Remaining Length, a Property Length) is
+//! written by [`Sink::length_prefixed`]: into the buffer, the body is
+//! written once after a placeholder that is patched with its length when it
+//! is done (rustls patches its length prefixes this way), so the length and
+//! the bytes come from one writer in one pass and cannot disagree.
 
 use super::error::{DecodeError, EncodeError};
 use super::string::{validate_mqtt_str, MqttString, StringError};
@@ -27,13 +29,14 @@ pub(crate) trait Sink {
     fn put_u16(&mut self, v: u16);
     fn put_u32(&mut self, v: u32);
     fn put_slice(&mut self, s: &[u8]);
-    /// The [`Counter`] this is, if it is one: a writer that has just
-    /// counted a part by running its own code against a `Counter` can add
-    /// that count instead of running the code again.
-    #[inline]
-    fn as_counter(&mut self) -> Option<&mut Counter> {
-        None
-    }
+    /// Writes a Variable Byte Integer length and then what `body` writes,
+    /// the length being that of the body. `hint` is the expected body
+    /// length: a buffer leaves room for its VBI, and only when the body
+    /// turns out to need a different VBI size are its bytes moved.
+    fn length_prefixed<F>(&mut self, hint: usize, body: F) -> Result<(), EncodeError>
+    where
+        Self: Sized,
+        F: FnOnce(&mut Self) -> Result<(), EncodeError>;
 }
 
 impl Sink for BytesMut {
@@ -52,6 +55,36 @@ impl Sink for BytesMut {
     #[inline]
     fn put_slice(&mut self, s: &[u8]) {
         self.extend_from_slice(s)
+    }
+    #[inline]
+    fn length_prefixed<F>(&mut self, hint: usize, body: F) -> Result<(), EncodeError>
+    where
+        F: FnOnce(&mut Self) -> Result<(), EncodeError>,
+    {
+        let at = self.len();
+        let room = vbi_len(hint);
+        for _ in 0..room {
+            BufMut::put_u8(self, 0);
+        }
+        let start = self.len();
+        body(self)?;
+        let len = self.len() - start;
+        let (vbi, size) = vbi_bytes(len)?;
+        if size != room {
+            // The guess was off: move the body to just after the VBI.
+            if size > room {
+                self.put_bytes(0, size - room);
+            }
+            self.copy_within(start..start + len, at + size);
+            self.truncate(at + size + len);
+        }
+        // Byte by byte: one to four bytes, not worth a `memcpy` call.
+        if let Some(slot) = self.get_mut(at..at + size) {
+            for (to, from) in slot.iter_mut().zip(vbi) {
+                *to = from;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -77,31 +110,47 @@ impl Sink for Counter {
         self.0 += s.len()
     }
     #[inline]
-    fn as_counter(&mut self) -> Option<&mut Counter> {
-        Some(self)
+    fn length_prefixed<F>(&mut self, _hint: usize, body: F) -> Result<(), EncodeError>
+    where
+        F: FnOnce(&mut Self) -> Result<(), EncodeError>,
+    {
+        let mut inner = Counter::default();
+        body(&mut inner)?;
+        vbi_bytes(inner.0)?;
+        self.0 += vbi_len(inner.0) + inner.0;
+        Ok(())
     }
+}
+
+/// The Variable Byte Integer encoding of `value`: its bytes and how many of
+/// them there are.
+#[inline]
+fn vbi_bytes(value: usize) -> Result<([u8; 4], usize), EncodeError> {
+    let mut v = u32::try_from(value)
+        .ok()
+        .filter(|v| *v <= VBI_MAX)
+        .ok_or(EncodeError::PacketTooLarge(value))?;
+    let mut out = [0u8; 4];
+    for (n, slot) in out.iter_mut().enumerate() {
+        // Seven bits at a time, least significant first; the top bit says
+        // another byte follows. `v & 0x7F` always fits a byte.
+        *slot = (v & 0x7F) as u8;
+        v >>= 7;
+        if v == 0 {
+            return Ok((out, n + 1));
+        }
+        *slot |= 0x80;
+    }
+    // Not reached: a value up to VBI_MAX takes at most four bytes.
+    Err(EncodeError::PacketTooLarge(value))
 }
 
 /// Writes a Variable Byte Integer.
 #[inline]
 pub(crate) fn put_vbi<S: Sink>(s: &mut S, value: usize) -> Result<(), EncodeError> {
-    let mut v = u32::try_from(value)
-        .ok()
-        .filter(|v| *v <= VBI_MAX)
-        .ok_or(EncodeError::PacketTooLarge(value))?;
-    loop {
-        // Seven bits at a time, least significant first; the top bit says
-        // another byte follows. `v % 128` always fits a byte.
-        let mut byte = (v & 0x7F) as u8;
-        v >>= 7;
-        if v > 0 {
-            byte |= 0x80;
-        }
-        s.put_u8(byte);
-        if v == 0 {
-            return Ok(());
-        }
-    }
+    let (bytes, n) = vbi_bytes(value)?;
+    s.put_slice(bytes.get(..n).unwrap_or_default());
+    Ok(())
 }
 
 /// Number of bytes the Variable Byte Integer encoding of `value` takes.
@@ -183,7 +232,14 @@ pub(crate) enum Vbi {
 ///
 /// Used for the Remaining Length of both versions and for the VBIs inside
 /// v5 properties.
+#[inline]
 pub(crate) fn read_vbi(buf: &[u8]) -> Result<Vbi, DecodeError> {
+    // One byte, the usual case: nothing to combine, always minimal.
+    if let Some(&byte) = buf.first() {
+        if byte < 0x80 {
+            return Ok(Vbi::Value(u32::from(byte), 1));
+        }
+    }
     let mut value: u32 = 0;
     for (i, &byte) in buf.iter().take(4).enumerate() {
         value |= u32::from(byte & 0x7F) << (7 * i);
@@ -215,7 +271,14 @@ pub(crate) fn read_vbi(buf: &[u8]) -> Result<Vbi, DecodeError> {
 }
 
 /// nom parser for a Variable Byte Integer inside a packet.
+#[inline]
 pub(crate) fn vbi(i: &[u8]) -> PResult<'_, u32> {
+    // One byte, the usual case (every property identifier, short lengths).
+    if let Some((&byte, rest)) = i.split_first() {
+        if byte < 0x80 {
+            return Ok((rest, u32::from(byte)));
+        }
+    }
     match read_vbi(i) {
         Ok(Vbi::Value(v, n)) => Ok((i.get(n..).unwrap_or_default(), v)),
         Ok(Vbi::Incomplete) => Err(nom::Err::Failure(DecodeError::malformed(
@@ -339,21 +402,27 @@ pub(crate) fn topic_error(
 }
 
 /// Reads fields out of one packet's body, handing out [`Bytes`] slices of
-/// the packet instead of copies.
+/// the packet instead of copies when the packet is held in `Bytes`.
 pub(crate) struct Frame<'f> {
-    /// The whole packet, shared with the receive buffer.
-    pub bytes: &'f Bytes,
+    /// The whole packet, shared with the receive buffer; `None` when the
+    /// packet is a borrowed slice ([`decode_ref`](super::decode_ref)), and
+    /// the few fields an owned value needs are copied out of it instead.
+    pub bytes: Option<&'f Bytes>,
     /// The version the packet is read at, for the statement IDs of errors.
     pub version: ProtocolVersion,
 }
 
 impl<'f> Frame<'f> {
-    /// The `Bytes` that covers `sub`, which must lie inside this frame.
+    /// The `Bytes` that covers `sub`, which must lie inside this frame: a
+    /// slice of the packet's buffer, or a copy when the packet is borrowed.
     pub fn share(&self, sub: &[u8]) -> Bytes {
         if sub.is_empty() {
             return Bytes::new();
         }
-        self.bytes.slice_ref(sub)
+        match self.bytes {
+            Some(bytes) => bytes.slice_ref(sub),
+            None => Bytes::copy_from_slice(sub),
+        }
     }
 
     /// Binary Data: a two-byte length and that many bytes, without copying.
@@ -408,6 +477,33 @@ mod tests {
             }
         }
         assert!(put_vbi(&mut BytesMut::new(), 268_435_456).is_err());
+    }
+
+    #[test]
+    fn length_prefix_is_patched_whatever_the_hint() {
+        // Hints too small, exact and too large: the VBI always takes the
+        // size the body needs and the body follows it unchanged.
+        for (hint, len) in [(0, 200), (0, 20_000), (300, 300), (20_000, 5), (200, 100)] {
+            let body: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+            let mut out = BytesMut::from(&b"ab"[..]);
+            out.length_prefixed(hint, |o| {
+                Sink::put_slice(o, &body);
+                Ok(())
+            })
+            .unwrap();
+            let mut want = b"ab".to_vec();
+            want.extend(enc(len));
+            want.extend(&body);
+            assert_eq!(&out[..], &want[..], "hint {hint}, body {len}");
+            let mut count = Counter::default();
+            count
+                .length_prefixed(hint, |c| {
+                    c.put_slice(&body);
+                    Ok(())
+                })
+                .unwrap();
+            assert_eq!(count.0, want.len() - 2);
+        }
     }
 
     #[test]

@@ -4,7 +4,7 @@ use super::error::{DecodeError, EncodeError};
 use super::primitives::{
     binary_slice, fail, id, put_str, string_error, u16_, Counter, Frame, PResult, Sink,
 };
-use super::properties::{put_properties, PublishProperties};
+use super::properties::{put_properties, PublishProperties, PublishPropertiesRef};
 use super::{PacketId, ProtocolVersion, QoS};
 use crate::topic::{check_publish_topic, TopicError, TopicName};
 use bytes::Bytes;
@@ -41,24 +41,46 @@ impl Publish {
     }
 }
 
-/// The fields of a PUBLISH before its properties, as [`read_head`] reads them.
-pub(crate) struct PublishHead {
+/// The fields of a PUBLISH before its properties, borrowed from the
+/// packet, as [`read_head`] reads them.
+#[derive(Clone, Copy)]
+pub(crate) struct PublishHead<'a> {
     pub dup: bool,
     pub qos: QoS,
     pub retain: bool,
-    pub topic: Option<TopicName>,
+    /// The Topic Name's bytes, checked; `None` when it is empty.
+    pub topic: Option<&'a [u8]>,
     pub packet_id: Option<PacketId>,
 }
 
-impl PublishHead {
-    /// The whole PUBLISH, with its properties and payload.
+impl PublishHead<'_> {
+    /// This head without its borrowed topic, once the caller has made it
+    /// owned, so that the packet's buffer is free to be advanced.
     #[inline(always)]
-    pub(crate) fn into_publish(self, properties: PublishProperties, payload: Bytes) -> Publish {
+    pub(crate) fn without_topic(self) -> PublishHead<'static> {
+        PublishHead {
+            dup: self.dup,
+            qos: self.qos,
+            retain: self.retain,
+            topic: None,
+            packet_id: self.packet_id,
+        }
+    }
+
+    /// The whole owned PUBLISH, with its topic (this head's, made owned by
+    /// the caller), properties and payload.
+    #[inline(always)]
+    pub(crate) fn into_publish(
+        self,
+        topic: Option<TopicName>,
+        properties: PublishProperties,
+        payload: Bytes,
+    ) -> Publish {
         Publish {
             dup: self.dup,
             qos: self.qos,
             retain: self.retain,
-            topic: self.topic,
+            topic,
             packet_id: self.packet_id,
             properties,
             payload,
@@ -66,21 +88,85 @@ impl PublishHead {
     }
 }
 
+/// A PUBLISH borrowed from the receive buffer: what
+/// [`decode_ref`](super::decode_ref) gives, checked exactly as
+/// [`decode`](super::decode) checks it, without copying a byte or touching
+/// a reference count. A router can read the topic and properties and pick
+/// the subscriber before anything is copied; [`PublishRef::to_publish`]
+/// makes the owned [`Publish`] when one is needed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PublishRef<'a> {
+    /// DUP: this is a re-delivery.
+    pub dup: bool,
+    /// Quality of service.
+    pub qos: QoS,
+    /// RETAIN (3.3.1.3).
+    pub retain: bool,
+    /// Topic Name, checked (no wildcard, valid MQTT UTF-8); `None` for the
+    /// zero-length topic of a v5 PUBLISH that names it by Topic Alias alone.
+    pub topic: Option<&'a str>,
+    /// Packet Identifier: present exactly when `qos` is 1 or 2.
+    pub packet_id: Option<PacketId>,
+    /// PUBLISH properties (v5; empty in 3.1.1).
+    pub properties: PublishPropertiesRef<'a>,
+    /// Payload (3.3.3): the rest of the packet.
+    pub payload: &'a [u8],
+}
+
+impl PublishRef<'_> {
+    /// The owned [`Publish`], its topic, strings and payload copied out of
+    /// the borrowed packet.
+    pub fn to_publish(&self) -> Publish {
+        let frame = Frame {
+            bytes: None,
+            version: ProtocolVersion::V5,
+        };
+        let head = PublishHead {
+            dup: self.dup,
+            qos: self.qos,
+            retain: self.retain,
+            topic: self.topic.map(str::as_bytes),
+            packet_id: self.packet_id,
+        };
+        let topic = self
+            .topic
+            .map(|t| TopicName::from_checked_publish_topic(frame.share(t.as_bytes())));
+        head.into_publish(
+            topic,
+            self.properties.to_properties(),
+            Bytes::copy_from_slice(self.payload),
+        )
+    }
+}
+
+/// Checks a PUBLISH Topic Name: `Ok(None)` for the zero-length name.
+#[inline(always)]
+fn publish_topic(raw: &[u8], v: ProtocolVersion) -> Result<Option<&[u8]>, DecodeError> {
+    // One scan checks the string rules and the wildcards.
+    match check_publish_topic(raw) {
+        Ok(()) => Ok(Some(raw)),
+        Err(TopicError::Empty) => Ok(None),
+        Err(TopicError::String(e)) => Err(string_error(e, v)),
+        // The Topic Name in the PUBLISH packet MUST NOT contain wildcard
+        // characters [MQTT-3.3.2-2].
+        Err(_) => Err(DecodeError::protocol(
+            "MQTT-3.3.2-2",
+            "PUBLISH topic name holds a wildcard",
+        )),
+    }
+}
+
 /// Reads the fixed header flags, Topic Name and Packet Identifier of a
-/// PUBLISH; what it leaves unread is the properties (v5) and the payload.
+/// PUBLISH, borrowed; what it leaves unread is the properties (v5) and the
+/// payload.
 ///
-/// The caller reads the properties and builds the [`Publish`] itself, in
-/// its own return value: a `Packet` is a few hundred bytes, and handing a
-/// finished `Publish` out through nom's `(rest, value)` tuple and the
-/// `Result` layers above it would copy it at every layer. In v5 the caller
-/// also checks that an empty topic comes with a Topic Alias.
-#[inline]
-pub(crate) fn read_head<'a>(
-    frame: &Frame<'_>,
-    i: &'a [u8],
-    flags: u8,
-    v: ProtocolVersion,
-) -> PResult<'a, PublishHead> {
+/// The caller reads the properties and builds the packet itself, in its
+/// own return value: handing a finished `Publish` out through nom's
+/// `(rest, value)` tuple and the `Result` layers above it would copy it at
+/// every layer. In v5 the caller also checks that an empty topic comes with
+/// a Topic Alias.
+#[inline(always)]
+pub(crate) fn read_head(i: &[u8], flags: u8, v: ProtocolVersion) -> PResult<'_, PublishHead<'_>> {
     let dup = flags & 0b1000 != 0;
     let retain = flags & 0b0001 != 0;
     // The fixed header check already refused QoS 3 [MQTT-3.3.1-4].
@@ -96,20 +182,11 @@ pub(crate) fn read_head<'a>(
     }
     // The Topic Name MUST be present as the first field in the PUBLISH
     // packet Variable Header. It MUST be a UTF-8 Encoded String
-    // [MQTT-3.3.2-1]. One scan checks the string rules and the wildcards.
+    // [MQTT-3.3.2-1].
     let (i, raw) = binary_slice(i)?;
-    let topic = match check_publish_topic(raw) {
-        Ok(()) => Some(TopicName::from_checked_publish_topic(frame.share(raw))),
-        Err(TopicError::Empty) => None,
-        Err(TopicError::String(e)) => return fail(string_error(e, v)),
-        // The Topic Name in the PUBLISH packet MUST NOT contain wildcard
-        // characters [MQTT-3.3.2-2].
-        Err(_) => {
-            return fail(DecodeError::protocol(
-                "MQTT-3.3.2-2",
-                "PUBLISH topic name holds a wildcard",
-            ))
-        }
+    let topic = match publish_topic(raw, v) {
+        Ok(topic) => topic,
+        Err(e) => return fail(e),
     };
     let (i, packet_id) = match qos {
         QoS::AtMostOnce => (i, None),
@@ -141,6 +218,36 @@ pub(crate) fn read_head<'a>(
     ))
 }
 
+/// The borrowed PUBLISH of `body` (a packet without its fixed header).
+#[inline(always)]
+pub(crate) fn read_publish_ref(
+    body: &[u8],
+    flags: u8,
+    v: ProtocolVersion,
+) -> Result<PublishRef<'_>, DecodeError> {
+    let (rest, head) = super::parsed(read_head(body, flags, v))?;
+    let (payload, properties) = match v {
+        ProtocolVersion::V311 => (rest, PublishPropertiesRef::default()),
+        ProtocolVersion::V5 => super::parsed(PublishPropertiesRef::read(rest, v))?,
+    };
+    if head.topic.is_none() && properties.topic_alias().is_none() {
+        return Err(empty_topic());
+    }
+    Ok(PublishRef {
+        dup: head.dup,
+        qos: head.qos,
+        retain: head.retain,
+        // Checked by `read_head`: `from_utf8` cannot fail here, and the
+        // `&str` needs it (no `unsafe`).
+        topic: head
+            .topic
+            .map(|t| std::str::from_utf8(t).unwrap_or_default()),
+        packet_id: head.packet_id,
+        properties,
+        payload,
+    })
+}
+
 /// All Topic Names MUST be at least one character long [MQTT-4.7.3-1]; in
 /// v5 a zero-length Topic Name is allowed only with a Topic Alias (3.3.2.1).
 pub(crate) fn empty_topic() -> DecodeError {
@@ -165,12 +272,22 @@ impl Publish {
         Ok(super::frame_len(c.0))
     }
 
+    /// The body's size but for the properties: topic, packet id, an empty
+    /// Property Length in v5, and payload (what [`encode`](super::encode)
+    /// leaves room for).
+    #[inline]
+    pub(crate) fn size_hint(&self, v: ProtocolVersion) -> usize {
+        let topic = self.topic.as_ref().map_or(0, |t| t.as_mqtt_string().len());
+        let properties = usize::from(v == ProtocolVersion::V5);
+        2 + topic + 2 + properties + self.payload.len()
+    }
+
     #[inline]
     pub(crate) fn write<S: Sink>(&self, s: &mut S, v: ProtocolVersion) -> Result<(), EncodeError> {
         self.write_with_id(s, v, self.packet_id)
     }
 
-    #[inline]
+    #[inline(always)]
     fn write_with_id<S: Sink>(
         &self,
         s: &mut S,

@@ -261,8 +261,9 @@ pub fn connect_properties() -> impl Strategy<Value = ConnectProperties> {
                 topic_alias_maximum: tam,
                 request_response_information: rri,
                 request_problem_information: rpi,
+                // Data without a method is a Protocol Error (3.1.2.11.10).
+                authentication_data: data.filter(|_| method.is_some()),
                 authentication_method: method,
-                authentication_data: data,
                 user_properties: user,
             },
         )
