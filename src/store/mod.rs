@@ -40,10 +40,14 @@
 //!
 //! # The durability rule
 //!
-//! With a disk store, a QoS 1/2 message is **accepted** (the enqueue step
-//! of `publish` completes: [`Publisher`](crate::Publisher)'s
-//! `flush`/`send`, [`Client::enqueue`](crate::Client::enqueue)) only once
-//! its record is committed and synced. A message the application was told
+//! With a disk store, a QoS 1/2 message is **accepted** only once its
+//! record is committed and synced: [`Publisher`](crate::Publisher)'s
+//! `flush` (and so `send`) completes then, and
+//! [`Client::publish`](crate::Client::publish) resolves later still (on
+//! the broker's PUBACK or PUBCOMP, which answer bytes written only after
+//! the commit). `Client::try_publish` returns once the message is handed
+//! to the connection task, before it is durable; its future resolves
+//! as `publish` does. A message the application was told
 //! is accepted survives `kill -9` and power loss, and a restarted client on
 //! the same directory sends it. [`WritePolicy`] only decides how many
 //! messages share one sync.
