@@ -75,15 +75,18 @@ impl DiskStore {
         let dir = dir.as_ref();
         std::fs::create_dir_all(dir).map_err(|e| StoreError::new(dir, e))?;
         let path = dir.join(FILE_NAME);
-        let db = Database::create(&path).map_err(|e| db_error(&path, e))?;
-        let store = DiskStore {
-            db,
-            path,
-            version,
-            recovery,
-        };
-        store.check_format()?;
-        Ok(store)
+        guarded(&path.clone(), || {
+            let mut db = Database::create(&path).map_err(|e| db_error(&path, e))?;
+            check_integrity(&mut db, &path, recovery)?;
+            let store = DiskStore {
+                db,
+                path,
+                version,
+                recovery,
+            };
+            store.check_format()?;
+            Ok(store)
+        })
     }
 
     /// The database file.
@@ -171,12 +174,70 @@ impl DiskStore {
 /// Records to delete after a load under [`StoreRecovery::KeepValidPrefix`].
 type Bad = Vec<(&'static str, String)>;
 
+/// Verifies every page checksum (redb checks them on its own only when it
+/// recovers from an unclean shutdown): a page changed behind redb's back
+/// fails under [`StoreRecovery::Fail`]; under
+/// [`StoreRecovery::KeepValidPrefix`] what redb's repair kept is used.
+fn check_integrity(
+    db: &mut Database,
+    path: &Path,
+    recovery: StoreRecovery,
+) -> Result<(), StoreError> {
+    match db.check_integrity() {
+        Ok(true) => Ok(()),
+        Ok(false) if recovery == StoreRecovery::KeepValidPrefix => {
+            tracing::warn!(path = %path.display(), "the store failed its integrity check; going on with what the database repaired");
+            Ok(())
+        }
+        Ok(false) => Err(StoreError::new(
+            path,
+            StoreErrorKind::Database(
+                "a page failed its checksum (the database repaired what it could; open with StoreRecovery::KeepValidPrefix to go on with it)".into(),
+            ),
+        )),
+        Err(e) => Err(db_error(path, e)),
+    }
+}
+
+/// Runs `f`, turning a panic inside redb into an error naming the file:
+/// redb 2 asserts (instead of returning an error) on some damaged files,
+/// a truncated one among them. With `panic = "abort"` that assertion
+/// aborts the process instead.
+fn guarded<T>(path: &Path, f: impl FnOnce() -> Result<T, StoreError>) -> Result<T, StoreError> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(result) => result,
+        Err(panic) => {
+            let why = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("a panic");
+            Err(StoreError::new(
+                path,
+                StoreErrorKind::Database(format!("the database failed on a damaged file: {why}")),
+            ))
+        }
+    }
+}
+
 fn db_error(path: &Path, e: impl Into<redb::Error>) -> StoreError {
     StoreError::new(path, StoreErrorKind::Database(e.into().to_string()))
 }
 
 impl Store for DiskStore {
     fn load(&mut self) -> Result<StoredSession, StoreError> {
+        let path = self.path.clone();
+        guarded(&path, || self.load_all())
+    }
+
+    fn apply(&mut self, ops: &[StoreOp], clock: &Clock) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        guarded(&path, || self.apply_all(ops, clock))
+    }
+}
+
+impl DiskStore {
+    fn load_all(&mut self) -> Result<StoredSession, StoreError> {
         let mut bad = Bad::new();
         let mut session = StoredSession::default();
         let txn = self.db.begin_read().map_err(|e| self.err(e))?;
@@ -209,7 +270,7 @@ impl Store for DiskStore {
         Ok(session)
     }
 
-    fn apply(&mut self, ops: &[StoreOp], clock: &Clock) -> Result<(), StoreError> {
+    fn apply_all(&mut self, ops: &[StoreOp], clock: &Clock) -> Result<(), StoreError> {
         let mut txn = self.db.begin_write().map_err(|e| self.err(e))?;
         txn.set_durability(Durability::Immediate);
         for op in ops {
@@ -217,9 +278,7 @@ impl Store for DiskStore {
         }
         txn.commit().map_err(|e| self.err(e))
     }
-}
 
-impl DiskStore {
     fn load_messages(
         &self,
         txn: &redb::ReadTransaction,
