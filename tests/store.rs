@@ -180,8 +180,10 @@ async fn a_restored_subscription_holds_messages_until_the_application_subscribes
     let (client, mut conn, _) = start(&broker, &connector, dir.path(), true).await;
     // Before the application subscribes again: tagged with the stored
     // subscription identifier.
-    let mut properties = PublishProperties::default();
-    properties.subscription_identifiers = vec![std::num::NonZeroU32::new(1).unwrap()];
+    let properties = PublishProperties {
+        subscription_identifiers: vec![std::num::NonZeroU32::new(1).unwrap()],
+        ..Default::default()
+    };
     let id = conn.next_packet_id();
     conn.send(&publish_full(
         Some("plant/line1"),

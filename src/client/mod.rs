@@ -606,7 +606,6 @@ impl Client {
             cmd,
             reply: publisher::PublishReply::Caller(reply),
             permit,
-            accepted: None,
         })?;
         Ok(async move { rx.await.map_err(closed)? })
     }
