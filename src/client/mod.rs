@@ -667,6 +667,15 @@ impl Client {
     /// the first one's options at the broker). Cancel-safe as
     /// [`subscribe`](Self::subscribe) is.
     ///
+    /// With a session store ([`ConnectOptions::persist_to`]), a
+    /// subscription restored from the store is re-attached when the
+    /// application subscribes again with exactly its filters (one call per
+    /// earlier `subscribe`): the returned [`Subscription`] has the
+    /// messages that arrived for it since the start, and no SUBSCRIBE is
+    /// sent unless the options or properties differ. A call that names
+    /// only some of a restored subscription's filters fails with
+    /// [`Error::AlreadySubscribed`].
+    ///
     /// ```no_run
     /// use tern_mqtt::prelude::*;
     ///
