@@ -53,16 +53,17 @@
 //! messages share one sync.
 
 mod disk;
+mod error;
 mod memory;
 mod record;
 
 pub use disk::DiskStore;
+pub use error::{StoreError, StoreErrorKind};
 pub use memory::MemoryStore;
 
 use crate::codec::{MqttString, ProtocolVersion, Publish};
 use crate::session::ActiveSubscription;
 use crate::topic::TopicFilter;
-use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
 /// The version of the record format this build writes, kept under the
@@ -123,84 +124,6 @@ pub enum StoreRecovery {
     /// missing format key and a store from a future format version still
     /// fail, as there is no valid part to keep.
     KeepValidPrefix,
-}
-
-/// Why a store could not be opened, read or written.
-#[derive(Debug, thiserror::Error)]
-#[error("session store {}: {kind}", path.display())]
-pub struct StoreError {
-    /// The file (or directory) concerned.
-    pub path: PathBuf,
-    /// What went wrong.
-    pub kind: StoreErrorKind,
-}
-
-/// What went wrong with a store.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum StoreErrorKind {
-    /// The directory could not be created, or a file operation failed.
-    #[error("I/O error: {0}")]
-    Io(#[from] std::io::Error),
-    /// The database refused the file or an operation (corruption found by
-    /// its checksums, a file that is no redb database, a second open in
-    /// this process).
-    #[error("database error: {0}")]
-    Database(String),
-    /// The store was written by a later version of this crate.
-    #[error("format version {found} is newer than the {supported} this build reads")]
-    FutureVersion {
-        /// The version found in the store.
-        found: u32,
-        /// [`FORMAT_VERSION`].
-        supported: u32,
-    },
-    /// A record does not decode (with [`StoreRecovery::Fail`]).
-    #[error("corrupt {table} record {key}: {why}")]
-    CorruptRecord {
-        /// Which kind of record.
-        table: &'static str,
-        /// Its key, as text.
-        key: String,
-        /// What is wrong with it.
-        why: String,
-    },
-    /// The store thread is gone (it failed earlier).
-    #[error("the store is closed")]
-    Closed,
-}
-
-impl StoreError {
-    pub(crate) fn new(path: impl Into<PathBuf>, kind: impl Into<StoreErrorKind>) -> Self {
-        StoreError {
-            path: path.into(),
-            kind: kind.into(),
-        }
-    }
-
-    /// A copy for one more waiter (I/O errors keep their kind and text).
-    pub(crate) fn duplicate(&self) -> StoreError {
-        let kind = match &self.kind {
-            StoreErrorKind::Io(e) => {
-                StoreErrorKind::Io(std::io::Error::new(e.kind(), e.to_string()))
-            }
-            StoreErrorKind::Database(s) => StoreErrorKind::Database(s.clone()),
-            StoreErrorKind::FutureVersion { found, supported } => StoreErrorKind::FutureVersion {
-                found: *found,
-                supported: *supported,
-            },
-            StoreErrorKind::CorruptRecord { table, key, why } => StoreErrorKind::CorruptRecord {
-                table,
-                key: key.clone(),
-                why: why.clone(),
-            },
-            StoreErrorKind::Closed => StoreErrorKind::Closed,
-        };
-        StoreError {
-            path: self.path.clone(),
-            kind,
-        }
-    }
 }
 
 /// Where an outgoing QoS 1/2 message stands, as stored.
