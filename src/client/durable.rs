@@ -315,3 +315,82 @@ impl Driver {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    fn batch(seq: u64, messages: u64) -> Batch {
+        let cmd = crate::PublishCommand::to("t", "x", crate::QoS::AtLeastOnce).unwrap();
+        let publish = crate::codec::Publish {
+            dup: false,
+            qos: cmd.qos,
+            retain: false,
+            topic: Some(cmd.topic),
+            packet_id: None,
+            properties: cmd.properties,
+            payload: cmd.payload,
+        };
+        let ops = (0..messages)
+            .map(|key| StoreOp::PutMessage {
+                key,
+                publish: Box::new(publish.clone()),
+                queued_at: Instant::now(),
+            })
+            .collect();
+        Batch {
+            seq,
+            ops,
+            clock: Clock {
+                now: Instant::now(),
+                wall: SystemTime::now(),
+            },
+        }
+    }
+
+    #[test]
+    fn group_commit_takes_what_waits_up_to_max_messages() {
+        let policy = WritePolicy::GroupCommit {
+            max_delay: Duration::from_secs(3600),
+            max_messages: 3,
+        };
+        let (tx, rx) = std_mpsc::channel();
+        for seq in 2..=6 {
+            tx.send(batch(seq, 1)).unwrap();
+        }
+        let group = gather(batch(1, 1), policy, &rx);
+        assert_eq!(group.iter().map(|b| b.seq).collect::<Vec<_>>(), [1, 2, 3]);
+        let group = gather(rx.recv().unwrap(), policy, &rx);
+        assert_eq!(group.iter().map(|b| b.seq).collect::<Vec<_>>(), [4, 5, 6]);
+    }
+
+    #[test]
+    fn group_commit_does_not_wait_without_messages_and_every_message_never_groups() {
+        let policy = WritePolicy::GroupCommit {
+            max_delay: Duration::from_secs(3600),
+            max_messages: 64,
+        };
+        let (tx, rx) = std_mpsc::channel();
+        // Acks only (no message): committed at once, no hour-long wait.
+        assert_eq!(gather(batch(1, 0), policy, &rx).len(), 1);
+        tx.send(batch(3, 1)).unwrap();
+        let group = gather(batch(2, 1), WritePolicy::EveryMessage, &rx);
+        assert_eq!(group.iter().map(|b| b.seq).collect::<Vec<_>>(), [2]);
+    }
+
+    #[test]
+    fn group_commit_stops_waiting_after_max_delay() {
+        let policy = WritePolicy::GroupCommit {
+            max_delay: Duration::from_millis(1),
+            max_messages: 64,
+        };
+        let (_tx, rx) = std_mpsc::channel();
+        let group = gather(batch(1, 1), policy, &rx);
+        assert_eq!(
+            group.len(),
+            1,
+            "the lone message is committed after the delay"
+        );
+    }
+}
