@@ -100,28 +100,43 @@ impl StoreWriter {
         let mut progress = false;
         while let Poll::Ready(report) = self.durable_rx.poll_recv(cx) {
             progress = true;
-            match report {
-                Some(Ok(seq)) => self.durable = self.durable.max(seq),
-                Some(Err(e)) => {
-                    self.failed.get_or_insert(e);
-                }
-                None => {
-                    self.failed
-                        .get_or_insert_with(|| StoreError::new(&self.path, StoreErrorKind::Closed));
-                    break;
-                }
+            if !self.take_report(report) {
+                break;
             }
         }
-        while self
-            .accepts
-            .front()
-            .is_some_and(|(seq, _)| *seq <= self.durable)
-        {
+        self.fire_accepts();
+        progress
+    }
+
+    /// One report of the thread (`None`: it has ended). False once no
+    /// more can come.
+    fn take_report(&mut self, report: Option<Result<u64, StoreError>>) -> bool {
+        match report {
+            Some(Ok(seq)) => self.durable = self.durable.max(seq),
+            Some(Err(e)) => {
+                self.failed.get_or_insert(e);
+            }
+            None => {
+                if self.to_thread.is_some() {
+                    let closed = StoreError::new(&self.path, StoreErrorKind::Closed);
+                    self.failed.get_or_insert(closed);
+                }
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Tells every message whose batch is durable that it is accepted.
+    fn fire_accepts(&mut self) {
+        while let Some((seq, _)) = self.accepts.front() {
+            if *seq > self.durable {
+                break;
+            }
             if let Some((_, accepted)) = self.accepts.pop_front() {
                 let _ = accepted.send(());
             }
         }
-        progress
     }
 
     /// Moves the bytes whose batch is durable to `out`.
@@ -145,6 +160,11 @@ impl StoreWriter {
         if let Some(closed) = self.closed.take() {
             let _ = closed.await;
         }
+        // What the last commits made durable is accepted, even now.
+        while let Ok(report) = self.durable_rx.try_recv() {
+            self.take_report(Some(report));
+        }
+        self.fire_accepts();
     }
 }
 
