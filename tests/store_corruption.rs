@@ -123,6 +123,11 @@ fn a_store_truncated_at_every_cut_point_opens_with_an_error_or_intact_records() 
         for recovery in [StoreRecovery::Fail, StoreRecovery::KeepValidPrefix] {
             let (copy, result) = open_copy(&bytes[..len], recovery);
             check(&original, &copy, &result);
+            if recovery == StoreRecovery::Fail {
+                // Nothing is lost silently: all of it, or an error.
+                let whole = result.as_ref().map_or(true, |r| r == &original);
+                assert!(whole, "cut at {len}");
+            }
             errors += usize::from(result.is_err());
             std::fs::remove_dir_all(copy).unwrap();
         }

@@ -75,6 +75,12 @@ impl DiskStore {
         let dir = dir.as_ref();
         std::fs::create_dir_all(dir).map_err(|e| StoreError::new(dir, e))?;
         let path = dir.join(FILE_NAME);
+        // redb initializes an empty file as a new database: that would be
+        // a silent reset of a store truncated to nothing.
+        let empty = std::fs::metadata(&path).is_ok_and(|m| m.len() == 0);
+        if empty && recovery == StoreRecovery::Fail {
+            return Err(StoreError::new(&path, StoreErrorKind::Empty));
+        }
         guarded(&path.clone(), || {
             let mut db = Database::create(&path).map_err(|e| db_error(&path, e))?;
             check_integrity(&mut db, &path, recovery)?;

@@ -43,6 +43,12 @@ pub enum StoreErrorKind {
         /// What is wrong with it.
         why: String,
     },
+    /// The database file exists but is empty: a store whose creation was
+    /// cut short, or one truncated to nothing (with
+    /// [`StoreRecovery::Fail`](super::StoreRecovery::Fail); delete the file,
+    /// or use `KeepValidPrefix`, to start afresh).
+    #[error("the database file is empty (its creation was cut short, or it was truncated)")]
+    Empty,
     /// The store thread is gone (it failed earlier).
     #[error("the store is closed")]
     Closed,
@@ -72,6 +78,7 @@ impl StoreError {
                 key: key.clone(),
                 why: why.clone(),
             },
+            StoreErrorKind::Empty => StoreErrorKind::Empty,
             StoreErrorKind::Closed => StoreErrorKind::Closed,
         };
         StoreError {

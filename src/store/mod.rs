@@ -113,16 +113,18 @@ impl Default for WritePolicy {
 pub enum StoreRecovery {
     /// Refuse to start: `Client::connect` fails with
     /// [`Error::Store`](crate::Error::Store), naming the file and what is
-    /// wrong. The default: nothing is dropped without the application
-    /// deciding so.
+    /// wrong (an empty file included). The default: nothing is dropped
+    /// without the application deciding so.
     #[default]
     Fail,
     /// Keep every record that decodes and delete the ones that do not
-    /// (each is logged with its key). redb itself either opens a file
-    /// (rolling back to its last good commit) or refuses it: a file it
-    /// refuses (a truncated or overwritten header, a failed repair), a
-    /// missing format key and a store from a future format version still
-    /// fail, as there is no valid part to keep.
+    /// (each is logged with its key); go on with what redb's repair kept
+    /// after a failed page checksum; start afresh on an empty file. redb
+    /// itself either opens a file (rolling back to its last good commit)
+    /// or refuses it: a file it refuses (a truncated or overwritten
+    /// header, a failed repair), a missing format key and a store from a
+    /// future format version still fail, as there is no valid part to
+    /// keep.
     KeepValidPrefix,
 }
 
