@@ -238,3 +238,20 @@ async fn connect_on_a_damaged_store_fails_with_a_store_error_before_any_io() {
     // Nothing was reset: the damaged file is as it was.
     assert_eq!(std::fs::read(dir.path().join(FILE)).unwrap(), &bytes[..100]);
 }
+
+#[test]
+fn a_store_whose_creation_was_cut_short_is_made_again_and_an_empty_one_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    // A crash while the store was first made leaves only the temporary
+    // file, half written: the next start makes the store again.
+    std::fs::write(dir.path().join(format!("{FILE}.new")), b"redb\x1a half").unwrap();
+    let mut store = DiskStore::open(dir.path(), V5, StoreRecovery::Fail).unwrap();
+    assert!(store.load().unwrap().is_empty());
+    drop(store);
+    // An empty store file is no store the client made: refused by default.
+    std::fs::write(dir.path().join(FILE), b"").unwrap();
+    let error = DiskStore::open(dir.path(), V5, StoreRecovery::Fail).unwrap_err();
+    assert!(matches!(error.kind, StoreErrorKind::Empty), "{error}");
+    let mut store = DiskStore::open(dir.path(), V5, StoreRecovery::KeepValidPrefix).unwrap();
+    assert!(store.load().unwrap().is_empty(), "started afresh, as asked");
+}
