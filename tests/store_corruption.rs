@@ -255,3 +255,17 @@ fn a_store_whose_creation_was_cut_short_is_made_again_and_an_empty_one_is_refuse
     let mut store = DiskStore::open(dir.path(), V5, StoreRecovery::KeepValidPrefix).unwrap();
     assert!(store.load().unwrap().is_empty(), "started afresh, as asked");
 }
+
+#[test]
+fn a_store_left_by_a_crash_opens_with_everything_committed_under_fail() {
+    let dir = tempfile::tempdir().unwrap();
+    let original = small_store(dir.path());
+    // The file as a crash leaves it: copied while the database is open
+    // (redb marks it as needing recovery until a clean close).
+    let store = DiskStore::open(dir.path(), V5, StoreRecovery::Fail).unwrap();
+    let bytes = std::fs::read(dir.path().join(FILE)).unwrap();
+    let (copy, result) = open_copy(&bytes, StoreRecovery::Fail);
+    assert_eq!(result.expect("recovered by redb, not refused"), original);
+    drop(store);
+    std::fs::remove_dir_all(copy).unwrap();
+}
