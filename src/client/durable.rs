@@ -36,6 +36,8 @@ pub(crate) struct StoreWriter {
     /// The last batch sent, and the last one made durable.
     submitted: u64,
     durable: u64,
+    /// The last batch the bytes written now must wait for.
+    gate: u64,
     /// Bytes waiting for the batch they depend on.
     held: VecDeque<(u64, Bytes)>,
     /// "Accepted" signals waiting for their batch.
@@ -64,6 +66,7 @@ impl StoreWriter {
             path,
             submitted: 0,
             durable: 0,
+            gate: 0,
             held: VecDeque::new(),
             accepts: VecDeque::new(),
             failed: None,
@@ -72,6 +75,9 @@ impl StoreWriter {
 
     fn submit(&mut self, ops: Vec<StoreOp>) {
         self.submitted += 1;
+        if gates_bytes(&ops) {
+            self.gate = self.submitted;
+        }
         let batch = Batch {
             seq: self.submitted,
             ops,
@@ -197,10 +203,31 @@ fn puts(batch: &Batch) -> usize {
         .count()
 }
 
+/// Whether a batch concerns outgoing messages (a new one, a stage, one
+/// done): those may wait for a group.
+fn about_messages(batch: &Batch) -> bool {
+    batch.ops.iter().any(|op| {
+        matches!(
+            op,
+            StoreOp::PutMessage { .. } | StoreOp::SetStage { .. } | StoreOp::RemoveMessage { .. }
+        )
+    })
+}
+
+/// Whether the bytes written after this batch must wait for it. A batch
+/// that only removes finished messages need not hold anything back: if a
+/// crash loses it, the next process sends a QoS 1 message again (allowed
+/// duplicate) or a PUBREL the broker answers as unknown.
+fn gates_bytes(ops: &[StoreOp]) -> bool {
+    ops.iter()
+        .any(|op| !matches!(op, StoreOp::RemoveMessage { .. }))
+}
+
 /// The batches one commit takes: under group commit, every batch already
 /// waiting, then more until `max_messages` new messages wait or
-/// `max_delay` has passed since the first (no wait when no message is
-/// among them); otherwise one batch.
+/// `max_delay` has passed since the first (no wait when no outgoing
+/// message is concerned: incoming acks and subscriptions go at once);
+/// otherwise one batch.
 fn gather(first: Batch, policy: WritePolicy, rx: &std_mpsc::Receiver<Batch>) -> Vec<Batch> {
     let WritePolicy::GroupCommit {
         max_delay,
@@ -211,12 +238,13 @@ fn gather(first: Batch, policy: WritePolicy, rx: &std_mpsc::Receiver<Batch>) -> 
     };
     let started = std::time::Instant::now();
     let mut count = puts(&first);
+    let mut waits = about_messages(&first);
     let mut group = vec![first];
     while count < max_messages {
         let next = match rx.try_recv() {
             Ok(b) => b,
             Err(std_mpsc::TryRecvError::Disconnected) => break,
-            Err(std_mpsc::TryRecvError::Empty) if count == 0 => break,
+            Err(std_mpsc::TryRecvError::Empty) if !waits => break,
             Err(std_mpsc::TryRecvError::Empty) => {
                 let left = max_delay.saturating_sub(started.elapsed());
                 match rx.recv_timeout(left) {
@@ -226,6 +254,7 @@ fn gather(first: Batch, policy: WritePolicy, rx: &std_mpsc::Receiver<Batch>) -> 
             }
         };
         count += puts(&next);
+        waits |= about_messages(&next);
         group.push(next);
     }
     group
@@ -310,7 +339,7 @@ impl Driver {
             return;
         };
         while let Some(bytes) = self.session.poll_transmit() {
-            store.held.push_back((store.submitted, bytes));
+            store.held.push_back((store.gate, bytes));
         }
         store.release(out);
     }
@@ -392,11 +421,22 @@ mod tests {
             max_messages: 64,
         };
         let (tx, rx) = std_mpsc::channel();
-        // Acks only (no message): committed at once, no hour-long wait.
+        // Nothing about outgoing messages: committed at once, no hour-long wait.
         assert_eq!(gather(batch(1, 0), policy, &rx).len(), 1);
         tx.send(batch(3, 1)).unwrap();
         let group = gather(batch(2, 1), WritePolicy::EveryMessage, &rx);
         assert_eq!(group.iter().map(|b| b.seq).collect::<Vec<_>>(), [2]);
+    }
+
+    #[test]
+    fn only_removals_of_finished_messages_let_bytes_pass_before_they_are_durable() {
+        assert!(!gates_bytes(&[StoreOp::RemoveMessage { key: 1 }]));
+        let stage = StoreOp::SetStage {
+            key: 1,
+            stage: crate::store::MessageStage::Queued,
+        };
+        assert!(gates_bytes(&[StoreOp::RemoveMessage { key: 1 }, stage]));
+        assert!(gates_bytes(&[StoreOp::RemoveIncoming { packet_id: 1 }]));
     }
 
     #[test]

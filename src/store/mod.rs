@@ -10,7 +10,12 @@
 //! driver drains those ops after every input or command, **before** it
 //! writes the bytes [`poll_transmit`](crate::session::Session::poll_transmit)
 //! produced in the same step, hands them to a [`Store`], and writes those
-//! bytes only once the store has made the ops durable. What is kept:
+//! bytes only once the store has made the ops durable. (The tokio driver
+//! lets bytes pass a step whose ops only remove finished messages: if a
+//! crash loses those removals, the next process sends a QoS 1 message
+//! again, a duplicate QoS 1 allows, or a PUBREL the broker answers as
+//! unknown; an incoming id's removal is never let pass, as a stale one
+//! would swallow the broker's next message under that id.) What is kept:
 //!
 //! - every outgoing QoS 1/2 message from the moment it is accepted (the
 //!   offline queue included), with its stage (queued, PUBLISH sent under a
