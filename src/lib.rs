@@ -26,6 +26,9 @@
 //!   session resumption and restoring subscriptions, enhanced
 //!   authentication. It takes bytes, commands and `now`; it gives bytes,
 //!   events and its next deadline. It never reads the clock or does I/O.
+//! - [`store`]: durable sessions: what the engine asks to keep across a
+//!   process restart, and the stores (in memory, and redb on disk) that
+//!   keep it.
 //! - [`topic`]: validated topic names and filters, and wildcard matching.
 //! - [`client`] and [`transport`]: the only async code: one tokio task per
 //!   connection drives the engine over any byte stream a
@@ -54,6 +57,7 @@ pub mod client;
 pub mod codec;
 mod error;
 pub mod session;
+pub mod store;
 pub mod topic;
 pub mod transport;
 
@@ -64,6 +68,7 @@ pub use client::{
 pub use codec::{QoS, ReasonCode, Will};
 pub use error::Error;
 pub use session::PublishCommand;
+pub use store::{StoreRecovery, WritePolicy};
 
 /// Everything an application needs, in one import:
 /// `use tern_mqtt::prelude::*;`. The same types are at the crate root.
@@ -80,6 +85,6 @@ pub mod prelude {
     pub use crate::{
         Client, ConnectOptions, ConnectionEvent, ConnectionStatus, Credentials, Error, Message,
         PublishCommand, PublishCompletions, PublishOutcome, Publisher, QoS, ReasonCode,
-        ReconnectOptions, Subscription, Will,
+        ReconnectOptions, StoreRecovery, Subscription, Will, WritePolicy,
     };
 }

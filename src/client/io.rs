@@ -174,6 +174,7 @@ impl Driver {
         }
         let mut io = Io::new(stream);
         std::future::poll_fn(|cx| self.poll_connection(&mut io, cx)).await;
+        self.discard_held();
         self.update_gauges(&mut io);
     }
 
@@ -182,6 +183,10 @@ impl Driver {
         for _ in 0..LOOP_BUDGET {
             let _clock = StepClock::start();
             let mut progress = self.poll_commands(cx);
+            progress |= self.poll_store(cx);
+            if self.store_failed() {
+                return self.transport_closed(Closed::Local);
+            }
             match self.poll_read(io, cx) {
                 Ok(read) => {
                     progress |= read > 0;
@@ -203,7 +208,7 @@ impl Driver {
                 self.pending.abort = Some(reply);
                 return self.transport_closed(Closed::Local);
             }
-            self.session.transmit_into(&mut io.out);
+            self.collect_transmit(&mut io.out);
             match io.poll_write(cx) {
                 Ok(wrote) => progress |= wrote,
                 Err(e) => return self.transport_closed(Closed::Remote(Some(self.describe(e)))),
@@ -313,7 +318,7 @@ impl Driver {
                 return self.transport_closed(Closed::Local);
             }
         }
-        if !io.is_flushed() {
+        if !io.is_flushed() || self.holds_bytes() {
             return Poll::Pending;
         }
         match Pin::new(&mut io.stream).poll_shutdown(cx) {

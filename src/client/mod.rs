@@ -134,11 +134,13 @@ mod cluster;
 mod commands;
 mod dispatch;
 mod driver;
+mod durable;
 mod inbox;
 mod io;
 mod metrics;
 mod options;
 mod publisher;
+mod reattach;
 mod reconnect;
 mod retry;
 mod router;
@@ -281,6 +283,8 @@ struct Shared {
     first_events: Mutex<Option<broadcast::Receiver<ConnectionEvent>>>,
     status: watch::Receiver<ConnectionStatus>,
     session_present: bool,
+    /// Whether a session store makes publishes wait for durability.
+    pub(crate) durable: bool,
     offline_policy: OfflinePolicy,
     client_id: String,
     broker: String,
@@ -344,19 +348,35 @@ impl Client {
     /// ```
     pub async fn connect(options: ConnectOptions) -> Result<Client, Error> {
         options.validate()?;
+        let store = match options.persist_dir.clone() {
+            Some(dir) => Some(
+                durable::open_store(
+                    dir,
+                    options.session.version,
+                    options.store_recovery,
+                    options.write_policy,
+                )
+                .await?,
+            ),
+            None => None,
+        };
         let (events, first) = broadcast::channel(EVENT_CAPACITY);
         let template = first.resubscribe();
         let (status_tx, status) = watch::channel(ConnectionStatus::Connecting);
         let publish_queue = options.publish_queue;
         let publish_slots = Arc::new(Semaphore::new(publish_queue));
         let offline_policy = options.offline_policy;
-        let client_id = options.session.client_id.to_string();
+        let client_id = match store.as_ref().and_then(|(_, s)| s.identity.as_ref()) {
+            Some(identity) => identity.client_id.to_string(),
+            None => options.session.client_id.to_string(),
+        };
         let buffered = metrics::buffered_gauge(&client_id);
         let broker = options.describe_broker();
         let subscription_budget = options.subscription_budget;
+        let durable = store.is_some();
         let (tx, rx) = mpsc::unbounded_channel();
         let (ready_tx, ready_rx) = oneshot::channel();
-        let driver = driver::Driver::new(options, rx, tx.downgrade(), events, status_tx);
+        let driver = driver::Driver::new(options, rx, tx.downgrade(), events, status_tx, store);
         tokio::spawn(driver.run(ready_tx));
         let session_present = ready_rx.await.map_err(closed)??;
         Ok(Client {
@@ -368,6 +388,7 @@ impl Client {
                 first_events: Mutex::new(Some(first)),
                 status,
                 session_present,
+                durable,
                 offline_policy,
                 client_id,
                 broker,
@@ -651,6 +672,15 @@ impl Client {
     /// has one of the filters already (a second SUBSCRIBE would replace
     /// the first one's options at the broker). Cancel-safe as
     /// [`subscribe`](Self::subscribe) is.
+    ///
+    /// With a session store ([`ConnectOptions::persist_to`]), a
+    /// subscription restored from the store is re-attached when the
+    /// application subscribes again with exactly its filters (one call per
+    /// earlier `subscribe`): the returned [`Subscription`] has the
+    /// messages that arrived for it since the start, and no SUBSCRIBE is
+    /// sent unless the options or properties differ. A call that names
+    /// only some of a restored subscription's filters fails with
+    /// [`Error::AlreadySubscribed`].
     ///
     /// ```no_run
     /// use tern_mqtt::prelude::*;

@@ -16,10 +16,19 @@ pub(crate) enum PublishReply {
     /// The caller of `publish` awaits it.
     Caller(oneshot::Sender<Result<PublishOutcome, Error>>),
     /// A [`Publisher`]'s completion stream, under the publish's sequence
-    /// number (boxed: every command is as large as its largest variant).
-    Stream(Box<(u64, mpsc::UnboundedSender<Completion>)>),
-    /// Nobody waits for the outcome (a `try_publish` future was dropped).
-    Nobody,
+    /// number, and the publisher's "accepted" signal (boxed: every command
+    /// is as large as its largest variant).
+    Stream(Box<StreamReply>),
+    /// Nobody waits for the outcome (a [`Publisher`] without a completion
+    /// stream); only for the "accepted" signal, if any.
+    Nobody(Option<oneshot::Sender<()>>),
+}
+
+/// Where a [`Publisher`]'s outcome goes.
+pub(crate) struct StreamReply {
+    sequence: u64,
+    to: mpsc::UnboundedSender<Completion>,
+    accepted: Option<oneshot::Sender<()>>,
 }
 
 /// One outcome on its way to a [`PublishCompletions`] stream. It keeps the
@@ -32,6 +41,16 @@ pub(crate) struct Completion {
 }
 
 impl PublishReply {
+    /// The signal to give once the message is accepted (durable with a
+    /// store), taken out so that it fires apart from the outcome.
+    pub(crate) fn take_accepted(&mut self) -> Option<oneshot::Sender<()>> {
+        match self {
+            PublishReply::Caller(_) => None,
+            PublishReply::Stream(reply) => reply.accepted.take(),
+            PublishReply::Nobody(accepted) => accepted.take(),
+        }
+    }
+
     /// Delivers the outcome; the slot is freed with it (or once a
     /// completion stream has read it).
     pub(crate) fn send(self, result: Result<PublishOutcome, Error>, slot: OwnedSemaphorePermit) {
@@ -39,15 +58,14 @@ impl PublishReply {
             PublishReply::Caller(tx) => {
                 let _ = tx.send(result);
             }
-            PublishReply::Stream(to) => {
-                let (sequence, tx) = *to;
-                let _ = tx.send(Completion {
-                    sequence,
+            PublishReply::Stream(reply) => {
+                let _ = reply.to.send(Completion {
+                    sequence: reply.sequence,
                     result,
                     _slot: slot,
                 });
             }
-            PublishReply::Nobody => {}
+            PublishReply::Nobody(_) => {}
         }
     }
 }
@@ -73,9 +91,12 @@ type Acquire = Pin<Box<dyn Future<Output = Result<OwnedSemaphorePermit, AcquireE
 /// messages sent before `completions` was first called are not reported
 /// (and hold nothing).
 ///
-/// `poll_flush` is ready at once: every accepted message is with the
-/// connection task already; wait for the outcomes on the completion
-/// stream. `poll_close` ends the completion stream once the outcomes of
+/// `poll_flush` (and so `send`) completes once every message started is
+/// **accepted**: handed to the connection task, and, with a session store
+/// ([`ConnectOptions::persist_to`](super::ConnectOptions::persist_to)),
+/// durable (QoS 1/2), or failed at once (its outcome says why). A message
+/// whose flush completed survives a crash of the process. Without a store
+/// it is ready at once. The outcomes come on the completion stream. `poll_close` ends the completion stream once the outcomes of
 /// the messages already sent are reported.
 ///
 /// Cancel safety: dropping a `send` future before its message was
@@ -108,6 +129,9 @@ pub struct Publisher {
     acquiring: Option<Acquire>,
     next_sequence: u64,
     completions: Option<mpsc::UnboundedSender<Completion>>,
+    /// Told once the last message started is accepted (messages are
+    /// accepted in order, so it stands for every earlier one).
+    accepted: Option<oneshot::Receiver<()>>,
 }
 
 impl std::fmt::Debug for Publisher {
@@ -128,6 +152,7 @@ impl Publisher {
             acquiring: None,
             next_sequence: 0,
             completions: None,
+            accepted: None,
         }
     }
 
@@ -174,28 +199,50 @@ impl futures_sink::Sink<PublishCommand> for Publisher {
                 .map_err(|_| Error::QueueFull)?,
         };
         let sequence = self.next_sequence;
+        // Without a store a message is accepted once it is with the
+        // connection task, as it is now: no signal needed.
+        let (accepted, accepted_rx) = match self.client.shared.durable {
+            true => {
+                let (tx, rx) = oneshot::channel();
+                (Some(tx), Some(rx))
+            }
+            false => (None, None),
+        };
         let reply = match &self.completions {
-            Some(tx) => PublishReply::Stream(Box::new((sequence, tx.clone()))),
-            None => PublishReply::Nobody,
+            Some(tx) => PublishReply::Stream(Box::new(StreamReply {
+                sequence,
+                to: tx.clone(),
+                accepted,
+            })),
+            None => PublishReply::Nobody(accepted),
         };
         self.client.send(Command::Publish {
             cmd: Box::new(cmd),
             reply,
             permit: slot,
         })?;
+        self.accepted = accepted_rx;
         self.next_sequence = sequence.wrapping_add(1);
         Ok(())
     }
 
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        Poll::Ready(Ok(()))
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        let Some(accepted) = self.accepted.as_mut() else {
+            return Poll::Ready(Ok(()));
+        };
+        let result = std::task::ready!(Pin::new(accepted).poll(cx));
+        self.accepted = None;
+        // Dropped unanswered: the client stopped before the message was
+        // durable.
+        Poll::Ready(result.map_err(|_| Error::Closed))
     }
 
-    fn poll_close(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        let flushed = std::task::ready!(self.as_mut().poll_flush(cx));
         self.completions = None;
         self.slot = None;
         self.acquiring = None;
-        Poll::Ready(Ok(()))
+        Poll::Ready(flushed)
     }
 }
 
