@@ -799,6 +799,49 @@ fn persistent_session_with_c_and_x_keeps_messages_across_connections() {
 }
 
 #[test]
+fn store_keeps_the_session_and_its_generated_id_across_runs() {
+    let broker = Broker::start(BrokerOptions::plain());
+    let base = at(&broker, Listener::Plain);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = dir.path().join("sub-store");
+    let store = store.to_str().expect("utf-8 temp path");
+    let args = ["-V", "5", "--store", store, "-t", "st/1", "-q", "1"];
+    // First run: no -i; the store keeps the id it was given, -c is implied.
+    let out = run("sub", &base, &[&args[..], &["-E", "-d"]].concat());
+    assert_ok(&out);
+    let first = text(&out.stderr);
+    assert!(first.contains("sending CONNECT (v5, c0"), "{first}");
+    // Sent while nobody is connected: the broker queues it for the session.
+    assert_ok(&mosq(
+        "mosquitto_pub",
+        &broker,
+        &["-t", "st/1", "-q", "1", "-m", "queued"],
+    ));
+    let out = run(
+        "sub",
+        &base,
+        &[&args[..], &["-C", "1", "-W", "5", "-d"]].concat(),
+    );
+    assert_ok(&out);
+    assert_eq!(text(&out.stdout), "queued\n");
+    // The same client id both times: the one the store was first used with.
+    let id_of = |trace: &str| {
+        trace
+            .lines()
+            .find(|l| l.contains("sending CONNECT"))
+            .and_then(|l| l.split('\'').nth(1))
+            .map(str::to_owned)
+    };
+    let second = text(&out.stderr);
+    assert!(id_of(&first).is_some(), "{first}");
+    assert_eq!(id_of(&first), id_of(&second), "{second}");
+    // A bench opens many connections; one store cannot serve them.
+    let out = run("bench", &base, &["--store", store, "--count", "1"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(one_error_line(&out).contains("--store is for pub and sub"));
+}
+
+#[test]
 fn format_strings_match_mosquitto_sub() {
     let broker = Broker::start(BrokerOptions::plain());
     let base = at(&broker, Listener::Plain);

@@ -79,6 +79,13 @@ pub struct ConnArgs {
     #[arg(short = 'x', long = "session-expiry-interval", value_name = "SECS",
           allow_hyphen_values = true, value_parser = parse_expiry, help_heading = "Session")]
     pub session_expiry: Option<u32>,
+    /// Keep the session on disk in DIR (created if missing): publishes
+    /// accepted but not yet acknowledged, the incoming QoS 2 state and the
+    /// subscriptions survive the process, and the next run with the same
+    /// DIR resumes them with the stored client id. Implies -c; pub and sub
+    /// only.
+    #[arg(long, value_name = "DIR", help_heading = "Session")]
+    pub store: Option<PathBuf>,
     /// Client identifier [default: generated].
     #[arg(short = 'i', long = "id", help_heading = "Identity")]
     pub client_id: Option<String>,
@@ -231,17 +238,23 @@ impl ConnArgs {
         let mut opts = opts
             .keep_alive(Duration::from_secs(u64::from(self.keepalive)))
             .connect_timeout(Duration::from_secs(self.connect_timeout.max(1)));
-        if self.persistent && self.client_id.is_none() {
+        // A store keeps the client id it was first used with, so it needs
+        // no -i; -c alone would resume nothing without one.
+        let persistent = self.persistent || self.store.is_some();
+        if self.persistent && self.client_id.is_none() && self.store.is_none() {
             return Err(usage(
                 "-c needs a client id (-i): a persistent session is found by its id",
             ));
         }
+        if let Some(dir) = &self.store {
+            opts = opts.persist_to(dir);
+        }
         if self.session_expiry.is_some() && version != ProtocolVersion::V5 {
             return Err(usage("-x needs MQTT 5 (-V 5): 3.1.1 has no session expiry"));
         }
-        opts = opts.clean_start(!self.persistent);
+        opts = opts.clean_start(!persistent);
         // mosquitto: -x defaults to "never" with -c and to 0 without.
-        let expiry = match (self.session_expiry, self.persistent) {
+        let expiry = match (self.session_expiry, persistent) {
             (Some(secs), _) => secs,
             (None, true) => u32::MAX,
             (None, false) => 0,

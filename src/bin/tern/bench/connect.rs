@@ -2,7 +2,7 @@
 //! spaced by the ramp-up across every role, connects in parallel.
 
 use super::BenchArgs;
-use crate::common::{connect, CliError};
+use crate::common::{connect, usage, CliError};
 use crate::conn::ConnArgs;
 use crate::props::Properties;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -56,6 +56,10 @@ impl Dialer {
     /// -I was given.
     pub fn new(args: &BenchArgs, version: ProtocolVersion, run: &str) -> Result<Dialer, CliError> {
         let props = Properties::parse(&args.conn.properties, version, &["connect", "will"])?;
+        if args.conn.store.is_some() {
+            // Every bench connection would need a store of its own.
+            return Err(usage("--store is for pub and sub, not bench"));
+        }
         let template = args.conn.options(version, &props, false, "")?;
         let id_base = match (&args.conn.client_id, &args.conn.id_prefix) {
             (Some(id), _) => id.clone(),
