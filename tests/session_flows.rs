@@ -6,7 +6,7 @@ mod double;
 
 use bytes::Bytes;
 use double::packets::{pid, publish_full, topic};
-use double::{config, connack, msg, Double, BOTH};
+use double::{config, connack, disconnect_reason, messages, msg, Double, BOTH};
 use std::num::NonZeroU16;
 use std::time::Duration;
 use tern_mqtt::codec::{
@@ -210,6 +210,33 @@ fn server_exceeding_our_receive_maximum_is_disconnected_with_0x93() {
         matches!(events.last(), Some(Event::Disconnected(info)) if info.initiator == Initiator::Protocol
         && info.reason_code == Some(ReasonCode::RECEIVE_MAXIMUM_EXCEEDED))
     );
+}
+
+#[test]
+fn after_one_0x93_a_server_exceeding_receive_maximum_is_tolerated_not_reconnected_forever() {
+    let mut c = config(ProtocolVersion::V5);
+    c.receive_maximum = 2;
+    c.manual_acks = true;
+    let mut d = Double::new(c);
+    d.connect();
+    for id in 1..=3 {
+        d.server(incoming_publish(id, QoS::AtLeastOnce, false));
+    }
+    assert_eq!(
+        disconnect_reason(&d.sent()),
+        ReasonCode::RECEIVE_MAXIMUM_EXCEEDED
+    );
+    d.drop_transport();
+    d.events();
+    // The next connection: the same excess (a broker resending its backlog
+    // after the CONNACK) is delivered, not disconnected again.
+    d.connect();
+    for id in 4..=8 {
+        d.server(incoming_publish(id, QoS::AtLeastOnce, false));
+    }
+    assert!(d.sent().is_empty(), "no DISCONNECT this time");
+    assert!(!d.session.wants_close());
+    assert_eq!(messages(&d.events()).len(), 5);
 }
 
 #[test]

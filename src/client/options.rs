@@ -801,7 +801,10 @@ impl ConnectOptions {
 
     /// Receive Maximum (v5): QoS 1/2 messages the broker may send
     /// unacknowledged; a broker that sends more is disconnected with 0x93
-    /// Receive Maximum exceeded. Default: 65,535. Beware that mosquitto
+    /// Receive Maximum exceeded, once: on later connections of the same
+    /// client its excess is tolerated (with a warning), because a broker
+    /// that resends a backlog beyond it after every CONNACK would otherwise
+    /// be reconnected to forever. Default: 65,535. Beware that mosquitto
     /// 2.0.11 honours a small value for the first window only, then sends
     /// two messages per acknowledgement. Has no effect in 3.1.1, where the
     /// broker cannot know it.

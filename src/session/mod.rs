@@ -159,6 +159,10 @@ pub struct Session {
     /// Whether oversized PUBLISH packets are skipped in v5: once we sent
     /// DISCONNECT 0x95 for one.
     skip_oversized: bool,
+    /// Whether the server's excess over our Receive Maximum is tolerated:
+    /// once we sent DISCONNECT 0x93 for it (see
+    /// [`receive_maximum_in_force`](Self::receive_maximum_in_force)).
+    receive_maximum_ignored: bool,
     now: Option<Instant>,
     recv: BytesMut,
     send: BytesMut,
@@ -210,6 +214,7 @@ impl Session {
             strikes: None,
             skip: None,
             skip_oversized: false,
+            receive_maximum_ignored: false,
             now: None,
             recv: BytesMut::new(),
             send: BytesMut::new(),

@@ -113,11 +113,18 @@ impl Session {
     }
 
     /// Our Receive Maximum as the server knows it: v5 only. A 3.1.1 server
-    /// is never told ours, so it cannot be held to it.
+    /// is never told ours, so it cannot be held to it. Once a server was
+    /// disconnected with 0x93 it is not held to it on later connections
+    /// either: a server that resends a backlog beyond it after every
+    /// CONNACK (mosquitto 2.0.11 does) would otherwise be reconnected to
+    /// forever without progress. Memory stays bounded without it: the
+    /// client holds its acks when its buffers are full.
     pub(crate) fn receive_maximum_in_force(&self) -> Option<u16> {
         match self.version() {
-            ProtocolVersion::V311 => None,
-            ProtocolVersion::V5 => Some(self.config.receive_maximum),
+            ProtocolVersion::V5 if !self.receive_maximum_ignored => {
+                Some(self.config.receive_maximum)
+            }
+            _ => None,
         }
     }
 
@@ -127,6 +134,12 @@ impl Session {
     /// [MQTT-3.3.4-9]; if it does, the Client uses DISCONNECT with Reason
     /// Code 0x93 (Receive Maximum exceeded) (3.1.2.11.3).
     pub(crate) fn receive_maximum_exceeded(&mut self, now: Instant) {
+        tracing::warn!(
+            receive_maximum = self.config.receive_maximum,
+            "the server exceeded our Receive Maximum: disconnecting with 0x93 once, \
+             tolerating it on later connections"
+        );
+        self.receive_maximum_ignored = true;
         self.violation(
             now,
             "MQTT-3.3.4-9",
