@@ -110,6 +110,12 @@ pub enum Error {
     /// DISCONNECT 0x8E); the client stopped instead of fighting for it.
     #[error("another connection with this client id took the session over")]
     SessionTakenOver,
+    /// The session store (see [`ConnectOptions::persist_to`](crate::ConnectOptions::persist_to))
+    /// could not be opened, read back or written: the error names the file
+    /// and the reason (a damaged or future-version store, an I/O failure).
+    /// From `Client::connect` nothing was sent; later, the client stops.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
     /// Every reconnect attempt failed.
     #[error("gave up reconnecting after {attempts} attempts")]
     ReconnectGaveUp {
@@ -163,6 +169,7 @@ impl Error {
                 filter: filter.clone(),
             },
             Error::SessionTakenOver => Error::SessionTakenOver,
+            Error::Store(e) => Error::Store(e.duplicate()),
             Error::ReconnectGaveUp { attempts } => Error::ReconnectGaveUp {
                 attempts: *attempts,
             },

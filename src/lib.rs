@@ -54,6 +54,7 @@ pub mod client;
 pub mod codec;
 mod error;
 pub mod session;
+pub mod store;
 pub mod topic;
 pub mod transport;
 
@@ -64,6 +65,7 @@ pub use client::{
 pub use codec::{QoS, ReasonCode, Will};
 pub use error::Error;
 pub use session::PublishCommand;
+pub use store::{StoreRecovery, WritePolicy};
 
 /// Everything an application needs, in one import:
 /// `use tern_mqtt::prelude::*;`. The same types are at the crate root.
@@ -80,6 +82,6 @@ pub mod prelude {
     pub use crate::{
         Client, ConnectOptions, ConnectionEvent, ConnectionStatus, Credentials, Error, Message,
         PublishCommand, PublishCompletions, PublishOutcome, Publisher, QoS, ReasonCode,
-        ReconnectOptions, Subscription, Will,
+        ReconnectOptions, StoreRecovery, Subscription, Will, WritePolicy,
     };
 }

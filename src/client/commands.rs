@@ -18,7 +18,15 @@ use tokio::sync::{oneshot, OwnedSemaphorePermit};
 impl Driver {
     pub(super) fn handle_command(&mut self, cmd: Command) {
         match cmd {
-            Command::Publish { cmd, reply, permit } => self.publish(cmd, reply, permit),
+            Command::Publish {
+                cmd,
+                reply,
+                permit,
+                accepted,
+            } => {
+                self.publish(cmd, reply, permit);
+                self.accept_when_durable(accepted);
+            }
             Command::Subscribe {
                 filters,
                 properties,
@@ -90,6 +98,9 @@ impl Driver {
         mut properties: SubscribeProperties,
         reply: oneshot::Sender<Result<super::driver::SubscribeReply, Error>>,
     ) {
+        if let Some(route) = self.router.dormant_for(&filters) {
+            return self.reattach(route, filters, properties, reply);
+        }
         if let Some(taken) = self.router.taken_filter(&filters) {
             let _ = reply.send(Err(Error::AlreadySubscribed {
                 filter: taken.to_string(),

@@ -37,6 +37,9 @@ pub(crate) enum Command {
         cmd: PublishCommand,
         reply: PublishReply,
         permit: OwnedSemaphorePermit,
+        /// Told once the message is accepted: durable with a store (or
+        /// failed at once); at once without one.
+        accepted: Option<oneshot::Sender<()>>,
     },
     Subscribe {
         filters: Vec<(TopicFilter, SubscriptionOptions)>,
@@ -154,6 +157,8 @@ pub(crate) struct Driver {
     /// Why the client stopped for good, for what is still pending.
     pub(super) final_error: Option<Error>,
     pub(super) metrics: Metrics,
+    /// The session store's thread, with [`ConnectOptions::persist_to`].
+    pub(super) store: Option<super::durable::StoreWriter>,
 }
 
 impl Driver {
@@ -163,6 +168,7 @@ impl Driver {
         commands: mpsc::WeakUnboundedSender<Command>,
         events: broadcast::Sender<ConnectionEvent>,
         status: watch::Sender<ConnectionStatus>,
+        store: Option<(super::durable::StoreWriter, crate::store::StoredSession)>,
     ) -> Self {
         let servers = options.make_servers();
         let server = servers.describe();
@@ -179,8 +185,16 @@ impl Driver {
         // taken it (or the application acked it), so the engine always
         // hands out ack tokens.
         session_config.manual_acks = true;
-        Driver {
-            session: Session::new(session_config),
+        let mut session = Session::new(session_config);
+        let (store, stored) = store.unzip();
+        let restored = stored.map(|stored| {
+            session.set_persistent();
+            let subscriptions = stored.subscriptions.clone();
+            session.restore(stored, now(), std::time::SystemTime::now());
+            subscriptions
+        });
+        let mut driver = Driver {
+            session,
             settings,
             servers,
             server,
@@ -201,7 +215,12 @@ impl Driver {
             facts: ConnectionFacts::default(),
             final_error: None,
             metrics,
+            store,
+        };
+        if let Some(subscriptions) = restored {
+            driver.add_dormant_routes(subscriptions);
         }
+        driver
     }
 
     /// The broker's host (without the port), for TLS error messages.
@@ -256,13 +275,16 @@ impl Driver {
                 break;
             }
         }
-        self.shut_down();
+        self.shut_down().await;
     }
 
     /// True once the client closed for good (disconnect, abort, every
     /// handle gone).
     pub(super) fn is_done(&self) -> bool {
-        self.session.is_closed() || self.handles_gone || self.pending.abort.is_some()
+        self.session.is_closed()
+            || self.handles_gone
+            || self.pending.abort.is_some()
+            || self.store_failed()
     }
 
     /// One connection attempt, and the connection if it came up.
@@ -312,17 +334,28 @@ impl Driver {
     ) -> Option<F::Output> {
         tokio::pin!(fut);
         loop {
-            tokio::select! {
-                out = &mut fut => return Some(out),
-                cmd = self.rx.recv() => match cmd {
-                    Some(c) => self.handle_command(c),
-                    None => {
+            let done = std::future::poll_fn(|cx| {
+                if let std::task::Poll::Ready(out) = fut.as_mut().poll(cx) {
+                    return std::task::Poll::Ready(Some(out));
+                }
+                let stored = self.poll_store(cx);
+                match self.rx.poll_recv(cx) {
+                    std::task::Poll::Ready(Some(c)) => self.handle_command(c),
+                    std::task::Poll::Ready(None) => {
                         self.handles_gone = true;
                         self.all_handles_gone();
                     }
-                },
+                    std::task::Poll::Pending if stored => {}
+                    std::task::Poll::Pending => return std::task::Poll::Pending,
+                }
+                std::task::Poll::Ready(None)
+            })
+            .await;
+            if let Some(out) = done {
+                return Some(out);
             }
             self.dispatch_events();
+            self.submit_store_ops();
             self.metrics.queued.set(self.session.queued() as f64);
             if self.is_done() {
                 return None;
@@ -340,7 +373,7 @@ impl Driver {
 
     /// Ends for good: fails what is pending, ends every stream and answers
     /// a disconnect.
-    fn shut_down(&mut self) {
+    async fn shut_down(&mut self) {
         // Why the client stopped goes to what is pending first; the engine's
         // own `Closed` completions then find no reply left to take.
         let error = self.final_error.take().unwrap_or(Error::Closed);
@@ -353,6 +386,8 @@ impl Driver {
             );
         }
         self.dispatch_events();
+        // Another client may open the store once this one returns.
+        self.close_store().await;
         if let Some(r) = self.ready.take() {
             let _ = r.send(Err(error));
         }

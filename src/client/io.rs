@@ -134,12 +134,17 @@ impl Driver {
         }
         let mut io = Io::new(stream);
         std::future::poll_fn(|cx| self.poll_connection(&mut io, cx)).await;
+        self.discard_held();
         self.update_gauges(&mut io);
     }
 
     fn poll_connection(&mut self, io: &mut Io, cx: &mut Context<'_>) -> Poll<()> {
         for _ in 0..LOOP_BUDGET {
             let mut progress = self.poll_commands(cx);
+            progress |= self.poll_store(cx);
+            if self.store_failed() {
+                return self.transport_closed(Closed::Local);
+            }
             match self.poll_read(io, cx) {
                 Ok(read) => progress |= read,
                 Err(closed) => return self.transport_closed(closed),
@@ -158,9 +163,7 @@ impl Driver {
                 self.pending.abort = Some(reply);
                 return self.transport_closed(Closed::Local);
             }
-            while let Some(bytes) = self.session.poll_transmit() {
-                io.out.push_back(bytes);
-            }
+            self.collect_transmit(&mut io.out);
             match io.poll_write(cx) {
                 Ok(wrote) => progress |= wrote,
                 Err(e) => return self.transport_closed(Closed::Remote(Some(self.describe(e)))),
@@ -254,7 +257,7 @@ impl Driver {
                 return self.transport_closed(Closed::Local);
             }
         }
-        if !io.is_flushed() {
+        if !io.is_flushed() || self.holds_bytes() {
             return Poll::Pending;
         }
         match Pin::new(&mut io.stream).poll_shutdown(cx) {

@@ -134,11 +134,13 @@ mod cluster;
 mod commands;
 mod dispatch;
 mod driver;
+mod durable;
 mod inbox;
 mod io;
 mod metrics;
 mod options;
 mod publisher;
+mod reattach;
 mod reconnect;
 mod retry;
 mod router;
@@ -342,19 +344,34 @@ impl Client {
     /// ```
     pub async fn connect(options: ConnectOptions) -> Result<Client, Error> {
         options.validate()?;
+        let store = match options.persist_dir.clone() {
+            Some(dir) => Some(
+                durable::open_store(
+                    dir,
+                    options.session.version,
+                    options.store_recovery,
+                    options.write_policy,
+                )
+                .await?,
+            ),
+            None => None,
+        };
         let (events, first) = broadcast::channel(EVENT_CAPACITY);
         let template = first.resubscribe();
         let (status_tx, status) = watch::channel(ConnectionStatus::Connecting);
         let publish_queue = options.publish_queue;
         let publish_slots = Arc::new(Semaphore::new(publish_queue));
         let offline_policy = options.offline_policy;
-        let client_id = options.session.client_id.to_string();
+        let client_id = match store.as_ref().and_then(|(_, s)| s.identity.as_ref()) {
+            Some(identity) => identity.client_id.to_string(),
+            None => options.session.client_id.to_string(),
+        };
         let buffered = metrics::buffered_gauge(&client_id);
         let broker = options.describe_broker();
         let subscription_budget = options.subscription_budget;
         let (tx, rx) = mpsc::unbounded_channel();
         let (ready_tx, ready_rx) = oneshot::channel();
-        let driver = driver::Driver::new(options, rx, tx.downgrade(), events, status_tx);
+        let driver = driver::Driver::new(options, rx, tx.downgrade(), events, status_tx, store);
         tokio::spawn(driver.run(ready_tx));
         let session_present = ready_rx.await.map_err(closed)??;
         Ok(Client {
@@ -589,6 +606,7 @@ impl Client {
             cmd,
             reply: publisher::PublishReply::Caller(reply),
             permit,
+            accepted: None,
         })?;
         Ok(async move { rx.await.map_err(closed)? })
     }

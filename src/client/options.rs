@@ -257,6 +257,10 @@ pub struct ConnectOptions {
     /// Extra headers on the WebSocket upgrade (values are secrets).
     pub(crate) ws_headers: Vec<(String, String)>,
     pub(crate) proxy: Option<HttpProxy>,
+    /// The session store's directory, its write policy and recovery.
+    pub(crate) persist_dir: Option<std::path::PathBuf>,
+    pub(crate) write_policy: crate::store::WritePolicy,
+    pub(crate) store_recovery: crate::store::StoreRecovery,
 }
 
 /// An [`Authenticator`] that clones of one `ConnectOptions` share.
@@ -313,6 +317,9 @@ impl Clone for ConnectOptions {
             endpoint: self.endpoint.clone(),
             ws_headers: self.ws_headers.clone(),
             proxy: self.proxy.clone(),
+            persist_dir: self.persist_dir.clone(),
+            write_policy: self.write_policy,
+            store_recovery: self.store_recovery,
         }
     }
 }
@@ -340,7 +347,10 @@ impl std::fmt::Debug for ConnectOptions {
                 "authenticator",
                 &self.authenticator.as_ref().map(|a| a.method.as_str()),
             )
-            .field("invalid", &self.invalid);
+            .field("invalid", &self.invalid)
+            .field("persist_to", &self.persist_dir)
+            .field("write_policy", &self.write_policy)
+            .field("store_recovery", &self.store_recovery);
         #[cfg(feature = "tls")]
         d.field("tls", &self.tls);
         d.finish_non_exhaustive()
@@ -447,6 +457,9 @@ impl ConnectOptions {
             endpoint,
             ws_headers: Vec::new(),
             proxy: None,
+            persist_dir: None,
+            write_policy: crate::store::WritePolicy::default(),
+            store_recovery: crate::store::StoreRecovery::default(),
         })
     }
 
@@ -599,6 +612,64 @@ impl ConnectOptions {
             subscription_identifiers: self.subscription_identifiers,
             version_fallback: self.version_fallback,
         }
+    }
+
+    /// Keeps the session on disk in `dir` (created if missing; the file is
+    /// `session.redb`), so that nothing accepted is lost when the process
+    /// dies. Default: no store; the session lives in memory only.
+    ///
+    /// With a store, a QoS 1/2 message is accepted only once it is durable
+    /// (see [`crate::store`] for the rule and [`write_policy`](Self::write_policy)
+    /// for how syncs are shared); QoS 0 messages are never stored. A
+    /// client started on a store that holds a session resumes it: the
+    /// stored client id and session expiry replace the configured ones,
+    /// it connects with Clean Start 0, resends stored PUBLISHes (DUP=1)
+    /// and PUBRELs in their original order, drops messages whose v5
+    /// Message Expiry passed while it was down, continues packet ids past
+    /// those still in use, and restores its subscriptions: messages for
+    /// them are held in their buffers until the application subscribes
+    /// to the same filters again, which re-attaches to them (see
+    /// [`Client::subscribe_many`](super::Client::subscribe_many)). A
+    /// publish failed with [`Error::Closed`] because the client shut down
+    /// stays in the store and is sent by the next client on it. Use a
+    /// session expiry above 0 (v5) or clean start off (3.1.1) so the
+    /// broker keeps its side of the session too. One directory serves one
+    /// client at a time: a second open in the same process fails with
+    /// [`Error::Store`].
+    ///
+    /// ```no_run
+    /// use tern_mqtt::prelude::*;
+    ///
+    /// # async fn run() -> Result<(), Error> {
+    /// let options = ConnectOptions::new("mqtt://localhost")?
+    ///     .client_id("gateway-7")
+    ///     .session_expiry(3600)
+    ///     .persist_to("/var/lib/gateway/mqtt");
+    /// let client = Client::connect(options).await?;
+    /// client.publish("plant/line1/temp", "21.5", QoS::AtLeastOnce, false).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn persist_to(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.persist_dir = Some(dir.into());
+        self
+    }
+
+    /// How the store syncs (with [`persist_to`](Self::persist_to)).
+    /// Default [`WritePolicy::GroupCommit`](crate::WritePolicy::GroupCommit)
+    /// with 5 ms / 64 messages. Either way a message is accepted only once
+    /// durable; the policy trades latency for syncs per message.
+    pub fn write_policy(mut self, policy: crate::store::WritePolicy) -> Self {
+        self.write_policy = policy;
+        self
+    }
+
+    /// What a damaged store does to `connect` (with
+    /// [`persist_to`](Self::persist_to)): fail with [`Error::Store`]
+    /// (the default, [`StoreRecovery::Fail`](crate::StoreRecovery::Fail)),
+    /// or keep the records that decode.
+    pub fn store_recovery(mut self, recovery: crate::store::StoreRecovery) -> Self {
+        self.store_recovery = recovery;
+        self
     }
 
     /// Connects through `connector` instead of TCP / TLS to the URL's host

@@ -73,9 +73,12 @@ type Acquire = Pin<Box<dyn Future<Output = Result<OwnedSemaphorePermit, AcquireE
 /// messages sent before `completions` was first called are not reported
 /// (and hold nothing).
 ///
-/// `poll_flush` is ready at once: every accepted message is with the
-/// connection task already; wait for the outcomes on the completion
-/// stream. `poll_close` ends the completion stream once the outcomes of
+/// `poll_flush` (and so `send`) completes once every message started is
+/// **accepted**: handed to the connection task, and, with a session store
+/// ([`ConnectOptions::persist_to`](super::ConnectOptions::persist_to)),
+/// durable (QoS 1/2), or failed at once (its outcome says why). A message
+/// whose flush completed survives a crash of the process. Without a store
+/// it is ready at once. The outcomes come on the completion stream. `poll_close` ends the completion stream once the outcomes of
 /// the messages already sent are reported.
 ///
 /// Cancel safety: dropping a `send` future before its message was
@@ -108,6 +111,9 @@ pub struct Publisher {
     acquiring: Option<Acquire>,
     next_sequence: u64,
     completions: Option<mpsc::UnboundedSender<Completion>>,
+    /// Told once the last message started is accepted (messages are
+    /// accepted in order, so it stands for every earlier one).
+    accepted: Option<oneshot::Receiver<()>>,
 }
 
 impl std::fmt::Debug for Publisher {
@@ -128,6 +134,7 @@ impl Publisher {
             acquiring: None,
             next_sequence: 0,
             completions: None,
+            accepted: None,
         }
     }
 
@@ -178,24 +185,35 @@ impl futures_sink::Sink<PublishCommand> for Publisher {
             Some(tx) => PublishReply::Stream(Box::new((sequence, tx.clone()))),
             None => PublishReply::Nobody,
         };
+        let (accepted, accepted_rx) = oneshot::channel();
         self.client.send(Command::Publish {
             cmd,
             reply,
             permit: slot,
+            accepted: Some(accepted),
         })?;
+        self.accepted = Some(accepted_rx);
         self.next_sequence = sequence.wrapping_add(1);
         Ok(())
     }
 
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        Poll::Ready(Ok(()))
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        let Some(accepted) = self.accepted.as_mut() else {
+            return Poll::Ready(Ok(()));
+        };
+        let result = std::task::ready!(Pin::new(accepted).poll(cx));
+        self.accepted = None;
+        // Dropped unanswered: the client stopped before the message was
+        // durable.
+        Poll::Ready(result.map_err(|_| Error::Closed))
     }
 
-    fn poll_close(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        let flushed = std::task::ready!(self.as_mut().poll_flush(cx));
         self.completions = None;
         self.slot = None;
         self.acquiring = None;
-        Poll::Ready(Ok(()))
+        Poll::Ready(flushed)
     }
 }
 

@@ -36,6 +36,10 @@ pub(crate) struct Route {
     /// Whether the inbox was found full since it last had room (reported
     /// once per episode).
     pub full_reported: bool,
+    /// A subscription restored from a store that the application has not
+    /// subscribed to again yet: it buffers (and holds back) its messages
+    /// until then. Its filters carry the options first asked for.
+    pub dormant: bool,
 }
 
 impl Route {
@@ -51,6 +55,7 @@ impl Route {
             subscription_id: None,
             held: VecDeque::new(),
             full_reported: false,
+            dormant: false,
         }
     }
 }
@@ -88,6 +93,21 @@ impl Router {
 
     pub fn add(&mut self, route: Route) {
         self.routes.push(route);
+    }
+
+    /// The restored route whose filters are exactly `filters` (options
+    /// aside), while the application has not claimed it.
+    pub fn dormant_for(&self, filters: &[(TopicFilter, SubscriptionOptions)]) -> Option<u64> {
+        let same = |r: &Route| {
+            r.filters.len() == filters.len()
+                && filters
+                    .iter()
+                    .all(|(f, _)| r.filters.iter().any(|(g, _)| g == f))
+        };
+        self.routes
+            .iter()
+            .find(|r| r.dormant && !r.inbox.is_closed() && same(r))
+            .map(|r| r.id)
     }
 
     /// The filter of `filters` that a live route already subscribes to.

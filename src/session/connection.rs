@@ -175,6 +175,7 @@ impl Session {
         self.has_session_state = info.session_kept;
         if !info.session_kept {
             self.incoming.clear();
+            self.record(|| crate::store::StoreOp::ClearIncoming);
             if self.config.session_lost_policy == SessionLostPolicy::Fail {
                 self.settle_lost_pubcomps();
                 self.fail_inflight(CommandError::SessionLost);
@@ -221,6 +222,7 @@ impl Session {
             if let Some(id) = publish.packet_id {
                 self.ids.release(id);
             }
+            self.record_done(req, publish.qos);
             self.events.push_back(Event::PublishDone {
                 id: req,
                 result: Err(CommandError::RejectedByServer { attempts }),
@@ -274,6 +276,7 @@ impl Session {
             self.session_not_present(now);
         }
         self.has_session_state = self.config.session_kept();
+        self.record_identity();
         self.events.push_back(Event::Connected {
             session_present: ack.session_present,
             client_id: self.client_id.to_string(),
@@ -347,6 +350,7 @@ impl Session {
         // set to 0 it MUST discard its Session State if it continues with the
         // Network Connection [MQTT-3.2.2-5].
         self.incoming.clear();
+        self.record(|| crate::store::StoreOp::ClearIncoming);
         if self.config.restore_subscriptions {
             self.restore_subscriptions();
         } else {
@@ -362,6 +366,7 @@ impl Session {
         match self.config.session_lost_policy {
             SessionLostPolicy::Fail => {
                 for entry in inflight {
+                    self.record_done(entry.req, entry.publish.qos);
                     self.events.push_back(Event::PublishDone {
                         id: entry.req,
                         result: Err(CommandError::SessionExpired),
@@ -374,6 +379,11 @@ impl Session {
                 for mut entry in inflight.into_iter().rev() {
                     entry.publish.dup = false;
                     entry.publish.packet_id = None;
+                    let key = entry.req.0;
+                    self.record(|| crate::store::StoreOp::SetStage {
+                        key,
+                        stage: crate::store::MessageStage::Queued,
+                    });
                     self.outgoing.queue.push_front(Queued {
                         req: entry.req,
                         publish: entry.publish,
@@ -398,6 +408,7 @@ impl Session {
                 .map(|(f, o, _)| (f, o)),
         );
         self.subs.restoring = None;
+        self.record(|| crate::store::StoreOp::ClearSubscriptions);
         if !subscriptions.is_empty() {
             self.events
                 .push_back(Event::SubscriptionsLost { subscriptions });
@@ -470,6 +481,7 @@ impl Session {
             if let Some(id) = entry.publish.packet_id {
                 self.ids.release(id);
             }
+            self.record_done(entry.req, entry.publish.qos);
             self.events.push_back(Event::PublishDone {
                 id: entry.req,
                 result: Ok(PublishAcked::settled_without_pubcomp()),
@@ -656,11 +668,16 @@ impl Session {
         usize::try_from(self.limits.maximum_packet_size).unwrap_or(usize::MAX)
     }
 
-    /// Fails every publish in flight.
+    /// Fails every publish in flight. A publish failed because the
+    /// session closed stays in the store, for the next process to send.
     pub(crate) fn fail_inflight(&mut self, error: CommandError) {
+        let for_good = !matches!(error, CommandError::Closed);
         for entry in self.outgoing.take_all() {
             if let Some(id) = entry.publish.packet_id {
                 self.ids.release(id);
+            }
+            if for_good {
+                self.record_done(entry.req, entry.publish.qos);
             }
             self.events.push_back(Event::PublishDone {
                 id: entry.req,

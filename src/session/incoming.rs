@@ -208,6 +208,12 @@ impl Incoming {
         self.pending.retain(|p| p.qos == QoS::ExactlyOnce);
     }
 
+    /// An id whose PUBREC went out before a restart (read from a store):
+    /// a resend is a duplicate until its PUBREL.
+    pub fn restore_awaiting_pubrel(&mut self, packet_id: PacketId) {
+        self.qos2.insert(packet_id.get(), Qos2::AwaitPubRel);
+    }
+
     /// The session is gone: forget everything.
     pub fn clear(&mut self) {
         self.qos2.clear();

@@ -16,6 +16,7 @@ mod event;
 mod incoming;
 mod outgoing;
 mod packet_id;
+mod persist;
 mod receive;
 mod send;
 mod skip;
@@ -174,6 +175,9 @@ pub struct Session {
     /// The driver stopped reading (its application is slow): an unread
     /// PINGRESP is no sign of a dead connection meanwhile.
     reading_paused: bool,
+    /// Whether changes of durable state are reported as store ops.
+    persistent: bool,
+    store_ops: VecDeque<crate::store::StoreOp>,
 }
 
 impl std::fmt::Debug for Session {
@@ -219,6 +223,8 @@ impl Session {
             client_id,
             reauth: None,
             reading_paused: false,
+            persistent: false,
+            store_ops: VecDeque::new(),
         }
     }
 
@@ -437,6 +443,7 @@ impl Session {
         }
         let publish = self.check_publish(cmd)?;
         let req = self.next_request();
+        self.record_accepted(req, &publish, now);
         self.outgoing.queue.push_back(Queued {
             req,
             publish,

@@ -35,6 +35,13 @@ impl PacketIds {
         }
     }
 
+    /// Marks `id` in use for an exchange restored from a store, and makes
+    /// new ids continue past it. False if it was in use already.
+    pub fn restore(&mut self, id: PacketId) -> bool {
+        self.next = self.next.max(id.get());
+        self.in_use.insert(id.get())
+    }
+
     /// Marks `id` free again.
     pub fn release(&mut self, id: PacketId) {
         self.in_use.remove(&id.get());

@@ -278,6 +278,7 @@ impl Session {
     fn complete_publish(&mut self, id: PacketId, ack: PublishAck) {
         if let Some(entry) = self.outgoing.remove(id) {
             self.ids.release(id);
+            self.record_done(entry.req, entry.publish.qos);
             let result = if ack.reason_code.is_success() {
                 Ok(PublishAcked {
                     reason_code: ack.reason_code,
@@ -324,6 +325,8 @@ impl Session {
                     // PUBREC packet from the receiver with a Reason Code value
                     // less than 0x80 [MQTT-4.3.3-4].
                     entry.stage = Stage::AwaitPubComp;
+                    let req = entry.req;
+                    self.record_stage(req, Stage::AwaitPubComp, id);
                     self.send_packet(now, &Packet::PubRel(PublishAck::new(id)));
                 } else {
                     // If PUBACK or PUBREC is received containing a Reason Code
@@ -362,7 +365,10 @@ impl Session {
         // The receiver MUST respond to a PUBREL packet by sending a PUBCOMP
         // packet containing the same Packet Identifier as the PUBREL
         // [MQTT-4.3.3-11]; for an id it does not know, with 0x92 (3.7.2.1).
-        if !self.incoming.release(id) && self.version() == ProtocolVersion::V5 {
+        if self.incoming.release(id) {
+            let packet_id = id.get();
+            self.record(|| crate::store::StoreOp::RemoveIncoming { packet_id });
+        } else if self.version() == ProtocolVersion::V5 {
             comp.reason_code = ReasonCode::PACKET_IDENTIFIER_NOT_FOUND;
         }
         self.send_packet(now, &Packet::PubComp(comp));
@@ -472,17 +478,25 @@ impl Session {
                         qos: granted,
                         ..requested
                     };
-                    self.subs.active.insert(
-                        filter,
-                        ActiveSubscription {
-                            options,
-                            subscription_id,
-                            requested_qos: requested.qos,
-                        },
-                    );
+                    let subscription = ActiveSubscription {
+                        options,
+                        subscription_id,
+                        requested_qos: requested.qos,
+                    };
+                    self.record(|| crate::store::StoreOp::PutSubscription {
+                        filter: filter.clone(),
+                        subscription: subscription.clone(),
+                    });
+                    self.subs.active.insert(filter, subscription);
                     results.push(Ok(granted));
                 }
-                None => results.push(Err(code)),
+                None => {
+                    // A restoration the server refused: the subscription is gone.
+                    if !self.subs.active.contains_key(&filter) {
+                        self.record(|| crate::store::StoreOp::RemoveSubscription { filter });
+                    }
+                    results.push(Err(code))
+                }
             }
         }
         results
@@ -530,6 +544,9 @@ impl Session {
         for (filter, code) in filters.iter().zip(&codes) {
             if code.is_success() {
                 self.subs.active.remove(filter);
+                self.record(|| crate::store::StoreOp::RemoveSubscription {
+                    filter: filter.clone(),
+                });
             }
         }
         self.events.push_back(Event::UnsubscribeDone {

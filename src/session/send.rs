@@ -70,6 +70,9 @@ impl Session {
         self.send_packet(now, &packet);
         if ack.qos == QoS::ExactlyOnce && !ack.reason_code.is_success() {
             self.incoming.refusal_sent(ack.packet_id);
+        } else if ack.qos == QoS::ExactlyOnce {
+            let packet_id = ack.packet_id.get();
+            self.record(|| crate::store::StoreOp::PutIncoming { packet_id });
         }
     }
 
@@ -323,6 +326,7 @@ impl Session {
                 return;
             };
             if let Err(e) = expire(&mut queued, now) {
+                self.record_done(queued.req, qos);
                 self.events.push_back(Event::PublishDone {
                     id: queued.req,
                     result: Err(e),
@@ -330,6 +334,7 @@ impl Session {
                 continue;
             }
             if let Err(e) = self.check_publish_limits(&queued.publish) {
+                self.record_done(queued.req, qos);
                 self.events.push_back(Event::PublishDone {
                     id: queued.req,
                     result: Err(e),
@@ -361,6 +366,7 @@ impl Session {
         queued.publish.packet_id = Some(id);
         if let Err(e) = self.transmit_publish(now, &mut queued.publish) {
             self.ids.release(id);
+            self.record_done(queued.req, qos);
             self.events.push_back(Event::PublishDone {
                 id: queued.req,
                 result: Err(CommandError::Encode(e)),
@@ -373,6 +379,7 @@ impl Session {
         } else {
             Stage::AwaitPubRec
         };
+        self.record_stage(queued.req, stage, id);
         self.outgoing.insert(
             id,
             Inflight {
