@@ -92,7 +92,7 @@ impl Plan {
             max_offset: 64 * 1024,
             deadline: Duration::from_secs(deadline),
             drain: Duration::from_secs(120),
-            durable: std::env::var("CRASH_STORE").is_ok_and(|v| v == "disk"),
+            durable: std::env::var("CRASH_STORE").map_or(true, |v| v != "memory"),
         }
     }
 
@@ -318,10 +318,13 @@ impl Run {
             todo: None,
             batch: 1,
         };
-        let envs = [
+        let mut envs = [
             env(Role::Publisher, &proxies[PUB]),
             env(Role::Subscriber, &proxies[SUB]),
         ];
+        // The subscriber's acks share syncs; the publisher's policy is
+        // drawn per life.
+        envs[SUB].group_commit = 64;
         let total = plan.total();
         let mut sub_kill_at: Vec<u64> = (0..plan.sub_kills)
             .map(|_| rng.range(total / 10, total * 9 / 10))

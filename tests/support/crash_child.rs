@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tern_mqtt::client::{Message, OfflinePolicy, ReconnectOptions};
 use tern_mqtt::codec::QoS;
-use tern_mqtt::prelude::PublishCommand;
+use tern_mqtt::prelude::{PublishCommand, WritePolicy};
 use tern_mqtt::{Client, ConnectOptions};
 use tokio::io::AsyncBufReadExt;
 
@@ -172,7 +172,7 @@ impl ChildEnv {
     /// Options of this life's client: a persistent session on the store,
     /// quick reconnects.
     fn options(&self) -> ConnectOptions {
-        ConnectOptions::new(&self.url)
+        let options = ConnectOptions::new(&self.url)
             .expect("proxy url")
             .client_id(&self.client_id)
             .clean_start(false)
@@ -183,7 +183,18 @@ impl ChildEnv {
                 base_delay: Duration::from_millis(10),
                 max_delay: Duration::from_millis(200),
                 ..Default::default()
-            })
+            });
+        let Some(dir) = &self.store_dir else {
+            return options;
+        };
+        let policy = match self.group_commit {
+            0 => WritePolicy::EveryMessage,
+            n => WritePolicy::GroupCommit {
+                max_delay: Duration::from_millis(2),
+                max_messages: n,
+            },
+        };
+        options.persist_to(dir).write_policy(policy)
     }
 }
 
