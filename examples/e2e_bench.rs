@@ -31,10 +31,13 @@
 //! (default 3), alternating which client goes first; the table shows the
 //! median by throughput.
 
+#[path = "../tests/support/cpu.rs"]
+mod cpu;
 #[path = "../tests/support/mosquitto.rs"]
 mod mosquitto;
 
 use bytes::Bytes;
+use cpu::{cpu_seconds, proc_cpu_seconds, CLK_TCK};
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 use tern_mqtt::codec::{ProtocolVersion, QoS};
@@ -42,9 +45,6 @@ use tern_mqtt::session::PublishCommand;
 use tern_mqtt::topic::TopicName;
 use tern_mqtt::{Client, ConnectOptions};
 
-/// Clock ticks per second of `/proc/self/stat` utime/stime (`getconf
-/// CLK_TCK`; 100 on every Linux architecture this runs on).
-const CLK_TCK: f64 = 100.0;
 const PAYLOAD: usize = 64;
 /// Request channel capacity of rumqttc.
 const RUMQTTC_CAP: usize = 10_000;
@@ -52,23 +52,6 @@ const RUMQTTC_CAP: usize = 10_000;
 const IDLE: Duration = Duration::from_secs(5);
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-/// User + system CPU seconds of this process so far.
-fn cpu_seconds() -> f64 {
-    proc_cpu_seconds("self")
-}
-
-/// User + system CPU seconds of a process (`self` or a pid) so far.
-fn proc_cpu_seconds(pid: &str) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name (which is in parentheses and may hold
-    // spaces): state is field 3, utime 14, stime 15.
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0);
-    // `rest` starts at field 3, so field n is at index n - 3.
-    (ticks(14 - 3) + ticks(15 - 3)) / CLK_TCK
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Which {
