@@ -280,51 +280,65 @@ async fn killed_clients_lose_no_accepted_message() {
         .unwrap_or_else(|_| panic!("crash run (seed {seed}) did not finish within {deadline:?}"));
 }
 
+/// mosquitto with persistence and a fault proxy for each child, cutting
+/// every connection at a random offset.
+async fn broker_and_proxies(plan: &Plan, rng: &mut XorShift) -> (Broker, [Proxy; 2]) {
+    // No limit on what the broker queues for the subscriber while it is
+    // down (the default 1000 drops the rest).
+    let broker = Broker::start(
+        BrokerOptions::plain()
+            .persistence(true)
+            .global("max_queued_messages 0"),
+    );
+    let upstream = broker.addr(Listener::Plain);
+    let proxies = [
+        Proxy::start(upstream, rng.next_u64()).await,
+        Proxy::start(upstream, rng.next_u64()).await,
+    ];
+    for p in &proxies {
+        p.set_cut(Cut::Random {
+            direction: None,
+            max_offset: plan.max_offset,
+        });
+    }
+    (broker, proxies)
+}
+
+/// The settings of the publisher's and the subscriber's lives: each its
+/// own proxy, client id and store directory under `dir`.
+fn child_envs(plan: &Plan, seed: u64, dir: &Path, proxies: &[Proxy; 2]) -> [ChildEnv; 2] {
+    let env = |role: Role, proxy: &Proxy| ChildEnv {
+        role: role.name().to_string(),
+        url: proxy.url(),
+        client_id: format!("crash-{}-{seed:x}", role.name()),
+        store_dir: plan
+            .durable
+            .then(|| dir.join(format!("{}-store", role.name()))),
+        group_commit: 0,
+        todo: None,
+        batch: 1,
+    };
+    let mut envs = [
+        env(Role::Publisher, &proxies[PUB]),
+        env(Role::Subscriber, &proxies[SUB]),
+    ];
+    // The subscriber's acks share syncs; the publisher's policy is drawn
+    // per life.
+    envs[SUB].group_commit = 64;
+    envs
+}
+
 impl Run {
     /// Starts the broker, the proxies and the subscriber's first life, and
     /// once that one is subscribed, the publisher's first life.
     async fn start(plan: Plan, seed: u64) -> (Run, mpsc::UnboundedReceiver<Heard>) {
         let mut rng = XorShift::new(seed);
-        // No limit on what the broker queues for the subscriber while it is
-        // down (the default 1000 drops the rest).
-        let broker = Broker::start(
-            BrokerOptions::plain()
-                .persistence(true)
-                .global("max_queued_messages 0"),
-        );
-        let upstream = broker.addr(Listener::Plain);
-        let proxies = [
-            Proxy::start(upstream, rng.next_u64()).await,
-            Proxy::start(upstream, rng.next_u64()).await,
-        ];
-        for p in &proxies {
-            p.set_cut(Cut::Random {
-                direction: None,
-                max_offset: plan.max_offset,
-            });
-        }
+        let (broker, proxies) = broker_and_proxies(&plan, &mut rng).await;
         let dir = tempfile::Builder::new()
             .prefix("tern-crash-")
             .tempdir()
             .expect("run dir");
-        let env = |role: Role, proxy: &Proxy| ChildEnv {
-            role: role.name().to_string(),
-            url: proxy.url(),
-            client_id: format!("crash-{}-{seed:x}", role.name()),
-            store_dir: plan
-                .durable
-                .then(|| dir.path().join(format!("{}-store", role.name()))),
-            group_commit: 0,
-            todo: None,
-            batch: 1,
-        };
-        let mut envs = [
-            env(Role::Publisher, &proxies[PUB]),
-            env(Role::Subscriber, &proxies[SUB]),
-        ];
-        // The subscriber's acks share syncs; the publisher's policy is
-        // drawn per life.
-        envs[SUB].group_commit = 64;
+        let envs = child_envs(&plan, seed, dir.path(), &proxies);
         let total = plan.total();
         let mut sub_kill_at: Vec<u64> = (0..plan.sub_kills)
             .map(|_| rng.range(total / 10, total * 9 / 10))
@@ -610,13 +624,20 @@ impl Run {
             && v.unexplained_qos2.is_empty()
             && self.ledger.corrupt.is_empty()
             && self.ledger.failed.is_empty();
-        let seed = self.seed;
         if !ok || std::env::var_os("CRASH_KEEP").is_some() {
             std::fs::write(self.dir.path().join("mosquitto.log"), &log).expect("copy the log");
-            let kept = self.dir.keep();
-            println!("crash: run dir kept: {}", kept.display());
+            self.dir.disable_cleanup(true);
+            println!("crash: run dir kept: {}", self.dir.path().display());
         }
+        self.assert_verdict(&v, &audit, &broker, [pub_lives, sub_lives]);
+    }
+
+    /// Fails loudly, with the seed, on anything lost, delivered too often,
+    /// corrupt or failed, or a run that did not go as planned.
+    fn assert_verdict(&self, v: &Verdict, audit: &BrokerAudit, broker: &Broker, lives: [u32; 2]) {
+        let seed = self.seed;
         let plan = &self.plan;
+        let [pub_lives, sub_lives] = lives;
         assert!(
             v.lost.is_empty(),
             "seed {seed}: {} confirmed messages never reached the subscriber, e.g. (qos, seq) {:?}",
