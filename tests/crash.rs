@@ -16,7 +16,7 @@
 //! printing and acknowledging, mosquitto's re-sends as in the chaos test).
 //!
 //! * Short version (default, run by `cargo test`): 2,000 + 2,000 messages,
-//!   5 publisher kills, 2 subscriber kills, 1 broker restart.
+//!   8 publisher kills, 3 subscriber kills, 1 broker restart.
 //! * Long version: `scripts/crash.sh` (`CRASH_FULL=1`: 20,000 + 20,000
 //!   messages, 12 publisher kills, 4 subscriber kills).
 //! * Knobs: `CRASH_SEED` (replays the same kill and fault plan; the seed is
@@ -62,7 +62,8 @@ struct Plan {
     max_offset: u64,
     /// Bound on the whole run.
     deadline: Duration,
-    /// Bound on the subscriber catching up once the publisher is through.
+    /// Once the last publisher life finished: how long the subscriber may
+    /// print nothing while confirmed messages are still missing.
     drain: Duration,
     /// Whether the children keep a disk store (`CRASH_STORE=memory`: the
     /// in-memory client, which only a completed publish confirms).
@@ -81,7 +82,7 @@ impl Plan {
         let (n, pub_kills, sub_kills, deadline) = if full {
             (20_000, 12, 4, 1800)
         } else {
-            (2_000, 5, 2, 240)
+            (2_000, 8, 3, 240)
         };
         Plan {
             q1: knob("CRASH_Q1", n),
@@ -91,7 +92,7 @@ impl Plan {
             broker_restarts: knob("CRASH_BROKER_RESTARTS", 1),
             max_offset: 64 * 1024,
             deadline: Duration::from_secs(deadline),
-            drain: Duration::from_secs(120),
+            drain: Duration::from_secs(30),
             durable: std::env::var("CRASH_STORE").map_or(true, |v| v != "memory"),
         }
     }
@@ -242,7 +243,8 @@ struct Run {
     sub_prints: u64,
     kills: [u32; 2],
     restarts_done: u32,
-    drain_started: Option<Instant>,
+    /// The subscriber's last print since the last publisher life finished.
+    drain_progress: Option<Instant>,
     /// Lives that exited after being told to (in the closing phase).
     closed: u32,
 }
@@ -372,7 +374,7 @@ impl Run {
             sub_prints: 0,
             kills: [0, 0],
             restarts_done: 0,
-            drain_started: None,
+            drain_progress: None,
             closed: 0,
         };
         run.start_publisher(1);
@@ -420,7 +422,7 @@ impl Run {
     /// Handles reports until both children exited at the end.
     async fn drive(&mut self, mut rx: mpsc::UnboundedReceiver<Heard>) {
         while self.closed < 2 {
-            let heard = match self.drain_started {
+            let heard = match self.drain_progress {
                 Some(t) => {
                     let left = self.plan.drain.saturating_sub(t.elapsed());
                     match tokio::time::timeout(left, rx.recv()).await {
@@ -438,11 +440,12 @@ impl Run {
         }
     }
 
-    fn drain_timed_out(&self) -> ! {
+    fn drain_timed_out(&mut self) -> ! {
         let (n, first) = self.ledger.unseen(20);
+        self.keep_dir();
         panic!(
-            "seed {}: the subscriber did not get {n} confirmed messages within {:?} after \
-             the publisher finished, e.g. (qos, seq) {first:?}; run dir {}",
+            "seed {}: {n} confirmed messages never reached the subscriber (it printed nothing \
+             for {:?} after the publisher finished), e.g. (qos, seq) {first:?}; run dir {}",
             self.seed,
             self.plan.drain,
             self.dir.path().display()
@@ -476,13 +479,16 @@ impl Run {
             }
             Report::Finished if live && self.pub_kill_at.is_none() => {
                 self.phase = Phase::Draining;
-                self.drain_started = Some(Instant::now());
+                self.drain_progress = Some(Instant::now());
                 self.check_drained().await;
             }
             Report::Finished => {}
             Report::Got(q, s, dup) => {
                 self.ledger.got(life, q, s, dup);
                 self.sub_prints += 1;
+                if self.drain_progress.is_some() {
+                    self.drain_progress = Some(Instant::now());
+                }
                 let due = self.sub_kill_at.get(self.kills[SUB] as usize);
                 if live && due.is_some_and(|d| self.sub_prints >= *d) {
                     self.kill(SUB, false);
@@ -593,13 +599,18 @@ impl Run {
         let phase = self.phase;
         let current = self.life(index);
         let status = tokio::time::timeout(EXIT_WAIT, current.child.wait()).await;
-        assert!(
-            phase == Phase::Closing && status.as_ref().is_ok_and(|s| s.as_ref().is_ok_and(|s| s.success())),
-            "seed {seed}: {} life {life} ended on its own ({status:?}, phase {:?}); its stderr:\n{}",
-            role.name(),
-            phase,
-            current.stderr_tail()
-        );
+        let clean = status
+            .as_ref()
+            .is_ok_and(|s| s.as_ref().is_ok_and(|s| s.success()));
+        if phase != Phase::Closing || !clean {
+            let stderr = current.stderr_tail();
+            self.keep_dir();
+            panic!(
+                "seed {seed}: {} life {life} ended on its own ({status:?}, phase {phase:?}); \
+                 its stderr:\n{stderr}",
+                role.name()
+            );
+        }
         self.closed += 1;
     }
 }
@@ -607,11 +618,10 @@ impl Run {
 impl Run {
     /// Reads the books and the broker log, prints the counts and asserts.
     async fn finish(mut self) {
-        let mut broker = self.broker.take().expect("the broker");
+        let broker = self.broker.as_mut().expect("the broker");
         broker.stop();
-        let log = broker.log();
         let audit = BrokerAudit::from_log(
-            &log,
+            &broker.log(),
             &self.envs[PUB].client_id,
             &self.envs[SUB].client_id,
             crash_child::PREFIX_Q2,
@@ -625,11 +635,10 @@ impl Run {
             && self.ledger.corrupt.is_empty()
             && self.ledger.failed.is_empty();
         if !ok || std::env::var_os("CRASH_KEEP").is_some() {
-            std::fs::write(self.dir.path().join("mosquitto.log"), &log).expect("copy the log");
-            self.dir.disable_cleanup(true);
-            println!("crash: run dir kept: {}", self.dir.path().display());
+            self.keep_dir();
         }
-        self.assert_verdict(&v, &audit, &broker, [pub_lives, sub_lives]);
+        let broker = self.broker.as_ref().expect("the broker");
+        self.assert_verdict(&v, &audit, broker, [pub_lives, sub_lives]);
     }
 
     /// Fails loudly, with the seed, on anything lost, delivered too often,
@@ -689,6 +698,17 @@ impl Run {
         for (name, p) in ["publisher", "subscriber"].iter().zip(&self.proxies) {
             assert!(p.cuts() > 0, "seed {seed}: the {name} proxy cut nothing");
         }
+    }
+
+    /// Keeps the run dir (stores, todo lists, the children's stderr) with a
+    /// copy of the broker log, for the diagnosis.
+    fn keep_dir(&mut self) {
+        if let Some(broker) = &self.broker {
+            let log = self.dir.path().join("mosquitto.log");
+            std::fs::write(log, broker.log()).expect("copy the broker log");
+        }
+        self.dir.disable_cleanup(true);
+        println!("crash: run dir kept: {}", self.dir.path().display());
     }
 
     fn report(&self, v: &Verdict, audit: &BrokerAudit, pub_lives: u32, sub_lives: u32) {
