@@ -26,6 +26,9 @@
 //!   session resumption and restoring subscriptions, enhanced
 //!   authentication. It takes bytes, commands and `now`; it gives bytes,
 //!   events and its next deadline. It never reads the clock or does I/O.
+//! - [`store`]: durable sessions: what the engine asks to keep across a
+//!   process restart, and the stores (in memory, and redb on disk) that
+//!   keep it.
 //! - [`topic`]: validated topic names and filters, and wildcard matching.
 //! - [`client`] and [`transport`]: the only async code: one tokio task per
 //!   connection drives the engine over any byte stream a

@@ -180,8 +180,10 @@ async fn a_restored_subscription_holds_messages_until_the_application_subscribes
     let (client, mut conn, _) = start(&broker, &connector, dir.path(), true).await;
     // Before the application subscribes again: tagged with the stored
     // subscription identifier.
-    let mut properties = PublishProperties::default();
-    properties.subscription_identifiers = vec![std::num::NonZeroU32::new(1).unwrap()];
+    let properties = PublishProperties {
+        subscription_identifiers: vec![std::num::NonZeroU32::new(1).unwrap()],
+        ..Default::default()
+    };
     let id = conn.next_packet_id();
     conn.send(&publish_full(
         Some("plant/line1"),
@@ -204,6 +206,90 @@ async fn a_restored_subscription_holds_messages_until_the_application_subscribes
         .unwrap();
     assert_eq!(next_publish(&mut conn).await.topic, Some(topic("marker")));
     client.abort().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_incoming_qos2_message_is_delivered_once_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (connector, broker) = ScriptedBroker::in_memory();
+    let (client, mut conn, _) = start(&broker, &connector, dir.path(), false).await;
+    let mut all = client.messages();
+    let qos2 = |dup| {
+        publish_full(
+            Some("orders/1"),
+            "once".into(),
+            QoS::ExactlyOnce,
+            7,
+            dup,
+            Default::default(),
+        )
+    };
+    conn.send(&qos2(false)).await;
+    assert!(matches!(conn.recv().await, Some(Packet::PubRec(r)) if r.packet_id == pid(7)));
+    assert_eq!(&all.recv().await.unwrap().payload[..], b"once");
+    client.abort().await.unwrap();
+    drop((client, all));
+
+    let (client, mut conn, _) = start(&broker, &connector, dir.path(), true).await;
+    let mut all = client.messages();
+    // The broker did not see our PUBREC: it sends the message again.
+    conn.send(&qos2(true)).await;
+    assert!(matches!(conn.recv().await, Some(Packet::PubRec(r)) if r.packet_id == pid(7)));
+    conn.send(&scripted_broker::packets::pubrel(pid(7))).await;
+    assert!(matches!(conn.recv().await, Some(Packet::PubComp(c)) if c.packet_id == pid(7)));
+    // Not delivered again [MQTT-4.3.3-10]: the next message is the marker.
+    conn.send(&publish_full(
+        Some("orders/2"),
+        "next".into(),
+        QoS::AtMostOnce,
+        0,
+        false,
+        Default::default(),
+    ))
+    .await;
+    assert_eq!(&all.recv().await.unwrap().payload[..], b"next");
+    client.abort().await.unwrap();
+}
+
+#[tokio::test]
+async fn every_message_policy_keeps_what_it_accepted_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let (connector, broker) = ScriptedBroker::in_memory();
+    let every = |connector: &MemoryConnector| {
+        options(connector, dir.path()).write_policy(tern_mqtt::WritePolicy::EveryMessage)
+    };
+    let (client, conn) = tokio::join!(Client::connect(every(&connector)), async {
+        let mut conn = broker.accept(V5).await;
+        conn.connack(false, connack_props()).await;
+        conn
+    });
+    let client = client.unwrap();
+    drop(conn);
+    connector.set_refusing(true);
+    let mut status = client.watch_status();
+    status
+        .wait_for(|s| !matches!(s, tern_mqtt::ConnectionStatus::Connected { .. }))
+        .await
+        .unwrap();
+    for payload in ["a", "b", "c"] {
+        accepted(&client, payload, QoS::AtLeastOnce).await;
+    }
+    client.abort().await.unwrap();
+    drop(client);
+
+    connector.set_refusing(false);
+    let (client, mut conn) = tokio::join!(Client::connect(every(&connector)), async {
+        let mut conn = broker.accept(V5).await;
+        conn.connack(false, connack_props()).await;
+        conn
+    });
+    for payload in ["a", "b", "c"] {
+        assert_eq!(
+            &next_publish(&mut conn).await.payload[..],
+            payload.as_bytes()
+        );
+    }
+    client.unwrap().abort().await.unwrap();
 }
 
 // ----- the engine, sans-IO, on a memory store -----

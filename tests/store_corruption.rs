@@ -46,7 +46,7 @@ fn small_store(dir: &Path) -> StoredSession {
     for key in 1..=3 {
         ops.push(StoreOp::PutMessage {
             key,
-            publish: publish(&format!("message {key}")),
+            publish: Box::new(publish(&format!("message {key}"))),
             queued_at: clock.now,
         });
     }

@@ -20,10 +20,12 @@ impl Driver {
         match cmd {
             Command::Publish {
                 cmd,
-                reply,
+                mut reply,
                 permit,
-                accepted,
             } => {
+                // Told once the message is accepted: durable with a store
+                // (or failed at once); at once without one.
+                let accepted = reply.take_accepted();
                 self.publish(cmd, reply, permit);
                 self.accept_when_durable(accepted);
             }

@@ -37,9 +37,6 @@ pub(crate) enum Command {
         cmd: PublishCommand,
         reply: PublishReply,
         permit: OwnedSemaphorePermit,
-        /// Told once the message is accepted: durable with a store (or
-        /// failed at once); at once without one.
-        accepted: Option<oneshot::Sender<()>>,
     },
     Subscribe {
         filters: Vec<(TopicFilter, SubscriptionOptions)>,

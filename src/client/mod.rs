@@ -606,7 +606,6 @@ impl Client {
             cmd,
             reply: publisher::PublishReply::Caller(reply),
             permit,
-            accepted: None,
         })?;
         Ok(async move { rx.await.map_err(closed)? })
     }
@@ -667,6 +666,15 @@ impl Client {
     /// has one of the filters already (a second SUBSCRIBE would replace
     /// the first one's options at the broker). Cancel-safe as
     /// [`subscribe`](Self::subscribe) is.
+    ///
+    /// With a session store ([`ConnectOptions::persist_to`]), a
+    /// subscription restored from the store is re-attached when the
+    /// application subscribes again with exactly its filters (one call per
+    /// earlier `subscribe`): the returned [`Subscription`] has the
+    /// messages that arrived for it since the start, and no SUBSCRIBE is
+    /// sent unless the options or properties differ. A call that names
+    /// only some of a restored subscription's filters fails with
+    /// [`Error::AlreadySubscribed`].
     ///
     /// ```no_run
     /// use tern_mqtt::prelude::*;

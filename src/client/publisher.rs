@@ -16,10 +16,19 @@ pub(crate) enum PublishReply {
     /// The caller of `publish` awaits it.
     Caller(oneshot::Sender<Result<PublishOutcome, Error>>),
     /// A [`Publisher`]'s completion stream, under the publish's sequence
-    /// number (boxed: every command is as large as its largest variant).
-    Stream(Box<(u64, mpsc::UnboundedSender<Completion>)>),
-    /// Nobody waits for the outcome (a `try_publish` future was dropped).
-    Nobody,
+    /// number, and the publisher's "accepted" signal (boxed: every command
+    /// is as large as its largest variant).
+    Stream(Box<StreamReply>),
+    /// Nobody waits for the outcome (a [`Publisher`] without a completion
+    /// stream); only for the "accepted" signal, if any.
+    Nobody(Option<oneshot::Sender<()>>),
+}
+
+/// Where a [`Publisher`]'s outcome goes.
+pub(crate) struct StreamReply {
+    sequence: u64,
+    to: mpsc::UnboundedSender<Completion>,
+    accepted: Option<oneshot::Sender<()>>,
 }
 
 /// One outcome on its way to a [`PublishCompletions`] stream. It keeps the
@@ -32,6 +41,16 @@ pub(crate) struct Completion {
 }
 
 impl PublishReply {
+    /// The signal to give once the message is accepted (durable with a
+    /// store), taken out so that it fires apart from the outcome.
+    pub(crate) fn take_accepted(&mut self) -> Option<oneshot::Sender<()>> {
+        match self {
+            PublishReply::Caller(_) => None,
+            PublishReply::Stream(reply) => reply.accepted.take(),
+            PublishReply::Nobody(accepted) => accepted.take(),
+        }
+    }
+
     /// Delivers the outcome; the slot is freed with it (or once a
     /// completion stream has read it).
     pub(crate) fn send(self, result: Result<PublishOutcome, Error>, slot: OwnedSemaphorePermit) {
@@ -39,15 +58,14 @@ impl PublishReply {
             PublishReply::Caller(tx) => {
                 let _ = tx.send(result);
             }
-            PublishReply::Stream(to) => {
-                let (sequence, tx) = *to;
-                let _ = tx.send(Completion {
-                    sequence,
+            PublishReply::Stream(reply) => {
+                let _ = reply.to.send(Completion {
+                    sequence: reply.sequence,
                     result,
                     _slot: slot,
                 });
             }
-            PublishReply::Nobody => {}
+            PublishReply::Nobody(_) => {}
         }
     }
 }
@@ -181,16 +199,19 @@ impl futures_sink::Sink<PublishCommand> for Publisher {
                 .map_err(|_| Error::QueueFull)?,
         };
         let sequence = self.next_sequence;
-        let reply = match &self.completions {
-            Some(tx) => PublishReply::Stream(Box::new((sequence, tx.clone()))),
-            None => PublishReply::Nobody,
-        };
         let (accepted, accepted_rx) = oneshot::channel();
+        let reply = match &self.completions {
+            Some(tx) => PublishReply::Stream(Box::new(StreamReply {
+                sequence,
+                to: tx.clone(),
+                accepted: Some(accepted),
+            })),
+            None => PublishReply::Nobody(Some(accepted)),
+        };
         self.client.send(Command::Publish {
             cmd,
             reply,
             permit: slot,
-            accepted: Some(accepted),
         })?;
         self.accepted = Some(accepted_rx);
         self.next_sequence = sequence.wrapping_add(1);

@@ -104,10 +104,16 @@ pub enum ConnectionState {
 ///   [`poll_event`](Self::poll_event) (application events),
 ///   [`poll_timeout`](Self::poll_timeout) (the next deadline) and
 ///   [`wants_close`](Self::wants_close).
+/// - **Durable state** (only once [`set_persistent`](Self::set_persistent)
+///   was called): [`poll_store_op`](Self::poll_store_op) reports each
+///   change as a [`StoreOp`](crate::store::StoreOp), to be made durable
+///   before the bytes of the same step are written; [`restore`](Self::restore)
+///   resumes from what a store kept. See [`crate::store`].
 /// - **Getters:** [`state`](Self::state), [`limits`](Self::limits),
 ///   [`subscriptions`](Self::subscriptions), [`is_idle`](Self::is_idle).
 ///
 /// After any input or command, a driver drains the outputs in this order:
+/// `poll_store_op` until `None` (a persistent session), then
 /// `poll_transmit` until `None` (and writes the bytes), then `poll_event`
 /// until `None`, then `wants_close` (close the transport once the bytes are
 /// written), then `poll_timeout` to re-arm its single timer.

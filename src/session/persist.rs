@@ -54,7 +54,7 @@ impl Session {
         if publish.qos != QoS::AtMostOnce {
             self.record(|| StoreOp::PutMessage {
                 key: req.0,
-                publish: publish.clone(),
+                publish: Box::new(publish.clone()),
                 queued_at: now,
             });
         }

@@ -59,7 +59,7 @@ impl MemoryStore {
             } => {
                 let message = StoredMessage {
                     key: *key,
-                    publish: publish.clone(),
+                    publish: (**publish).clone(),
                     stage: MessageStage::Queued,
                     expires_at: expiry_deadline(publish, *queued_at, clock),
                 };

@@ -256,7 +256,7 @@ pub enum StoreOp {
         /// The message's key.
         key: u64,
         /// The PUBLISH as accepted (no packet id, no topic alias).
-        publish: Publish,
+        publish: Box<Publish>,
         /// When it was accepted, on the engine's clock.
         queued_at: Instant,
     },
