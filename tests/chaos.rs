@@ -30,7 +30,7 @@ mod process;
 #[path = "support/proxy.rs"]
 mod proxy;
 
-use delivery::{parse_payload, payload, BrokerAudit};
+use delivery::{parse_payload, payload, persistent_session as client_options, BrokerAudit};
 use mosquitto::{Broker, BrokerOptions, Listener};
 use proxy::{Cut, Delay, Direction, Proxy, ProxyHandle, XorShift};
 use std::net::SocketAddr;
@@ -159,21 +159,6 @@ fn collect(
             }
         }
     })
-}
-
-fn client_options(url: &str, id: &str) -> ConnectOptions {
-    ConnectOptions::new(url)
-        .unwrap()
-        .client_id(id)
-        .clean_start(false)
-        .session_expiry(3600)
-        .keep_alive(Duration::from_secs(10))
-        .connect_timeout(Duration::from_secs(5))
-        .reconnect(ReconnectOptions {
-            base_delay: Duration::from_millis(10),
-            max_delay: Duration::from_millis(200),
-            ..Default::default()
-        })
 }
 
 /// Counts connection events of one client.

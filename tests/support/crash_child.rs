@@ -10,13 +10,13 @@
 //! connect is cut, and otherwise waits on the client or on stdin.
 #![allow(dead_code)]
 
-use super::delivery::{parse_payload, payload};
+use super::delivery::{parse_payload, payload, persistent_session};
 use futures_util::SinkExt;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use tern_mqtt::client::{Message, OfflinePolicy, ReconnectOptions};
+use tern_mqtt::client::{Message, OfflinePolicy};
 use tern_mqtt::codec::QoS;
 use tern_mqtt::prelude::{PublishCommand, WritePolicy};
 use tern_mqtt::{Client, ConnectOptions};
@@ -35,8 +35,6 @@ pub const FILTER_ALL: &str = "crash/#";
 /// Connect attempts of one life before it gives up (each attempt may be
 /// cut by the proxy at any byte, CONNECT and CONNACK included).
 const CONNECT_ATTEMPTS: u32 = 200;
-/// Session expiry of both clients: longer than any run.
-pub const SESSION_EXPIRY: u32 = 3600;
 
 /// What a child prints on stdout, one line each, prefixed `crash: `.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -172,18 +170,7 @@ impl ChildEnv {
     /// Options of this life's client: a persistent session on the store,
     /// quick reconnects.
     fn options(&self) -> ConnectOptions {
-        let options = ConnectOptions::new(&self.url)
-            .expect("proxy url")
-            .client_id(&self.client_id)
-            .clean_start(false)
-            .session_expiry(SESSION_EXPIRY)
-            .keep_alive(Duration::from_secs(10))
-            .connect_timeout(Duration::from_secs(5))
-            .reconnect(ReconnectOptions {
-                base_delay: Duration::from_millis(10),
-                max_delay: Duration::from_millis(200),
-                ..Default::default()
-            });
+        let options = persistent_session(&self.url, &self.client_id);
         let Some(dir) = &self.store_dir else {
             return options;
         };

@@ -2,10 +2,32 @@
 //! delivery: the payload scheme of the chaos and crash tests (a sequence
 //! number with a filler derived from it, so corruption is noticed) and
 //! [`BrokerAudit`], which finds the QoS 2 re-sends mosquitto makes on its
-//! own, so that only duplicates the broker explains are excused.
+//! own, so that only duplicates the broker explains are excused; and the
+//! options of their clients.
 #![allow(dead_code)]
 
 use super::proxy::XorShift;
+use std::time::Duration;
+use tern_mqtt::client::ReconnectOptions;
+use tern_mqtt::ConnectOptions;
+
+/// Options of a client on a persistent session (Clean Start 0, an hour of
+/// session expiry) that reconnects quickly: the chaos and crash tests'
+/// publisher and subscriber.
+pub fn persistent_session(url: &str, id: &str) -> ConnectOptions {
+    ConnectOptions::new(url)
+        .expect("a valid broker url")
+        .client_id(id)
+        .clean_start(false)
+        .session_expiry(3600)
+        .keep_alive(Duration::from_secs(10))
+        .connect_timeout(Duration::from_secs(5))
+        .reconnect(ReconnectOptions {
+            base_delay: Duration::from_millis(10),
+            max_delay: Duration::from_millis(200),
+            ..Default::default()
+        })
+}
 
 /// The payload of message `seq`: the number and a filler derived from it,
 /// so a corrupted payload is noticed.
