@@ -271,15 +271,9 @@ async fn killed_clients_lose_no_accepted_message() {
         plan.broker_restarts,
         if plan.durable { "disk" } else { "in-memory" }
     );
-    let deadline = plan.deadline;
-    let run = async move {
-        let (mut run, rx) = Run::start(plan, seed).await;
-        run.drive(rx).await;
-        run.finish().await;
-    };
-    tokio::time::timeout(deadline, run)
-        .await
-        .unwrap_or_else(|_| panic!("crash run (seed {seed}) did not finish within {deadline:?}"));
+    let (mut run, rx) = Run::start(plan, seed).await;
+    run.drive(rx).await;
+    run.finish().await;
 }
 
 /// mosquitto with persistence and a fault proxy for each child, cutting
@@ -421,23 +415,46 @@ impl Run {
 
     /// Handles reports until both children exited at the end.
     async fn drive(&mut self, mut rx: mpsc::UnboundedReceiver<Heard>) {
+        let deadline = tokio::time::Instant::now() + self.plan.deadline;
         while self.closed < 2 {
-            let heard = match self.drain_progress {
-                Some(t) => {
-                    let left = self.plan.drain.saturating_sub(t.elapsed());
-                    match tokio::time::timeout(left, rx.recv()).await {
-                        Ok(h) => h,
-                        Err(_) => self.drain_timed_out(),
-                    }
-                }
-                None => rx.recv().await,
+            let drain_end = self
+                .drain_progress
+                .map(|t| tokio::time::Instant::from_std(t) + self.plan.drain);
+            let until = drain_end.map_or(deadline, |d| d.min(deadline));
+            let heard = match tokio::time::timeout_at(until, rx.recv()).await {
+                Ok(heard) => heard.expect("the run holds a sender"),
+                Err(_) if drain_end.is_some_and(|d| d < deadline) => self.drain_timed_out(),
+                Err(_) => self.stalled(),
             };
-            let heard = heard.expect("the run holds a sender");
             match heard.report {
                 Some(report) => self.hear(heard.role, heard.life, report).await,
                 None => self.ended(heard.role, heard.life).await,
             }
         }
+    }
+
+    /// The run's deadline passed: what it was waiting for, for the diagnosis.
+    fn stalled(&mut self) -> ! {
+        let (n, first) = self.ledger.unseen(20);
+        let lives = [PUB, SUB].map(|r| self.lives[r].as_ref().map(|l| (l.number, l.killed)));
+        self.keep_dir();
+        panic!(
+            "seed {}: the run did not finish within {:?}: phase {:?}, confirmed {} of {}, \
+             {n} confirmed not yet printed (e.g. {first:?}), lives (number, killed) \
+             publisher {:?} subscriber {:?}, kills {:?}, publisher life confirmed {} of \
+             kill at {:?}; run dir {}",
+            self.seed,
+            self.plan.deadline,
+            self.phase,
+            self.ledger.confirmed_count(),
+            self.plan.total(),
+            lives[PUB],
+            lives[SUB],
+            self.kills,
+            self.pub_life_confirmed,
+            self.pub_kill_at,
+            self.dir.path().display()
+        );
     }
 
     fn drain_timed_out(&mut self) -> ! {
@@ -467,6 +484,7 @@ impl Run {
                     self.kill(PUB, true);
                 }
             }
+            Report::Feeding(q, s) => self.ledger.feeding(q, s),
             Report::Accepted(q, s) => {
                 if self.ledger.accepted(q, s) {
                     self.confirmed(live).await;
@@ -732,6 +750,10 @@ impl Run {
         for (name, p) in ["publisher", "subscriber"].iter().zip(&self.proxies) {
             println!("crash: {name} proxy: {}", p.summary());
         }
+        println!(
+            "crash: subscriber prints per life {:?}",
+            self.ledger.prints_in_life
+        );
         for (q, t) in self.ledger.tracks.iter().enumerate() {
             println!(
                 "crash: QoS {}: {} duplicates ({} flagged DUP)",

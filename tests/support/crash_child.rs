@@ -41,6 +41,9 @@ const CONNECT_ATTEMPTS: u32 = 200;
 pub enum Report {
     /// Connected (and, for the subscriber, subscribed).
     Ready,
+    /// Publisher: about to feed message `(qos, seq)` to the sink (printed
+    /// first, so a message the client may hold was always announced).
+    Feeding(u8, u32),
     /// Publisher: the enqueue of message `(qos, seq)` completed (the sink
     /// flushed it): the client holds it and must not lose it.
     Accepted(u8, u32),
@@ -63,6 +66,7 @@ impl Report {
     pub fn line(&self) -> String {
         match self {
             Report::Ready => "crash: ready".into(),
+            Report::Feeding(q, s) => format!("crash: feeding {q} {s}"),
             Report::Accepted(q, s) => format!("crash: accepted {q} {s}"),
             Report::Done(q, s, ok) => format!("crash: done {q} {s} {}", u8::from(*ok)),
             Report::Finished => "crash: finished".into(),
@@ -86,6 +90,7 @@ impl Report {
             "ready" => Report::Ready,
             "finished" => Report::Finished,
             "marker" => Report::Marker,
+            "feeding" => Report::Feeding(u8::try_from(num()?).ok()?, num()?),
             "accepted" => Report::Accepted(u8::try_from(num()?).ok()?, num()?),
             "done" => Report::Done(u8::try_from(num()?).ok()?, num()?, num()? == 1),
             "got" => Report::Got(u8::try_from(num()?).ok()?, num()?, num()? == 1),
@@ -273,6 +278,7 @@ async fn publisher(env: ChildEnv) {
     });
     for chunk in todo.chunks(env.batch.max(1)) {
         for &(q, s) in chunk {
+            say(&Report::Feeding(q, s));
             sink.feed(message(q, s)).await.expect("sink accepts");
         }
         sink.flush().await.expect("sink flushes");

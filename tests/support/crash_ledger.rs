@@ -1,26 +1,21 @@
 //! The crash test's books: which messages the publisher's lives reported
-//! accepted or done, which lives enqueued each one, and where the
+//! about to feed to the client, accepted or done, and where the
 //! subscriber's lives printed each; and the verdict over them.
 //!
 //! The duplicates a QoS 2 message may show, and nothing more, are
 //! explained by one of
-//! * a re-enqueue: a later publisher life published it again because no
-//!   earlier life had reported it accepted (the client may have held it
-//!   already, durably, and sent it too);
+//! * a re-enqueue: more than one publisher life started to feed it to the
+//!   client, because no earlier life had reported it accepted (the client
+//!   may have held it already, durably, and sent it too);
 //! * the subscriber's redelivery window: it printed the message in a life
-//!   that was killed, among that life's last [`ACK_WINDOW`] prints (before
-//!   its acknowledgement reached the broker), and a later life got it again;
+//!   that was killed before its acknowledgement reached the broker, which
+//!   sent it again (the broker log shows the re-sent PUBLISH before any
+//!   PUBREC, see [`BrokerAudit`]), and a later life printed it again;
 //! * mosquitto re-sending a PUBLISH after the subscriber's PUBREC (see
 //!   [`BrokerAudit`]), as in the chaos test.
 #![allow(dead_code)]
 
 use super::delivery::BrokerAudit;
-
-/// How many of a killed subscriber life's last prints may still have been
-/// unacknowledged at the broker: five times mosquitto's default
-/// `max_inflight_messages` (20), the most QoS 1/2 messages it has
-/// unacknowledged at one client.
-pub const ACK_WINDOW: u64 = 100;
 
 /// One message's story.
 #[derive(Debug, Default, Clone)]
@@ -29,8 +24,8 @@ pub struct Story {
     pub accepted: bool,
     /// A publisher life reported its publish complete.
     pub done: bool,
-    /// Publisher lives whose list held it.
-    pub enqueued: u32,
+    /// Publisher lives that started to feed it to the client.
+    pub fed: u32,
     /// Subscriber prints: (life, index of the print in that life).
     pub prints: Vec<(u32, u64)>,
 }
@@ -100,23 +95,27 @@ impl Ledger {
     }
 
     /// The list of the next publisher life: every message not confirmed
-    /// yet, QoS 1 and 2 interleaved; each is counted as enqueued again.
+    /// yet, QoS 1 and 2 interleaved.
     pub fn next_todo(&mut self) -> Vec<(u8, u32)> {
         let longest = self.tracks.iter().map(|t| t.stories.len()).max();
         let mut todo = Vec::new();
         for i in 0..longest.unwrap_or(0) {
             for q in 0..2 {
-                let confirmed = match self.tracks[q].stories.get(i) {
-                    Some(s) => self.confirmed(s),
-                    None => continue,
-                };
-                if !confirmed {
-                    self.tracks[q].stories[i].enqueued += 1;
+                if self.tracks[q]
+                    .stories
+                    .get(i)
+                    .is_some_and(|s| !self.confirmed(s))
+                {
                     todo.push((q as u8 + 1, i as u32));
                 }
             }
         }
         todo
+    }
+
+    /// A publisher life is about to feed `(qos, seq)` to its client.
+    pub fn feeding(&mut self, qos: u8, seq: u32) {
+        self.story(qos, seq).expect("fed message in range").fed += 1;
     }
 
     /// The publisher reported `(qos, seq)` accepted; true when that newly
@@ -201,26 +200,16 @@ impl Ledger {
         story: &Story,
         last_sub_life: u32,
     ) {
-        let reenqueued = story.enqueued.saturating_sub(1);
-        let window = story
-            .prints
-            .windows(2)
-            .filter(|pair| {
-                let (life, nth) = pair[0];
-                let in_tail = self
-                    .prints_in_life
-                    .get(life as usize - 1)
-                    .is_some_and(|total| total - nth <= ACK_WINDOW);
-                life < pair[1].0 && life < last_sub_life && in_tail
-            })
-            .count() as u32;
+        let reenqueued = story.fed.saturating_sub(1);
+        let resent = audit.resent_before_pubrec.get(&seq).copied().unwrap_or(0);
+        let window = ack_window_redeliveries(&story.prints, last_sub_life, resent);
         let broker = audit.resent_after_pubrec.get(&seq).copied().unwrap_or(0);
         let extra = story.prints.len() as u32 - 1;
         let mut left = extra;
         for (count, excused) in [
+            (broker, &mut v.explained_by_broker),
             (reenqueued, &mut v.explained_by_reenqueue),
             (window, &mut v.explained_by_ack_window),
-            (broker, &mut v.explained_by_broker),
         ] {
             let used = left.min(count);
             *excused += u64::from(used);
@@ -238,6 +227,24 @@ impl Ledger {
     }
 }
 
+/// How many of a message's prints the subscriber's ack window explains:
+/// prints in a killed life that a later life printed again (each copy the
+/// broker had not seen acknowledged comes back once), at most as many as
+/// the later lives printed and as the broker re-sent before a PUBREC.
+fn ack_window_redeliveries(prints: &[(u32, u64)], last_sub_life: u32, resent: u32) -> u32 {
+    let mut unacked = 0u32;
+    let mut again = 0u32;
+    for (i, &(life, _)) in prints.iter().enumerate() {
+        if life < last_sub_life && prints[i + 1..].iter().any(|(l, _)| *l > life) {
+            unacked += 1;
+        }
+        if prints[..i].iter().any(|(l, _)| *l < life) {
+            again += 1;
+        }
+    }
+    unacked.min(again).min(resent)
+}
+
 /// A QoS 2 message delivered more often than anything explains.
 #[derive(Debug, Clone)]
 pub struct Unexplained {
@@ -245,9 +252,10 @@ pub struct Unexplained {
     pub seq: u32,
     /// Where it was printed: (subscriber life, index in that life).
     pub prints: Vec<(u32, u64)>,
-    /// Re-enqueues by later publisher lives.
+    /// Publisher lives that fed it, beyond the first.
     pub reenqueued: u32,
-    /// Prints within a killed subscriber life's ack window.
+    /// Prints in a killed subscriber life that the broker re-sent before a
+    /// PUBREC and a later life printed again.
     pub window: u32,
     /// mosquitto's re-sends after PUBREC.
     pub broker: u32,

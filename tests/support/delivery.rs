@@ -65,6 +65,10 @@ pub struct BrokerAudit {
     /// Per QoS 2 sequence number: PUBLISH packets sent to the subscriber
     /// after the broker had received the subscriber's PUBREC for it.
     pub resent_after_pubrec: std::collections::HashMap<u32, u32>,
+    /// Per QoS 2 sequence number: PUBLISH packets sent to the subscriber
+    /// again (DUP) before the broker had its PUBREC: the subscriber had not
+    /// acknowledged it (yet), so a client that died in between gets it again.
+    pub resent_before_pubrec: std::collections::HashMap<u32, u32>,
     /// QoS 2 sequence numbers the publisher sent again as PUBLISH after the
     /// broker had received its PUBREL (a client bug).
     pub publisher_resent_after_pubrel: Vec<u32>,
@@ -114,10 +118,13 @@ impl BrokerAudit {
                 };
                 match sub_flows.get_mut(&mid) {
                     Some((s, rec)) if *s == seq => {
-                        if *rec {
-                            *audit.resent_after_pubrec.entry(seq).or_default() += 1;
-                            *rec = false;
-                        }
+                        let resends = if *rec {
+                            &mut audit.resent_after_pubrec
+                        } else {
+                            &mut audit.resent_before_pubrec
+                        };
+                        *resends.entry(seq).or_default() += 1;
+                        *rec = false;
                     }
                     _ => {
                         audit.sub_flows_seen += 1;
