@@ -231,7 +231,7 @@ impl Ledger {
 /// prints in a killed life that a later life printed again (each copy the
 /// broker had not seen acknowledged comes back once), at most as many as
 /// the later lives printed and as the broker re-sent before a PUBREC.
-fn ack_window_redeliveries(prints: &[(u32, u64)], last_sub_life: u32, resent: u32) -> u32 {
+pub fn ack_window_redeliveries(prints: &[(u32, u64)], last_sub_life: u32, resent: u32) -> u32 {
     let mut unacked = 0u32;
     let mut again = 0u32;
     for (i, &(life, _)) in prints.iter().enumerate() {
