@@ -292,6 +292,25 @@ async fn every_message_policy_keeps_what_it_accepted_too() {
     client.unwrap().abort().await.unwrap();
 }
 
+#[tokio::test]
+async fn a_second_client_on_an_open_store_fails_with_a_store_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let (connector, broker) = ScriptedBroker::in_memory();
+    let (client, _conn, _) = start(&broker, &connector, dir.path(), false).await;
+    match Client::connect(options(&connector, dir.path())).await {
+        Err(tern_mqtt::Error::Store(e)) => {
+            assert_eq!(e.path, dir.path().join("session.redb"), "{e}")
+        }
+        other => panic!("expected a store error, got {other:?}"),
+    }
+    assert_eq!(
+        connector.connects(),
+        1,
+        "the second client tried no connection"
+    );
+    client.abort().await.unwrap();
+}
+
 // ----- the engine, sans-IO, on a memory store -----
 
 fn persist(session: &mut Session, store: &mut MemoryStore, clock: &Clock) {

@@ -123,6 +123,11 @@ fn a_store_truncated_at_every_cut_point_opens_with_an_error_or_intact_records() 
         for recovery in [StoreRecovery::Fail, StoreRecovery::KeepValidPrefix] {
             let (copy, result) = open_copy(&bytes[..len], recovery);
             check(&original, &copy, &result);
+            if recovery == StoreRecovery::Fail {
+                // Nothing is lost silently: all of it, or an error.
+                let whole = result.as_ref().map_or(true, |r| r == &original);
+                assert!(whole, "cut at {len}");
+            }
             errors += usize::from(result.is_err());
             std::fs::remove_dir_all(copy).unwrap();
         }
@@ -232,4 +237,35 @@ async fn connect_on_a_damaged_store_fails_with_a_store_error_before_any_io() {
     }
     // Nothing was reset: the damaged file is as it was.
     assert_eq!(std::fs::read(dir.path().join(FILE)).unwrap(), &bytes[..100]);
+}
+
+#[test]
+fn a_store_whose_creation_was_cut_short_is_made_again_and_an_empty_one_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    // A crash while the store was first made leaves only the temporary
+    // file, half written: the next start makes the store again.
+    std::fs::write(dir.path().join(format!("{FILE}.new")), b"redb\x1a half").unwrap();
+    let mut store = DiskStore::open(dir.path(), V5, StoreRecovery::Fail).unwrap();
+    assert!(store.load().unwrap().is_empty());
+    drop(store);
+    // An empty store file is no store the client made: refused by default.
+    std::fs::write(dir.path().join(FILE), b"").unwrap();
+    let error = DiskStore::open(dir.path(), V5, StoreRecovery::Fail).unwrap_err();
+    assert!(matches!(error.kind, StoreErrorKind::Empty), "{error}");
+    let mut store = DiskStore::open(dir.path(), V5, StoreRecovery::KeepValidPrefix).unwrap();
+    assert!(store.load().unwrap().is_empty(), "started afresh, as asked");
+}
+
+#[test]
+fn a_store_left_by_a_crash_opens_with_everything_committed_under_fail() {
+    let dir = tempfile::tempdir().unwrap();
+    let original = small_store(dir.path());
+    // The file as a crash leaves it: copied while the database is open
+    // (redb marks it as needing recovery until a clean close).
+    let store = DiskStore::open(dir.path(), V5, StoreRecovery::Fail).unwrap();
+    let bytes = std::fs::read(dir.path().join(FILE)).unwrap();
+    let (copy, result) = open_copy(&bytes, StoreRecovery::Fail);
+    assert_eq!(result.expect("recovered by redb, not refused"), original);
+    drop(store);
+    std::fs::remove_dir_all(copy).unwrap();
 }

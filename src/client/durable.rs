@@ -36,6 +36,8 @@ pub(crate) struct StoreWriter {
     /// The last batch sent, and the last one made durable.
     submitted: u64,
     durable: u64,
+    /// The last batch the bytes written now must wait for.
+    gate: u64,
     /// Bytes waiting for the batch they depend on.
     held: VecDeque<(u64, Bytes)>,
     /// "Accepted" signals waiting for their batch.
@@ -64,6 +66,7 @@ impl StoreWriter {
             path,
             submitted: 0,
             durable: 0,
+            gate: 0,
             held: VecDeque::new(),
             accepts: VecDeque::new(),
             failed: None,
@@ -72,6 +75,9 @@ impl StoreWriter {
 
     fn submit(&mut self, ops: Vec<StoreOp>) {
         self.submitted += 1;
+        if gates_bytes(&ops) {
+            self.gate = self.submitted;
+        }
         let batch = Batch {
             seq: self.submitted,
             ops,
@@ -100,28 +106,43 @@ impl StoreWriter {
         let mut progress = false;
         while let Poll::Ready(report) = self.durable_rx.poll_recv(cx) {
             progress = true;
-            match report {
-                Some(Ok(seq)) => self.durable = self.durable.max(seq),
-                Some(Err(e)) => {
-                    self.failed.get_or_insert(e);
-                }
-                None => {
-                    self.failed
-                        .get_or_insert_with(|| StoreError::new(&self.path, StoreErrorKind::Closed));
-                    break;
-                }
+            if !self.take_report(report) {
+                break;
             }
         }
-        while self
-            .accepts
-            .front()
-            .is_some_and(|(seq, _)| *seq <= self.durable)
-        {
+        self.fire_accepts();
+        progress
+    }
+
+    /// One report of the thread (`None`: it has ended). False once no
+    /// more can come.
+    fn take_report(&mut self, report: Option<Result<u64, StoreError>>) -> bool {
+        match report {
+            Some(Ok(seq)) => self.durable = self.durable.max(seq),
+            Some(Err(e)) => {
+                self.failed.get_or_insert(e);
+            }
+            None => {
+                if self.to_thread.is_some() {
+                    let closed = StoreError::new(&self.path, StoreErrorKind::Closed);
+                    self.failed.get_or_insert(closed);
+                }
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Tells every message whose batch is durable that it is accepted.
+    fn fire_accepts(&mut self) {
+        while let Some((seq, _)) = self.accepts.front() {
+            if *seq > self.durable {
+                break;
+            }
             if let Some((_, accepted)) = self.accepts.pop_front() {
                 let _ = accepted.send(());
             }
         }
-        progress
     }
 
     /// Moves the bytes whose batch is durable to `out`.
@@ -145,6 +166,11 @@ impl StoreWriter {
         if let Some(closed) = self.closed.take() {
             let _ = closed.await;
         }
+        // What the last commits made durable is accepted, even now.
+        while let Ok(report) = self.durable_rx.try_recv() {
+            self.take_report(Some(report));
+        }
+        self.fire_accepts();
     }
 }
 
@@ -177,10 +203,31 @@ fn puts(batch: &Batch) -> usize {
         .count()
 }
 
+/// Whether a batch concerns outgoing messages (a new one, a stage, one
+/// done): those may wait for a group.
+fn about_messages(batch: &Batch) -> bool {
+    batch.ops.iter().any(|op| {
+        matches!(
+            op,
+            StoreOp::PutMessage { .. } | StoreOp::SetStage { .. } | StoreOp::RemoveMessage { .. }
+        )
+    })
+}
+
+/// Whether the bytes written after this batch must wait for it. A batch
+/// that only removes finished messages need not hold anything back: if a
+/// crash loses it, the next process sends a QoS 1 message again (allowed
+/// duplicate) or a PUBREL the broker answers as unknown.
+fn gates_bytes(ops: &[StoreOp]) -> bool {
+    ops.iter()
+        .any(|op| !matches!(op, StoreOp::RemoveMessage { .. }))
+}
+
 /// The batches one commit takes: under group commit, every batch already
 /// waiting, then more until `max_messages` new messages wait or
-/// `max_delay` has passed since the first (no wait when no message is
-/// among them); otherwise one batch.
+/// `max_delay` has passed since the first (no wait when no outgoing
+/// message is concerned: incoming acks and subscriptions go at once);
+/// otherwise one batch.
 fn gather(first: Batch, policy: WritePolicy, rx: &std_mpsc::Receiver<Batch>) -> Vec<Batch> {
     let WritePolicy::GroupCommit {
         max_delay,
@@ -191,12 +238,13 @@ fn gather(first: Batch, policy: WritePolicy, rx: &std_mpsc::Receiver<Batch>) -> 
     };
     let started = std::time::Instant::now();
     let mut count = puts(&first);
+    let mut waits = about_messages(&first);
     let mut group = vec![first];
     while count < max_messages {
         let next = match rx.try_recv() {
             Ok(b) => b,
             Err(std_mpsc::TryRecvError::Disconnected) => break,
-            Err(std_mpsc::TryRecvError::Empty) if count == 0 => break,
+            Err(std_mpsc::TryRecvError::Empty) if !waits => break,
             Err(std_mpsc::TryRecvError::Empty) => {
                 let left = max_delay.saturating_sub(started.elapsed());
                 match rx.recv_timeout(left) {
@@ -206,6 +254,7 @@ fn gather(first: Batch, policy: WritePolicy, rx: &std_mpsc::Receiver<Batch>) -> 
             }
         };
         count += puts(&next);
+        waits |= about_messages(&next);
         group.push(next);
     }
     group
@@ -290,7 +339,7 @@ impl Driver {
             return;
         };
         while let Some(bytes) = self.session.poll_transmit() {
-            store.held.push_back((store.submitted, bytes));
+            store.held.push_back((store.gate, bytes));
         }
         store.release(out);
     }
@@ -313,5 +362,95 @@ impl Driver {
         if let Some(store) = self.store.as_mut() {
             store.close().await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    fn batch(seq: u64, messages: u64) -> Batch {
+        let cmd = crate::PublishCommand::to("t", "x", crate::QoS::AtLeastOnce).unwrap();
+        let publish = crate::codec::Publish {
+            dup: false,
+            qos: cmd.qos,
+            retain: false,
+            topic: Some(cmd.topic),
+            packet_id: None,
+            properties: cmd.properties,
+            payload: cmd.payload,
+        };
+        let ops = (0..messages)
+            .map(|key| StoreOp::PutMessage {
+                key,
+                publish: Box::new(publish.clone()),
+                queued_at: Instant::now(),
+            })
+            .collect();
+        Batch {
+            seq,
+            ops,
+            clock: Clock {
+                now: Instant::now(),
+                wall: SystemTime::now(),
+            },
+        }
+    }
+
+    #[test]
+    fn group_commit_takes_what_waits_up_to_max_messages() {
+        let policy = WritePolicy::GroupCommit {
+            max_delay: Duration::from_secs(3600),
+            max_messages: 3,
+        };
+        let (tx, rx) = std_mpsc::channel();
+        for seq in 2..=6 {
+            tx.send(batch(seq, 1)).unwrap();
+        }
+        let group = gather(batch(1, 1), policy, &rx);
+        assert_eq!(group.iter().map(|b| b.seq).collect::<Vec<_>>(), [1, 2, 3]);
+        let group = gather(rx.recv().unwrap(), policy, &rx);
+        assert_eq!(group.iter().map(|b| b.seq).collect::<Vec<_>>(), [4, 5, 6]);
+    }
+
+    #[test]
+    fn group_commit_does_not_wait_without_messages_and_every_message_never_groups() {
+        let policy = WritePolicy::GroupCommit {
+            max_delay: Duration::from_secs(3600),
+            max_messages: 64,
+        };
+        let (tx, rx) = std_mpsc::channel();
+        // Nothing about outgoing messages: committed at once, no hour-long wait.
+        assert_eq!(gather(batch(1, 0), policy, &rx).len(), 1);
+        tx.send(batch(3, 1)).unwrap();
+        let group = gather(batch(2, 1), WritePolicy::EveryMessage, &rx);
+        assert_eq!(group.iter().map(|b| b.seq).collect::<Vec<_>>(), [2]);
+    }
+
+    #[test]
+    fn only_removals_of_finished_messages_let_bytes_pass_before_they_are_durable() {
+        assert!(!gates_bytes(&[StoreOp::RemoveMessage { key: 1 }]));
+        let stage = StoreOp::SetStage {
+            key: 1,
+            stage: crate::store::MessageStage::Queued,
+        };
+        assert!(gates_bytes(&[StoreOp::RemoveMessage { key: 1 }, stage]));
+        assert!(gates_bytes(&[StoreOp::RemoveIncoming { packet_id: 1 }]));
+    }
+
+    #[test]
+    fn group_commit_stops_waiting_after_max_delay() {
+        let policy = WritePolicy::GroupCommit {
+            max_delay: Duration::from_millis(1),
+            max_messages: 64,
+        };
+        let (_tx, rx) = std_mpsc::channel();
+        let group = gather(batch(1, 1), policy, &rx);
+        assert_eq!(
+            group.len(),
+            1,
+            "the lone message is committed after the delay"
+        );
     }
 }

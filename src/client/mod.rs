@@ -283,6 +283,8 @@ struct Shared {
     first_events: Mutex<Option<broadcast::Receiver<ConnectionEvent>>>,
     status: watch::Receiver<ConnectionStatus>,
     session_present: bool,
+    /// Whether a session store makes publishes wait for durability.
+    pub(crate) durable: bool,
     offline_policy: OfflinePolicy,
     client_id: String,
     broker: String,
@@ -369,6 +371,7 @@ impl Client {
         let buffered = metrics::buffered_gauge(&client_id);
         let broker = options.describe_broker();
         let subscription_budget = options.subscription_budget;
+        let durable = store.is_some();
         let (tx, rx) = mpsc::unbounded_channel();
         let (ready_tx, ready_rx) = oneshot::channel();
         let driver = driver::Driver::new(options, rx, tx.downgrade(), events, status_tx, store);
@@ -383,6 +386,7 @@ impl Client {
                 first_events: Mutex::new(Some(first)),
                 status,
                 session_present,
+                durable,
                 offline_policy,
                 client_id,
                 broker,

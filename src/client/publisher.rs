@@ -199,21 +199,29 @@ impl futures_sink::Sink<PublishCommand> for Publisher {
                 .map_err(|_| Error::QueueFull)?,
         };
         let sequence = self.next_sequence;
-        let (accepted, accepted_rx) = oneshot::channel();
+        // Without a store a message is accepted once it is with the
+        // connection task, as it is now: no signal needed.
+        let (accepted, accepted_rx) = match self.client.shared.durable {
+            true => {
+                let (tx, rx) = oneshot::channel();
+                (Some(tx), Some(rx))
+            }
+            false => (None, None),
+        };
         let reply = match &self.completions {
             Some(tx) => PublishReply::Stream(Box::new(StreamReply {
                 sequence,
                 to: tx.clone(),
-                accepted: Some(accepted),
+                accepted,
             })),
-            None => PublishReply::Nobody(Some(accepted)),
+            None => PublishReply::Nobody(accepted),
         };
         self.client.send(Command::Publish {
             cmd,
             reply,
             permit: slot,
         })?;
-        self.accepted = Some(accepted_rx);
+        self.accepted = accepted_rx;
         self.next_sequence = sequence.wrapping_add(1);
         Ok(())
     }

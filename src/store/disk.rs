@@ -75,8 +75,19 @@ impl DiskStore {
         let dir = dir.as_ref();
         std::fs::create_dir_all(dir).map_err(|e| StoreError::new(dir, e))?;
         let path = dir.join(FILE_NAME);
+        // An empty file: a creation cut short before this build made stores
+        // atomically, or a store truncated to nothing. Starting afresh on
+        // it would be a silent reset unless the application chose so.
+        let empty = std::fs::metadata(&path).is_ok_and(|m| m.len() == 0);
+        if empty && recovery == StoreRecovery::Fail {
+            return Err(StoreError::new(&path, StoreErrorKind::Empty));
+        }
+        if empty || !path.exists() {
+            create_atomically(dir, &path, version)?;
+        }
         guarded(&path.clone(), || {
-            let mut db = Database::create(&path).map_err(|e| db_error(&path, e))?;
+            // `open`, never `create`: redb initializes an empty file.
+            let mut db = Database::open(&path).map_err(|e| db_error(&path, e))?;
             check_integrity(&mut db, &path, recovery)?;
             let store = DiskStore {
                 db,
@@ -173,6 +184,34 @@ impl DiskStore {
 
 /// Records to delete after a load under [`StoreRecovery::KeepValidPrefix`].
 type Bad = Vec<(&'static str, String)>;
+
+/// Makes a new store in a temporary file and renames it into place, so
+/// that a crash while it is made leaves no store (and a next start makes it
+/// again) rather than a half-made file redb refuses to open.
+fn create_atomically(dir: &Path, path: &Path, version: ProtocolVersion) -> Result<(), StoreError> {
+    let fresh = dir.join(format!("{FILE_NAME}.new"));
+    match std::fs::remove_file(&fresh) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(StoreError::new(&fresh, e))
+        }
+        _ => {}
+    }
+    guarded(&fresh, || {
+        let db = Database::create(&fresh).map_err(|e| db_error(&fresh, e))?;
+        let store = DiskStore {
+            db,
+            path: fresh.clone(),
+            version,
+            recovery: StoreRecovery::Fail,
+        };
+        store.check_format()
+    })?;
+    std::fs::rename(&fresh, path).map_err(|e| StoreError::new(path, e))?;
+    // The rename itself must survive a crash: sync the directory.
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| StoreError::new(dir, e))
+}
 
 /// Verifies every page checksum (redb checks them on its own only when it
 /// recovers from an unclean shutdown): a page changed behind redb's back

@@ -10,7 +10,12 @@
 //! driver drains those ops after every input or command, **before** it
 //! writes the bytes [`poll_transmit`](crate::session::Session::poll_transmit)
 //! produced in the same step, hands them to a [`Store`], and writes those
-//! bytes only once the store has made the ops durable. What is kept:
+//! bytes only once the store has made the ops durable. (The tokio driver
+//! lets bytes pass a step whose ops only remove finished messages: if a
+//! crash loses those removals, the next process sends a QoS 1 message
+//! again, a duplicate QoS 1 allows, or a PUBREL the broker answers as
+//! unknown; an incoming id's removal is never let pass, as a stale one
+//! would swallow the broker's next message under that id.) What is kept:
 //!
 //! - every outgoing QoS 1/2 message from the moment it is accepted (the
 //!   offline queue included), with its stage (queued, PUBLISH sent under a
@@ -53,16 +58,17 @@
 //! messages share one sync.
 
 mod disk;
+mod error;
 mod memory;
 mod record;
 
 pub use disk::DiskStore;
+pub use error::{StoreError, StoreErrorKind};
 pub use memory::MemoryStore;
 
 use crate::codec::{MqttString, ProtocolVersion, Publish};
 use crate::session::ActiveSubscription;
 use crate::topic::TopicFilter;
-use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
 /// The version of the record format this build writes, kept under the
@@ -112,95 +118,19 @@ impl Default for WritePolicy {
 pub enum StoreRecovery {
     /// Refuse to start: `Client::connect` fails with
     /// [`Error::Store`](crate::Error::Store), naming the file and what is
-    /// wrong. The default: nothing is dropped without the application
-    /// deciding so.
+    /// wrong (an empty file included). The default: nothing is dropped
+    /// without the application deciding so.
     #[default]
     Fail,
     /// Keep every record that decodes and delete the ones that do not
-    /// (each is logged with its key). redb itself either opens a file
-    /// (rolling back to its last good commit) or refuses it: a file it
-    /// refuses (a truncated or overwritten header, a failed repair), a
-    /// missing format key and a store from a future format version still
-    /// fail, as there is no valid part to keep.
+    /// (each is logged with its key); go on with what redb's repair kept
+    /// after a failed page checksum; start afresh on an empty file. redb
+    /// itself either opens a file (rolling back to its last good commit)
+    /// or refuses it: a file it refuses (a truncated or overwritten
+    /// header, a failed repair), a missing format key and a store from a
+    /// future format version still fail, as there is no valid part to
+    /// keep.
     KeepValidPrefix,
-}
-
-/// Why a store could not be opened, read or written.
-#[derive(Debug, thiserror::Error)]
-#[error("session store {}: {kind}", path.display())]
-pub struct StoreError {
-    /// The file (or directory) concerned.
-    pub path: PathBuf,
-    /// What went wrong.
-    pub kind: StoreErrorKind,
-}
-
-/// What went wrong with a store.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum StoreErrorKind {
-    /// The directory could not be created, or a file operation failed.
-    #[error("I/O error: {0}")]
-    Io(#[from] std::io::Error),
-    /// The database refused the file or an operation (corruption found by
-    /// its checksums, a file that is no redb database, a second open in
-    /// this process).
-    #[error("database error: {0}")]
-    Database(String),
-    /// The store was written by a later version of this crate.
-    #[error("format version {found} is newer than the {supported} this build reads")]
-    FutureVersion {
-        /// The version found in the store.
-        found: u32,
-        /// [`FORMAT_VERSION`].
-        supported: u32,
-    },
-    /// A record does not decode (with [`StoreRecovery::Fail`]).
-    #[error("corrupt {table} record {key}: {why}")]
-    CorruptRecord {
-        /// Which kind of record.
-        table: &'static str,
-        /// Its key, as text.
-        key: String,
-        /// What is wrong with it.
-        why: String,
-    },
-    /// The store thread is gone (it failed earlier).
-    #[error("the store is closed")]
-    Closed,
-}
-
-impl StoreError {
-    pub(crate) fn new(path: impl Into<PathBuf>, kind: impl Into<StoreErrorKind>) -> Self {
-        StoreError {
-            path: path.into(),
-            kind: kind.into(),
-        }
-    }
-
-    /// A copy for one more waiter (I/O errors keep their kind and text).
-    pub(crate) fn duplicate(&self) -> StoreError {
-        let kind = match &self.kind {
-            StoreErrorKind::Io(e) => {
-                StoreErrorKind::Io(std::io::Error::new(e.kind(), e.to_string()))
-            }
-            StoreErrorKind::Database(s) => StoreErrorKind::Database(s.clone()),
-            StoreErrorKind::FutureVersion { found, supported } => StoreErrorKind::FutureVersion {
-                found: *found,
-                supported: *supported,
-            },
-            StoreErrorKind::CorruptRecord { table, key, why } => StoreErrorKind::CorruptRecord {
-                table,
-                key: key.clone(),
-                why: why.clone(),
-            },
-            StoreErrorKind::Closed => StoreErrorKind::Closed,
-        };
-        StoreError {
-            path: self.path.clone(),
-            kind,
-        }
-    }
 }
 
 /// Where an outgoing QoS 1/2 message stands, as stored.
