@@ -11,7 +11,8 @@
 # CRASH_SUB_KILLS, CRASH_BROKER_RESTARTS, CRASH_SEED, CRASH_KEEP=1 (keep the
 # run dir with both stores, the children's stderr and the broker log),
 # CRASH_STORE=memory (the in-memory client, for comparison: only completed
-# publishes count as confirmed). A failing run keeps its run dir and names it.
+# publishes count as confirmed), CRASH_SUB_RECEIVE_MAXIMUM=<n> (the
+# subscriber's Receive Maximum). A failing run keeps its run dir and names it.
 # A debug build, shared with `cargo test` (the broker and the fsyncs, not the
 # client, set the pace).
 set -euo pipefail

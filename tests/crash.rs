@@ -22,7 +22,12 @@
 //! * Knobs: `CRASH_SEED` (replays the same kill and fault plan; the seed is
 //!   printed), `CRASH_Q1`, `CRASH_Q2`, `CRASH_PUB_KILLS`,
 //!   `CRASH_SUB_KILLS`, `CRASH_BROKER_RESTARTS`, `CRASH_KEEP=1` (keep the
-//!   run directory with the stores, child stderr and broker log).
+//!   run directory with the stores, child stderr and broker log),
+//!   `CRASH_STORE=memory` (the in-memory client: only completed publishes
+//!   confirm), `CRASH_SUB_RECEIVE_MAXIMUM=<n>` (the subscriber's Receive
+//!   Maximum; mosquitto 2.0.11 re-sends more than that on a reconnect, and
+//!   the client's disconnect with 0x93 then repeats forever: `=100` with
+//!   `CRASH_SEED=6` stalls).
 //!
 //! The children are this test binary run again with `CRASH_ROLE` set
 //! ([`crash_child`], an ignored test that does nothing without it).

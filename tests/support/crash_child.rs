@@ -306,7 +306,16 @@ async fn publisher(env: ChildEnv) {
 /// stream when it came before the subscription was made again), printing
 /// each before it acknowledges it, until stdin ends.
 async fn subscriber(env: ChildEnv) {
-    let client = connect(env.options().manual_acks(true)).await;
+    let mut options = env.options().manual_acks(true);
+    // CRASH_SUB_RECEIVE_MAXIMUM: a Receive Maximum below the default, to
+    // reproduce how a broker that exceeds it meets the client.
+    if let Some(max) = std::env::var("CRASH_SUB_RECEIVE_MAXIMUM")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        options = options.receive_maximum(max);
+    }
+    let client = connect(options).await;
     let mut unmatched = client.unmatched().await.expect("unmatched stream");
     let mut all = client
         .subscribe(FILTER_ALL, QoS::ExactlyOnce)
