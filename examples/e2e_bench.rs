@@ -42,10 +42,13 @@
 //! first. The tables show per client the medians of the runs, and the
 //! medians of the per-round ratios tern/rumqttc.
 
+#[path = "../tests/support/cpu.rs"]
+mod cpu;
 #[path = "../tests/support/mosquitto.rs"]
 mod mosquitto;
 
 use bytes::Bytes;
+use cpu::{cpu_seconds, proc_cpu_seconds};
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 use tern_mqtt::codec::{ProtocolVersion, QoS};
@@ -96,28 +99,6 @@ impl IdleGuard {
     async fn expired(&mut self) {
         self.sleep.as_mut().await
     }
-}
-
-/// CPU seconds of this process so far (every thread).
-fn cpu_seconds() -> f64 {
-    proc_cpu_seconds("self")
-}
-
-/// CPU seconds of a process (`self` or a pid) so far: the sum over its
-/// threads of the first field of `/proc/<pid>/task/<tid>/schedstat`, the
-/// time on a CPU in nanoseconds (exact, where `/proc/<pid>/stat` counts
-/// ticks of 10 ms). Threads that ended are not counted; every thread that
-/// works during a run lives through it (the runtime is built before).
-fn proc_cpu_seconds(pid: &str) -> f64 {
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return 0.0;
-    };
-    let ns: u64 = tasks
-        .filter_map(Result::ok)
-        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
-        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
-        .sum();
-    ns as f64 / 1e9
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

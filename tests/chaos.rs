@@ -21,6 +21,8 @@
 //!
 //! The file also holds the proxy's own tests and a reconnect-backoff test.
 
+#[path = "support/delivery.rs"]
+mod delivery;
 #[path = "support/mosquitto.rs"]
 mod mosquitto;
 #[path = "support/process.rs"]
@@ -28,6 +30,7 @@ mod process;
 #[path = "support/proxy.rs"]
 mod proxy;
 
+use delivery::{parse_payload, payload, persistent_session as client_options, BrokerAudit};
 use mosquitto::{Broker, BrokerOptions, Listener};
 use proxy::{Cut, Delay, Direction, Proxy, ProxyHandle, XorShift};
 use std::net::SocketAddr;
@@ -108,24 +111,6 @@ fn init_tracing() {
     }
 }
 
-/// The payload of message `seq`: the number and a filler derived from it,
-/// so a corrupted payload is noticed.
-fn payload(qos: u8, seq: u32) -> String {
-    format!(
-        "{qos}:{seq:08}:{:016x}",
-        XorShift::new(u64::from(seq)).next_u64()
-    )
-}
-
-/// The sequence number in a payload made by [`payload`], if it is intact.
-fn parse_payload(qos: u8, bytes: &[u8]) -> Option<u32> {
-    let text = std::str::from_utf8(bytes).ok()?;
-    let mut parts = text.split(':');
-    let q: u8 = parts.next()?.parse().ok()?;
-    let seq: u32 = parts.next()?.parse().ok()?;
-    (q == qos && payload(qos, seq) == text).then_some(seq)
-}
-
 /// What the subscriber saw on one topic.
 #[derive(Debug, Default, Clone)]
 struct Tally {
@@ -174,21 +159,6 @@ fn collect(
             }
         }
     })
-}
-
-fn client_options(url: &str, id: &str) -> ConnectOptions {
-    ConnectOptions::new(url)
-        .unwrap()
-        .client_id(id)
-        .clean_start(false)
-        .session_expiry(3600)
-        .keep_alive(Duration::from_secs(10))
-        .connect_timeout(Duration::from_secs(5))
-        .reconnect(ReconnectOptions {
-            base_delay: Duration::from_millis(10),
-            max_delay: Duration::from_millis(200),
-            ..Default::default()
-        })
 }
 
 /// Counts connection events of one client.
@@ -340,117 +310,6 @@ async fn wait_until(rx: &mut watch::Receiver<u64>, target: u64, within: Duration
         .is_ok_and(|r| r.is_ok())
 }
 
-/// What mosquitto's log (`log_type all`) shows about the QoS 2 flows.
-///
-/// mosquitto 2.0.11 breaks [MQTT-4.3.3-6] ("the sender MUST NOT re-send the
-/// PUBLISH once it has sent the corresponding PUBREL"): on a reconnect it
-/// turns every outgoing QoS 2 message that is not in state
-/// `wait_for_pubcomp` back into `publish_qos2`
-/// (`db__message_reconnect_reset_outgoing`). A message whose PUBREL was
-/// due for a resend (`resend_pubrel`) but not yet written when the next
-/// connection broke is therefore sent again as a PUBLISH (DUP=1) on the
-/// connection after, although the subscriber had already got the PUBREL
-/// and answered PUBCOMP, so for it the packet id is free and the PUBLISH a
-/// new message [MQTT-4.3.3-12]. The audit counts those re-sends per
-/// message, so that only duplicates they explain are excused.
-#[derive(Debug, Default)]
-struct BrokerAudit {
-    /// Per QoS 2 sequence number: PUBLISH packets sent to the subscriber
-    /// after the broker had received the subscriber's PUBREC for it.
-    resent_after_pubrec: std::collections::HashMap<u32, u32>,
-    /// QoS 2 sequence numbers the publisher sent again as PUBLISH after the
-    /// broker had received its PUBREL (a client bug).
-    publisher_resent_after_pubrel: Vec<u32>,
-    /// QoS 2 flows to the subscriber the log showed (a sanity check).
-    sub_flows_seen: u64,
-}
-
-impl BrokerAudit {
-    fn from_log(log: &str, publisher: &str, subscriber: &str) -> BrokerAudit {
-        use std::collections::HashMap;
-        /// `(mid, topic)` from a mosquitto PUBLISH log line's
-        /// ` (d1, q2, r0, m123, 'topic', ...` part, for QoS 2 only.
-        fn publish_fields(rest: &str) -> Option<(u32, &str)> {
-            let rest = rest.strip_prefix(" (d")?.get(1..)?;
-            let rest = rest.strip_prefix(", q2, r")?;
-            let rest = rest.get(1..)?.strip_prefix(", m")?;
-            let end = rest.find(|c: char| !c.is_ascii_digit())?;
-            let mid = rest[..end].parse().ok()?;
-            let rest = rest[end..].strip_prefix(", '")?;
-            let topic = &rest[..rest.find('\'')?];
-            Some((mid, topic))
-        }
-        fn mid_field(rest: &str) -> Option<u32> {
-            let rest = rest.strip_prefix(" (Mid: ")?;
-            let end = rest.find(|c: char| !c.is_ascii_digit())?;
-            rest[..end].parse().ok()
-        }
-        fn q2_seq(topic: &str) -> Option<u32> {
-            topic.strip_prefix("chaos/q2/")?.parse().ok()
-        }
-        let pub_publish = format!("Received PUBLISH from {publisher}");
-        let pub_rel = format!("Received PUBREL from {publisher}");
-        let sub_publish = format!("Sending PUBLISH to {subscriber}");
-        let sub_rec = format!("Received PUBREC from {subscriber}");
-        let sub_comp = format!("Received PUBCOMP from {subscriber}");
-        // mid -> (seq, PUBREC received / PUBREL received)
-        let mut sub_flows: HashMap<u32, (u32, bool)> = HashMap::new();
-        let mut pub_flows: HashMap<u32, (u32, bool)> = HashMap::new();
-        let mut audit = BrokerAudit::default();
-        for line in log.lines() {
-            if let Some(i) = line.find(&sub_publish) {
-                let Some((mid, seq)) = publish_fields(&line[i + sub_publish.len()..])
-                    .and_then(|(mid, t)| Some((mid, q2_seq(t)?)))
-                else {
-                    continue;
-                };
-                match sub_flows.get_mut(&mid) {
-                    Some((s, rec)) if *s == seq => {
-                        if *rec {
-                            *audit.resent_after_pubrec.entry(seq).or_default() += 1;
-                            *rec = false;
-                        }
-                    }
-                    _ => {
-                        audit.sub_flows_seen += 1;
-                        sub_flows.insert(mid, (seq, false));
-                    }
-                }
-            } else if let Some(i) = line.find(&sub_rec) {
-                if let Some(f) =
-                    mid_field(&line[i + sub_rec.len()..]).and_then(|mid| sub_flows.get_mut(&mid))
-                {
-                    f.1 = true;
-                }
-            } else if let Some(i) = line.find(&sub_comp) {
-                if let Some(mid) = mid_field(&line[i + sub_comp.len()..]) {
-                    sub_flows.remove(&mid);
-                }
-            } else if let Some(i) = line.find(&pub_publish) {
-                let Some((mid, seq)) = publish_fields(&line[i + pub_publish.len()..])
-                    .and_then(|(mid, t)| Some((mid, q2_seq(t)?)))
-                else {
-                    continue;
-                };
-                match pub_flows.get(&mid) {
-                    Some((s, true)) if *s == seq => audit.publisher_resent_after_pubrel.push(seq),
-                    Some((s, false)) if *s == seq => {}
-                    _ => {
-                        pub_flows.insert(mid, (seq, false));
-                    }
-                }
-            } else if let Some(i) = line.find(&pub_rel) {
-                if let Some(f) =
-                    mid_field(&line[i + pub_rel.len()..]).and_then(|mid| pub_flows.get_mut(&mid))
-                {
-                    f.1 = true;
-                }
-            }
-        }
-        audit
-    }
-}
-
 #[test]
 fn broker_audit_finds_publish_resent_after_pubrec() {
     let log = "\
@@ -468,7 +327,7 @@ fn broker_audit_finds_publish_resent_after_pubrec() {
 1: Received PUBLISH from P (d0, q2, r0, m3, 'chaos/q2/43', ... (27 bytes))
 1: Received PUBLISH from P (d1, q2, r0, m3, 'chaos/q2/43', ... (27 bytes))
 ";
-    let a = BrokerAudit::from_log(log, "P", "S");
+    let a = BrokerAudit::from_log(log, "P", "S", "chaos/q2/");
     assert_eq!(a.resent_after_pubrec.get(&41), Some(&1));
     assert_eq!(
         a.resent_after_pubrec.get(&42),
@@ -713,6 +572,7 @@ async fn chaos_run(plan: Plan, seed: u64) {
         &broker.log(),
         &format!("chaos-pub-{seed:x}"),
         &format!("chaos-sub-{seed:x}"),
+        "chaos/q2/",
     );
     let strict = std::env::var("CHAOS_STRICT_QOS2").is_ok_and(|v| v == "1");
     let mut explained = 0u64;
