@@ -574,6 +574,12 @@ impl Client {
     /// returned future resolves as [`publish`](Self::publish) does; the
     /// message is queued whether or not that future is awaited or dropped.
     ///
+    /// With a disk store ([`ConnectOptions::persist_to`]) `Ok` is not yet
+    /// durability: it returns before the store's next commit, so a crash
+    /// just after it may lose the message. What says "durable" is the
+    /// returned future resolving (nothing is sent before its commit) or a
+    /// [`Publisher`]'s `flush`.
+    ///
     /// ```no_run
     /// use tern_mqtt::prelude::*;
     ///

@@ -15,6 +15,9 @@ use tern_mqtt::codec::{MqttString, ProtocolVersion, QoS, Will};
 use tern_mqtt::topic::TopicName;
 
 /// Connection options common to every subcommand (as mosquitto_pub/sub).
+// The field docs are clap's help text, where `[user[:pass]@]` is usage
+// syntax, not an intra-doc link.
+#[allow(rustdoc::broken_intra_doc_links)]
 #[derive(Args, Debug, Clone)]
 pub struct ConnArgs {
     /// Broker host name or IP address.
