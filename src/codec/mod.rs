@@ -43,9 +43,9 @@ pub use control::{Auth, Disconnect, PingReq, PingResp};
 pub use error::{DecodeError, EncodeError};
 pub use primitives::VBI_MAX;
 pub use properties::{
-    id as property_id, user_property, AckProperties, AuthProperties, ConnAckProperties,
-    ConnectProperties, DisconnectProperties, PublishProperties, PublishPropertiesRef,
-    SubscribeProperties, UnsubscribeProperties, UserProperty, WillProperties,
+    id as property_id, user_property, AckProperties, AuthProperties, BoxedPublishProperties,
+    ConnAckProperties, ConnectProperties, DisconnectProperties, PublishProperties,
+    PublishPropertiesRef, SubscribeProperties, UnsubscribeProperties, UserProperty, WillProperties,
 };
 pub use pubacks::{PubAck, PubComp, PubRec, PubRel, PublishAck};
 pub use publish::{Publish, PublishRef};

@@ -453,9 +453,11 @@ fn subscription_id(v: u32, section: &'static str) -> Result<NonZeroU32, DecodeEr
 
 /// How each kind of property field is read from a decoded [`Property`]
 /// and written: one module per kind, named in the table below.
+mod boxed;
 mod kind;
 mod publish_ref;
 
+pub use boxed::BoxedPublishProperties;
 pub use publish_ref::PublishPropertiesRef;
 
 impl Property {
