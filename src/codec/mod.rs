@@ -397,11 +397,11 @@ impl PacketRef<'_> {
 /// ```
 /// use bytes::{Buf, BytesMut};
 /// use tern_mqtt::codec::{decode_ref, encode, PacketRef, ProtocolVersion};
-/// # use tern_mqtt::codec::{Packet, Publish, PublishProperties, QoS};
+/// # use tern_mqtt::codec::{Packet, Publish, QoS};
 /// # use tern_mqtt::topic::TopicName;
 /// # let publish = Packet::Publish(Publish { dup: false, qos: QoS::AtMostOnce, retain: false,
 /// #     topic: Some(TopicName::new("sensors/1").unwrap()), packet_id: None,
-/// #     properties: PublishProperties::default(), payload: "21.5".into() });
+/// #     properties: Default::default(), payload: "21.5".into() });
 /// let mut buf = BytesMut::new();
 /// encode(&publish, ProtocolVersion::V5, &mut buf).unwrap();
 /// let Some((PacketRef::Publish(p), len)) = decode_ref(&buf, ProtocolVersion::V5, 1024).unwrap()
