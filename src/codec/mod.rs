@@ -609,6 +609,7 @@ impl Body for Publish {
     fn size_hint(&self, v: ProtocolVersion) -> usize {
         Publish::size_hint(self, v)
     }
+    #[inline]
     fn write_body<S: Sink>(&self, s: &mut S, v: ProtocolVersion) -> Result<(), EncodeError> {
         self.write(s, v)
     }

@@ -409,7 +409,7 @@ fn w_bin<S: Sink>(
     }
     Ok(())
 }
-#[inline]
+#[inline(always)]
 fn w_user<S: Sink>(s: &mut S, user: &[UserProperty]) -> Result<(), EncodeError> {
     for (k, v) in user {
         s.put_u8(id::USER_PROPERTY);
