@@ -251,7 +251,7 @@ async fn v5_properties_arrive_intact() {
         "{}",
         QoS::AtLeastOnce,
     );
-    cmd.properties = properties.clone();
+    cmd.properties = properties.clone().into();
     client.publish_command(cmd).await.unwrap();
     let m = next(&mut sub).await;
     assert_eq!(

@@ -79,7 +79,7 @@ fn publish(topic_name: &str, qos: QoS, packet_id: Option<u16>, payload: &'static
         retain: false,
         topic: Some(topic(topic_name)),
         packet_id: packet_id.map(id),
-        properties: PublishProperties::default(),
+        properties: PublishProperties::default().into(),
         payload: Bytes::from_static(payload),
     }
 }
@@ -422,7 +422,8 @@ fn vectors() -> Vec<Vector> {
                     NonZeroU32::new(268_435_455).unwrap(),
                 ],
                 content_type: Some(s("json")),
-            },
+            }
+            .into(),
             payload: Bytes::from_static(b"{}"),
         }),
     ));
@@ -440,7 +441,8 @@ fn vectors() -> Vec<Vector> {
             properties: PublishProperties {
                 topic_alias: Some(id(1)),
                 ..Default::default()
-            },
+            }
+            .into(),
             payload: Bytes::from_static(b"z"),
         }),
     ));
@@ -871,7 +873,7 @@ fn remaining_length_table_edges() {
             retain: false,
             topic: Some(topic("t")),
             packet_id: None,
-            properties: PublishProperties::default(),
+            properties: PublishProperties::default().into(),
             payload: payload.clone(),
         });
         let bytes = cat(&[&[0x30], header, &[0x00, 0x01, b't'], &payload]);

@@ -419,7 +419,8 @@ fn incoming_topic_alias_resolves_and_unknown_alias_is_0x94() {
         properties: PublishProperties {
             topic_alias: NonZeroU16::new(3),
             ..Default::default()
-        },
+        }
+        .into(),
         payload: Bytes::from_static(b"1"),
     };
     d.server(Packet::Publish(p.clone()));

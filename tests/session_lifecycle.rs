@@ -794,7 +794,7 @@ fn big_publish(version: ProtocolVersion, id: u16, qos: QoS, len: usize) -> Vec<u
         retain: false,
         topic: Some(topic("big/1")),
         packet_id: (qos != QoS::AtMostOnce).then(|| pid(id)),
-        properties: PublishProperties::default(),
+        properties: PublishProperties::default().into(),
         payload: Bytes::from(vec![7u8; len]),
     });
     let mut buf = bytes::BytesMut::new();

@@ -177,7 +177,8 @@ impl ServerPacket {
                     properties: PublishProperties {
                         topic_alias: NonZeroU16::new(u16::from(*alias % 20)),
                         ..Default::default()
-                    },
+                    }
+                    .into(),
                     payload: Bytes::copy_from_slice(payload),
                 })
             }

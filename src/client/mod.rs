@@ -155,7 +155,8 @@ pub use status::{ConnectionEvent, ConnectionStatus, Events};
 pub use subscription::Subscription;
 
 use crate::codec::{
-    AckProperties, PublishProperties, QoS, ReasonCode, SubscribeProperties, SubscriptionOptions,
+    AckProperties, BoxedPublishProperties, QoS, ReasonCode, SubscribeProperties,
+    SubscriptionOptions,
 };
 use crate::session::{AckToken, PublishCommand};
 use crate::topic::{TopicFilter, TopicName};
@@ -197,8 +198,9 @@ pub struct Message {
     /// True when the broker marked it as a possible redelivery (DUP); a
     /// QoS 1 message may then arrive twice, a QoS 2 message never does.
     pub dup: bool,
-    /// v5 properties, subscription identifiers included.
-    pub properties: PublishProperties,
+    /// v5 properties, subscription identifiers included, out of line:
+    /// nothing is allocated when there are none.
+    pub properties: BoxedPublishProperties,
     ack: Option<AckHandle>,
 }
 

@@ -43,9 +43,9 @@ pub use control::{Auth, Disconnect, PingReq, PingResp};
 pub use error::{DecodeError, EncodeError};
 pub use primitives::VBI_MAX;
 pub use properties::{
-    id as property_id, user_property, AckProperties, AuthProperties, ConnAckProperties,
-    ConnectProperties, DisconnectProperties, PublishProperties, PublishPropertiesRef,
-    SubscribeProperties, UnsubscribeProperties, UserProperty, WillProperties,
+    id as property_id, user_property, AckProperties, AuthProperties, BoxedPublishProperties,
+    ConnAckProperties, ConnectProperties, DisconnectProperties, PublishProperties,
+    PublishPropertiesRef, SubscribeProperties, UnsubscribeProperties, UserProperty, WillProperties,
 };
 pub use pubacks::{PubAck, PubComp, PubRec, PubRel, PublishAck};
 pub use publish::{Publish, PublishRef};
@@ -397,11 +397,11 @@ impl PacketRef<'_> {
 /// ```
 /// use bytes::{Buf, BytesMut};
 /// use tern_mqtt::codec::{decode_ref, encode, PacketRef, ProtocolVersion};
-/// # use tern_mqtt::codec::{Packet, Publish, PublishProperties, QoS};
+/// # use tern_mqtt::codec::{Packet, Publish, QoS};
 /// # use tern_mqtt::topic::TopicName;
 /// # let publish = Packet::Publish(Publish { dup: false, qos: QoS::AtMostOnce, retain: false,
 /// #     topic: Some(TopicName::new("sensors/1").unwrap()), packet_id: None,
-/// #     properties: PublishProperties::default(), payload: "21.5".into() });
+/// #     properties: Default::default(), payload: "21.5".into() });
 /// let mut buf = BytesMut::new();
 /// encode(&publish, ProtocolVersion::V5, &mut buf).unwrap();
 /// let Some((PacketRef::Publish(p), len)) = decode_ref(&buf, ProtocolVersion::V5, 1024).unwrap()
@@ -609,6 +609,7 @@ impl Body for Publish {
     fn size_hint(&self, v: ProtocolVersion) -> usize {
         Publish::size_hint(self, v)
     }
+    #[inline]
     fn write_body<S: Sink>(&self, s: &mut S, v: ProtocolVersion) -> Result<(), EncodeError> {
         self.write(s, v)
     }

@@ -4,7 +4,9 @@ use super::error::{DecodeError, EncodeError};
 use super::primitives::{
     binary_slice, fail, id, put_str, string_error, u16_, Counter, Frame, PResult, Sink,
 };
-use super::properties::{put_properties, PublishProperties, PublishPropertiesRef};
+use super::properties::{
+    put_properties, BoxedPublishProperties, PublishProperties, PublishPropertiesRef,
+};
 use super::{PacketId, ProtocolVersion, QoS};
 use crate::topic::{check_publish_topic, TopicError, TopicName};
 use bytes::Bytes;
@@ -26,8 +28,9 @@ pub struct Publish {
     pub topic: Option<TopicName>,
     /// Packet Identifier: present exactly when `qos` is 1 or 2.
     pub packet_id: Option<PacketId>,
-    /// PUBLISH properties (v5 only).
-    pub properties: PublishProperties,
+    /// PUBLISH properties (v5 only), out of line: nothing is allocated
+    /// when there are none.
+    pub properties: BoxedPublishProperties,
     /// Payload (3.3.3): the application message, any bytes, possibly empty;
     /// it is the rest of the packet, so it has no length prefix. When decoded it
     /// shares the receive buffer instead of being copied.
@@ -82,7 +85,7 @@ impl PublishHead<'_> {
             retain: self.retain,
             topic,
             packet_id: self.packet_id,
-            properties,
+            properties: properties.into(),
             payload,
         }
     }
@@ -334,7 +337,7 @@ impl Publish {
             }
         }
         if v == ProtocolVersion::V5 {
-            put_properties(s, &self.properties)?;
+            put_properties(s, &*self.properties)?;
         }
         s.put_slice(&self.payload);
         Ok(())

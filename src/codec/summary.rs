@@ -386,7 +386,7 @@ mod tests {
             retain: false,
             topic: Some(TopicName::new("t").unwrap()),
             packet_id: crate::codec::PacketId::new(7),
-            properties: PublishProperties::default(),
+            properties: PublishProperties::default().into(),
             payload: Bytes::from_static(b"payload!"),
         };
         p.properties.correlation_data = Some(Bytes::from_static(b"corr"));

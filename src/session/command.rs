@@ -1,6 +1,6 @@
 //! What the application asks the engine to publish.
 
-use crate::codec::{MqttString, PublishProperties, QoS, StringError, UserProperty};
+use crate::codec::{BoxedPublishProperties, MqttString, QoS, StringError, UserProperty};
 use crate::topic::TopicName;
 use bytes::Bytes;
 
@@ -38,8 +38,9 @@ pub struct PublishCommand {
     /// when the server's CONNACK said Retain Available 0 [MQTT-3.2.2-14].
     pub retain: bool,
     /// v5 properties. The engine manages the Topic Alias itself, and a
-    /// client never sends Subscription Identifiers in a PUBLISH.
-    pub properties: PublishProperties,
+    /// client never sends Subscription Identifiers in a PUBLISH. Out of
+    /// line: nothing is allocated when there are none.
+    pub properties: BoxedPublishProperties,
 }
 
 impl PublishCommand {
@@ -50,7 +51,7 @@ impl PublishCommand {
             payload: payload.into(),
             qos,
             retain: false,
-            properties: PublishProperties::default(),
+            properties: BoxedPublishProperties::default(),
         }
     }
 

@@ -281,7 +281,7 @@ impl Session {
             session_present: ack.session_present,
             client_id: self.client_id.to_string(),
             limits: self.limits.clone(),
-            connack: ack.clone(),
+            connack: Box::new(ack.clone()),
         });
         if ack.session_present {
             self.resend_inflight(now);

@@ -2,8 +2,8 @@
 //! and errors.
 
 use crate::codec::{
-    AckProperties, ConnAck, DecodeError, DisconnectProperties, EncodeError, PublishProperties, QoS,
-    ReasonCode,
+    AckProperties, BoxedPublishProperties, ConnAck, DecodeError, DisconnectProperties, EncodeError,
+    QoS, ReasonCode,
 };
 use crate::topic::{TopicFilter, TopicName};
 use bytes::Bytes;
@@ -241,8 +241,9 @@ pub struct Delivery {
     pub retain: bool,
     /// Whether the server marked it as a possible duplicate.
     pub dup: bool,
-    /// v5 properties (topic alias removed; subscription identifiers kept).
-    pub properties: PublishProperties,
+    /// v5 properties (topic alias removed; subscription identifiers kept),
+    /// out of line: nothing is allocated when there are none.
+    pub properties: BoxedPublishProperties,
     /// With manual acknowledgement, the token to pass to
     /// [`Session::ack`](super::Session::ack). `None` for QoS 0 or automatic acks.
     pub ack: Option<AckToken>,
@@ -312,8 +313,9 @@ pub enum Event {
         client_id: String,
         /// The limits in force.
         limits: ServerLimits,
-        /// The whole CONNACK, for every other property.
-        connack: ConnAck,
+        /// The whole CONNACK, for every other property; boxed, so that the
+        /// rare connect does not size every event.
+        connack: Box<ConnAck>,
     },
     /// The server resumed no session although we had subscriptions, and
     /// [`SessionConfig::restore_subscriptions`](super::SessionConfig::restore_subscriptions)

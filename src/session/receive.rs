@@ -221,7 +221,10 @@ impl Session {
                 return;
             }
         };
-        p.properties.topic_alias = None;
+        // Through `get_mut`: a message without properties stays without.
+        if let Some(properties) = p.properties.get_mut() {
+            properties.topic_alias = None;
+        }
         let ack = match (p.qos, p.packet_id) {
             (QoS::AtMostOnce, _) => None,
             (qos, Some(id)) => match self.admit(now, id, qos) {

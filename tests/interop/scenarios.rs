@@ -575,7 +575,7 @@ async fn v5_properties(c: &Ctx) -> Verdict {
         ..Default::default()
     };
     let mut cmd = PublishCommand::new(TopicName::new(&topic).map_err(e)?, "{}", QoS::AtLeastOnce);
-    cmd.properties = properties.clone();
+    cmd.properties = properties.clone().into();
     client.publish_command(cmd).await.map_err(e)?;
     let m = next(&mut sub).await?;
     let p = &m.properties;

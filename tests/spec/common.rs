@@ -31,7 +31,7 @@ pub fn inbound(qos: QoS, n: u16, dup: bool, properties: PublishProperties) -> Pa
         retain: false,
         topic,
         packet_id,
-        properties,
+        properties: properties.into(),
         payload,
     })
 }

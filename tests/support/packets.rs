@@ -102,7 +102,7 @@ pub fn publish_full(
         retain: false,
         topic: topic_name.map(topic),
         packet_id: (qos != QoS::AtMostOnce).then(|| pid(id)),
-        properties,
+        properties: properties.into(),
         payload,
     })
 }
@@ -144,7 +144,7 @@ pub fn sensor_publish(i: usize, payload: Bytes, v: ProtocolVersion) -> Packet {
         retain: false,
         topic: Some(topic("sensors/kitchen/temperature")),
         packet_id: Some(cycling_id(i)),
-        properties,
+        properties: properties.into(),
         payload,
     })
 }

@@ -548,7 +548,7 @@ pub fn publish(v: ProtocolVersion, max_payload: usize) -> BoxedStrategy<Publish>
                     retain,
                     topic,
                     packet_id: (!at_most_once).then_some(id),
-                    properties,
+                    properties: properties.into(),
                     payload,
                 }
             },

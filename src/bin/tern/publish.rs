@@ -188,7 +188,7 @@ impl Template {
     fn command(&self, payload: Bytes) -> PublishCommand {
         let mut cmd =
             PublishCommand::new(self.topic.clone(), payload, self.qos).retain(self.retain);
-        cmd.properties = self.properties.clone();
+        cmd.properties = self.properties.clone().into();
         cmd
     }
 }

@@ -30,7 +30,8 @@ macro_rules! scalar {
                     _ => Err(unexpected()),
                 }
             }
-            pub(in super::super) fn put<S: Sink>(s: &mut S, pid: u8, _: &str, v: &Option<$t>) -> Write {
+            #[inline]
+    pub(in super::super) fn put<S: Sink>(s: &mut S, pid: u8, _: &str, v: &Option<$t>) -> Write {
                 $put(s, pid, *v);
                 Ok(())
             }
@@ -57,6 +58,7 @@ pub(super) mod flag {
             _ => Err(unexpected()),
         }
     }
+    #[inline]
     pub(in super::super) fn put<S: Sink>(s: &mut S, pid: u8, _: &str, v: &Option<bool>) -> Write {
         w_bool(s, pid, *v);
         Ok(())
@@ -78,6 +80,7 @@ pub(super) mod two_non_zero {
             _ => Err(unexpected()),
         }
     }
+    #[inline]
     pub(in super::super) fn put<S: Sink>(
         s: &mut S,
         pid: u8,
@@ -104,6 +107,7 @@ pub(super) mod four_non_zero {
             _ => Err(unexpected()),
         }
     }
+    #[inline]
     pub(in super::super) fn put<S: Sink>(
         s: &mut S,
         pid: u8,
@@ -142,6 +146,7 @@ pub(super) mod maximum_qos {
             _ => Err(unexpected()),
         }
     }
+    #[inline]
     pub(in super::super) fn put<S: Sink>(s: &mut S, pid: u8, _: &str, v: &Option<QoS>) -> Write {
         if *v == Some(QoS::ExactlyOnce) {
             return Err(EncodeError::invalid(
@@ -164,6 +169,7 @@ pub(super) mod string {
             _ => Err(unexpected()),
         }
     }
+    #[inline]
     pub(in super::super) fn put<S: Sink>(
         s: &mut S,
         pid: u8,
@@ -184,6 +190,7 @@ pub(super) mod topic {
             _ => Err(unexpected()),
         }
     }
+    #[inline]
     pub(in super::super) fn put<S: Sink>(
         s: &mut S,
         pid: u8,
@@ -204,6 +211,7 @@ pub(super) mod binary {
             _ => Err(unexpected()),
         }
     }
+    #[inline]
     pub(in super::super) fn put<S: Sink>(
         s: &mut S,
         pid: u8,
@@ -224,6 +232,7 @@ pub(super) mod user {
             _ => Err(unexpected()),
         }
     }
+    #[inline]
     pub(in super::super) fn put<S: Sink>(s: &mut S, _: u8, _: &str, v: &[UserProperty]) -> Write {
         w_user(s, v)
     }
@@ -243,6 +252,7 @@ pub(super) mod subscription_id {
             _ => Err(unexpected()),
         }
     }
+    #[inline]
     pub(in super::super) fn put<S: Sink>(
         s: &mut S,
         pid: u8,
@@ -270,6 +280,7 @@ pub(super) mod subscription_ids {
             _ => Err(unexpected()),
         }
     }
+    #[inline]
     pub(in super::super) fn put<S: Sink>(s: &mut S, pid: u8, _: &str, v: &[NonZeroU32]) -> Write {
         v.iter().try_for_each(|v| w_vbi(s, pid, v.get()))
     }

@@ -353,31 +353,37 @@ pub(crate) trait WriteProperties {
     fn write<S: Sink>(&self, s: &mut S) -> Result<(), EncodeError>;
 }
 
+#[inline]
 fn w_u8<S: Sink>(s: &mut S, pid: u8, v: Option<u8>) {
     if let Some(v) = v {
         s.put_u8(pid);
         s.put_u8(v);
     }
 }
+#[inline]
 fn w_bool<S: Sink>(s: &mut S, pid: u8, v: Option<bool>) {
     w_u8(s, pid, v.map(u8::from))
 }
+#[inline]
 fn w_u16<S: Sink>(s: &mut S, pid: u8, v: Option<u16>) {
     if let Some(v) = v {
         s.put_u8(pid);
         s.put_u16(v);
     }
 }
+#[inline]
 fn w_u32<S: Sink>(s: &mut S, pid: u8, v: Option<u32>) {
     if let Some(v) = v {
         s.put_u8(pid);
         s.put_u32(v);
     }
 }
+#[inline]
 fn w_vbi<S: Sink>(s: &mut S, pid: u8, v: u32) -> Result<(), EncodeError> {
     s.put_u8(pid);
     put_vbi(s, v as usize)
 }
+#[inline]
 fn w_str<S: Sink, T: WireStr + ?Sized>(
     s: &mut S,
     pid: u8,
@@ -390,6 +396,7 @@ fn w_str<S: Sink, T: WireStr + ?Sized>(
     }
     Ok(())
 }
+#[inline]
 fn w_bin<S: Sink>(
     s: &mut S,
     pid: u8,
@@ -402,6 +409,7 @@ fn w_bin<S: Sink>(
     }
     Ok(())
 }
+#[inline(always)]
 fn w_user<S: Sink>(s: &mut S, user: &[UserProperty]) -> Result<(), EncodeError> {
     for (k, v) in user {
         s.put_u8(id::USER_PROPERTY);
@@ -453,9 +461,11 @@ fn subscription_id(v: u32, section: &'static str) -> Result<NonZeroU32, DecodeEr
 
 /// How each kind of property field is read from a decoded [`Property`]
 /// and written: one module per kind, named in the table below.
+mod boxed;
 mod kind;
 mod publish_ref;
 
+pub use boxed::BoxedPublishProperties;
 pub use publish_ref::PublishPropertiesRef;
 
 impl Property {

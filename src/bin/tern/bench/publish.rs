@@ -60,7 +60,7 @@ impl SocketMeter {
             retain: plan.retain,
             topic: Some(topic.clone()),
             packet_id: None,
-            properties: PublishProperties::default(),
+            properties: PublishProperties::default().into(),
             payload: Bytes::from(vec![0; plan.size.max(HEADER)]),
         };
         let per_message = u64::try_from(publish.encoded_len(plan.version).ok()?).ok()?;
