@@ -1144,7 +1144,7 @@ fn unix_socket_and_refused_options() {
         (&["--ciphers", "HIGH", "--tls"][..], "--ciphers is refused"),
         (&["--psk", "abcd", "--tls"], "no TLS-PSK"),
         (&["--tls-version", "tlsv1.1"], "TLS 1.2 and 1.3 only"),
-        (&["--proxy", "socks5h://127.0.0.1:1080"], "no SOCKS5"),
+        (&["--proxy", "socks5h://proxy.invalid"], "no SOCKS5"),
         (
             &["-V", "5", "-D", "publish", "topic-alias", "1"],
             "assigns topic aliases itself",

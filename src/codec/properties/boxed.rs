@@ -6,17 +6,23 @@ use super::PublishProperties;
 use std::fmt;
 use std::ops::{Deref, DerefMut};
 
+impl PublishProperties {
+    /// No property at all: what a PUBLISH without properties (and every
+    /// 3.1.1 PUBLISH) carries, usable where a `const` or `static` is needed.
+    pub const EMPTY: PublishProperties = PublishProperties {
+        payload_format_indicator: None,
+        message_expiry_interval: None,
+        topic_alias: None,
+        response_topic: None,
+        correlation_data: None,
+        user_properties: Vec::new(),
+        subscription_identifiers: Vec::new(),
+        content_type: None,
+    };
+}
+
 /// What an empty [`BoxedPublishProperties`] reads as.
-static NO_PUBLISH_PROPERTIES: PublishProperties = PublishProperties {
-    payload_format_indicator: None,
-    message_expiry_interval: None,
-    topic_alias: None,
-    response_topic: None,
-    correlation_data: None,
-    user_properties: Vec::new(),
-    subscription_identifiers: Vec::new(),
-    content_type: None,
-};
+static NO_PUBLISH_PROPERTIES: PublishProperties = PublishProperties::EMPTY;
 
 /// [`PublishProperties`] behind one pointer, absent when there are none.
 ///

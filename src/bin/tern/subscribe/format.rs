@@ -217,16 +217,7 @@ fn time_code(code: char, t: OffsetDateTime) -> String {
 mod tests {
     use super::*;
 
-    const NO_PROPERTIES: &PublishProperties = &PublishProperties {
-        payload_format_indicator: None,
-        message_expiry_interval: None,
-        topic_alias: None,
-        response_topic: None,
-        correlation_data: None,
-        user_properties: Vec::new(),
-        subscription_identifiers: Vec::new(),
-        content_type: None,
-    };
+    const NO_PROPERTIES: &PublishProperties = &PublishProperties::EMPTY;
 
     fn message(payload: &'static [u8]) -> Received<'static> {
         Received {
