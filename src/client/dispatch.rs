@@ -2,7 +2,7 @@
 //! handles, connection events, and messages into their subscriptions'
 //! buffers under flow control.
 
-use super::driver::{now, Driver};
+use super::driver::{now, Driver, PendingPublish};
 use super::inbox::Pushed;
 use super::metrics::Dropped;
 use super::router::Held;
@@ -85,17 +85,29 @@ impl Driver {
         let Some(publish) = self.pending.publishes.remove(&id) else {
             return;
         };
-        let took = now().saturating_duration_since(publish.started);
-        self.metrics.completed(publish.qos, result.is_ok(), took);
-        tracing::debug!(qos = ?publish.qos, ok = result.is_ok(), ?took, "publish completed");
+        // A QoS 0 publish is done once the transport took its bytes.
+        if publish.qos == QoS::AtMostOnce && result.is_ok() {
+            self.awaiting_write.push(publish);
+            return;
+        }
         let outcome = result.map(|acked| PublishOutcome {
             reason_code: acked.reason_code,
             properties: acked.properties,
             pubcomp_lost: acked.pubcomp_lost,
         });
-        publish
-            .reply
-            .send(outcome.map_err(Error::Command), publish.permit);
+        self.finish_publish(publish, outcome.map_err(Error::Command));
+    }
+
+    /// Counts a publish's outcome and hands it to whoever waits for it.
+    pub(super) fn finish_publish(
+        &self,
+        publish: PendingPublish,
+        outcome: Result<PublishOutcome, Error>,
+    ) {
+        let took = now().saturating_duration_since(publish.started);
+        self.metrics.completed(publish.qos, outcome.is_ok(), took);
+        tracing::debug!(qos = ?publish.qos, ok = outcome.is_ok(), ?took, "publish completed");
+        publish.reply.send(outcome, publish.permit);
     }
 
     fn subscribe_done(

@@ -147,6 +147,8 @@ pub(crate) struct Driver {
     pub(super) router: Router,
     pub(super) next_route: u64,
     pub(super) pending: Pending,
+    /// QoS 0 publishes encoded and not yet taken by the transport.
+    pub(super) awaiting_write: super::written::AwaitingWrite,
     /// Acks owed for messages that several routes hold back: how many
     /// routes still hold each.
     pub(super) ack_waits: HashMap<AckToken, usize>,
@@ -209,6 +211,7 @@ impl Driver {
             router: Router::new(unmatched),
             next_route: UNMATCHED,
             pending: Pending::default(),
+            awaiting_write: Default::default(),
             ack_waits: HashMap::new(),
             ready: None,
             connected_once: false,

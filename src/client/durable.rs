@@ -330,16 +330,22 @@ impl Driver {
     /// Moves what the engine wrote to `out`: at once without a store; with
     /// one, after the ops of the same step are sent to the store, and only
     /// once they are durable.
-    pub(super) fn collect_transmit(&mut self, out: &mut BytesMut) {
+    /// Returns how many bytes it took from the engine (held ones
+    /// included).
+    pub(super) fn collect_transmit(&mut self, out: &mut BytesMut) -> usize {
         self.submit_store_ops();
         let Some(store) = self.store.as_mut() else {
+            let before = out.len();
             self.session.transmit_into(out);
-            return;
+            return out.len().saturating_sub(before);
         };
+        let mut taken = 0;
         while let Some(bytes) = self.session.poll_transmit() {
+            taken += bytes.len();
             store.held.push_back((store.gate, bytes));
         }
         store.release(out);
+        taken
     }
 
     /// Whether bytes wait for the store.

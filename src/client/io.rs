@@ -4,6 +4,7 @@
 //! engine produced is left unsent.
 
 use super::driver::{now, Driver};
+use super::PublishOutcome;
 use crate::session::deadline;
 use crate::session::ConnectionState;
 use crate::transport::BoxedTransport;
@@ -129,15 +130,15 @@ impl Io {
         false
     }
 
-    /// Writes what is queued until the stream pushes back. Ok(true) when
-    /// something was written.
-    fn poll_write(&mut self, cx: &mut Context<'_>) -> Result<bool, std::io::Error> {
-        let mut wrote = false;
+    /// Writes what is queued until the stream pushes back. Ok(bytes
+    /// written).
+    fn poll_write(&mut self, cx: &mut Context<'_>) -> Result<usize, std::io::Error> {
+        let mut wrote = 0;
         while !self.out.is_empty() {
             match Pin::new(&mut self.stream).poll_write(cx, &self.out) {
                 Poll::Ready(Ok(0)) => return Err(std::io::ErrorKind::WriteZero.into()),
                 Poll::Ready(Ok(n)) => {
-                    wrote = true;
+                    wrote += n;
                     self.bytes_out += n;
                     self.needs_flush = true;
                     self.out.advance(n.min(self.out.len()));
@@ -208,9 +209,13 @@ impl Driver {
                 self.pending.abort = Some(reply);
                 return self.transport_closed(Closed::Local);
             }
-            self.collect_transmit(&mut io.out);
+            let collected = self.collect_transmit(&mut io.out);
+            self.awaiting_write.collected(collected);
             match io.poll_write(cx) {
-                Ok(wrote) => progress |= wrote,
+                Ok(wrote) => {
+                    progress |= wrote > 0;
+                    self.complete_written(wrote);
+                }
                 Err(e) => return self.transport_closed(Closed::Remote(Some(self.describe(e)))),
             }
             if self.session.wants_close() {
@@ -334,12 +339,26 @@ impl Driver {
         self.metrics.queued.set(self.session.queued() as f64);
     }
 
+    /// The transport took `wrote` more bytes: completes the QoS 0
+    /// publishes they carried.
+    fn complete_written(&mut self, wrote: usize) {
+        self.awaiting_write.written(wrote);
+        while let Some(publish) = self.awaiting_write.pop_written() {
+            self.finish_publish(publish, Ok(PublishOutcome::success()));
+        }
+    }
+
     fn transport_closed(&mut self, closed: Closed) -> Poll<()> {
         if let Closed::Remote(Some(e)) = closed {
             self.last_error = Some(e);
         }
         self.session.handle_transport_closed(now());
         self.dispatch_events();
+        // QoS 0 publishes whose bytes the transport never took are lost.
+        for (_, publish) in self.awaiting_write.take_unwritten() {
+            let error = Error::ConnectionClosed { reason_code: None };
+            self.finish_publish(publish, Err(error));
+        }
         Poll::Ready(())
     }
 

@@ -146,6 +146,7 @@ mod retry;
 mod router;
 mod status;
 mod subscription;
+mod written;
 
 pub use options::{
     ConnectOptions, Credentials, OfflinePolicy, ReconnectAttempt, ReconnectHook, ReconnectOptions,
@@ -180,6 +181,17 @@ pub struct PublishOutcome {
     /// it again could deliver it twice). Tell it apart from a plain
     /// success when exactly-once bookkeeping matters.
     pub pubcomp_lost: bool,
+}
+
+impl PublishOutcome {
+    /// Success with no properties: a QoS 0 publish once written.
+    pub(crate) fn success() -> Self {
+        PublishOutcome {
+            reason_code: ReasonCode::SUCCESS,
+            properties: AckProperties::default(),
+            pubcomp_lost: false,
+        }
+    }
 }
 
 /// A message from the broker.
@@ -506,8 +518,9 @@ impl Client {
         self.shared.session_present
     }
 
-    /// Publishes and waits until the QoS is done: QoS 0 once written for the
-    /// transport, QoS 1 on PUBACK, QoS 2 on PUBCOMP. Dropping the returned
+    /// Publishes and waits until the QoS is done: QoS 0 once the transport
+    /// took its bytes (it fails with [`Error::ConnectionClosed`] if the
+    /// connection ends first), QoS 1 on PUBACK, QoS 2 on PUBCOMP. Dropping the returned
     /// future after the message was handed to the connection task neither
     /// cancels nor corrupts the publish.
     ///
