@@ -11,6 +11,7 @@ use super::driver::Command;
 use super::Message;
 use crate::codec::QoS;
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use tokio::sync::mpsc;
@@ -66,6 +67,9 @@ pub(crate) struct Inbox {
     route: u64,
     budget: usize,
     state: Mutex<State>,
+    /// `State::closed`, readable without the lock: the driver asks it of
+    /// every route for every message it routes.
+    closed: AtomicBool,
     commands: mpsc::WeakUnboundedSender<Command>,
     /// `tern_buffered_bytes`, shared by every buffer of the client.
     buffered: metrics::Gauge,
@@ -103,6 +107,7 @@ impl Inbox {
                 closed: false,
                 reader: None,
             }),
+            closed: AtomicBool::new(false),
             commands,
             buffered,
         })
@@ -172,6 +177,7 @@ impl Inbox {
     pub fn close(&self) {
         let mut s = self.lock();
         s.closed = true;
+        self.closed.store(true, Ordering::Release);
         if let Some(w) = s.reader.take() {
             w.wake();
         }
@@ -181,6 +187,7 @@ impl Inbox {
     /// itself is dropped by [`abandon`](Self::abandon).
     pub fn close_reader(&self) {
         self.lock().closed = true;
+        self.closed.store(true, Ordering::Release);
     }
 
     /// The route is gone: drop what is buffered; returns how many messages
@@ -188,6 +195,7 @@ impl Inbox {
     pub fn abandon(&self) -> u64 {
         let mut s = self.lock();
         s.closed = true;
+        self.closed.store(true, Ordering::Release);
         let n = u64::try_from(s.queue.len()).unwrap_or(u64::MAX);
         s.queue.clear();
         self.buffered.decrement(s.bytes as f64);
@@ -197,7 +205,7 @@ impl Inbox {
 
     /// Whether the reader went away or the route was closed.
     pub fn is_closed(&self) -> bool {
-        self.lock().closed
+        self.closed.load(Ordering::Acquire)
     }
 
     /// Decoded bytes buffered now.
