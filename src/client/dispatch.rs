@@ -82,7 +82,7 @@ impl Driver {
     }
 
     fn publish_done(&mut self, id: RequestId, result: Result<PublishAcked, CommandError>) {
-        let Some(publish) = self.pending.publishes.remove(&id) else {
+        let Some(publish) = self.pending.publishes.remove(id) else {
             return;
         };
         // A QoS 0 publish is done once the transport took its bytes.

@@ -105,7 +105,7 @@ pub(crate) struct PendingPublish {
 /// Replies owed to handles, by the engine's request id.
 #[derive(Default)]
 pub(crate) struct Pending {
-    pub publishes: HashMap<RequestId, PendingPublish, foldhash::fast::RandomState>,
+    pub publishes: super::pending::PendingPublishes,
     pub subscribes: HashMap<RequestId, (u64, oneshot::Sender<Result<SubscribeReply, Error>>)>,
     pub unsubscribes: HashMap<RequestId, oneshot::Sender<Result<Vec<ReasonCode>, Error>>>,
     pub reauths: HashMap<RequestId, oneshot::Sender<Result<(), Error>>>,
@@ -420,7 +420,7 @@ impl Driver {
     /// Every reply still owed gets `error`.
     fn fail_pending(&mut self, error: &Error) {
         let p = &mut self.pending;
-        for (_, publish) in p.publishes.drain() {
+        for publish in p.publishes.drain() {
             publish.reply.send(Err(error.duplicate()), publish.permit);
         }
         for (_, (_, reply)) in p.subscribes.drain() {

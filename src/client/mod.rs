@@ -139,6 +139,7 @@ mod inbox;
 mod io;
 mod metrics;
 mod options;
+mod pending;
 mod publisher;
 mod reattach;
 mod reconnect;
