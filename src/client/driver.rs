@@ -151,7 +151,7 @@ pub(crate) struct Driver {
     pub(super) awaiting_write: super::written::AwaitingWrite,
     /// Acks owed for messages that several routes hold back: how many
     /// routes still hold each.
-    pub(super) ack_waits: HashMap<AckToken, usize>,
+    pub(super) ack_waits: HashMap<AckToken, usize, foldhash::fast::RandomState>,
     pub(super) ready: Option<oneshot::Sender<Result<bool, Error>>>,
     pub(super) connected_once: bool,
     /// Every `Client` handle is gone: leave, and never reconnect.
@@ -212,7 +212,7 @@ impl Driver {
             next_route: UNMATCHED,
             pending: Pending::default(),
             awaiting_write: Default::default(),
-            ack_waits: HashMap::new(),
+            ack_waits: HashMap::default(),
             ready: None,
             connected_once: false,
             handles_gone: false,

@@ -372,6 +372,19 @@ pub enum PacketRef<'a> {
 }
 
 impl PacketRef<'_> {
+    /// The owned [`Packet`], the borrowed PUBLISH copied, the others moved.
+    pub fn into_packet(self) -> Packet {
+        match self {
+            PacketRef::Publish(p) => Packet::Publish(p.to_publish()),
+            PacketRef::PubAck(a) => Packet::PubAck(a),
+            PacketRef::PubRec(a) => Packet::PubRec(a),
+            PacketRef::PubRel(a) => Packet::PubRel(a),
+            PacketRef::PubComp(a) => Packet::PubComp(a),
+            PacketRef::PingResp(p) => Packet::PingResp(p),
+            PacketRef::Other(p) => *p,
+        }
+    }
+
     /// The owned [`Packet`], the borrowed PUBLISH copied.
     pub fn to_packet(&self) -> Packet {
         match self {

@@ -9,7 +9,7 @@ use std::num::NonZeroU16;
 /// Aliases the server set for what it sends us.
 #[derive(Debug, Default)]
 pub(crate) struct IncomingAliases {
-    map: HashMap<u16, TopicName>,
+    map: HashMap<u16, TopicName, foldhash::fast::RandomState>,
 }
 
 /// Why an incoming alias cannot be used (reason 0x94 either way).
@@ -61,7 +61,7 @@ impl IncomingAliases {
 /// Aliases we assign to what we publish, least recently used replaced first.
 #[derive(Debug, Default)]
 pub(crate) struct OutgoingAliases {
-    by_topic: HashMap<TopicName, (u16, u64)>,
+    by_topic: HashMap<TopicName, (u16, u64), foldhash::fast::RandomState>,
     by_use: BTreeMap<u64, TopicName>,
     clock: u64,
 }

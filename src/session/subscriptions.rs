@@ -98,7 +98,7 @@ pub(crate) struct Subscriptions {
     /// Granted, by filter.
     pub active: BTreeMap<TopicFilter, ActiveSubscription>,
     /// Sent, awaiting SUBACK/UNSUBACK, by packet id.
-    pub sent: HashMap<u16, Request>,
+    pub sent: HashMap<u16, Request, foldhash::fast::RandomState>,
     /// Waiting for a connection or a packet id.
     pub queue: VecDeque<Request>,
     /// A restoration under way, until its last SUBACK.
