@@ -157,7 +157,11 @@ impl Inbox {
         s.bytes = s.bytes.saturating_add(size);
         self.buffered.increment(size as f64);
         s.queue.push_back(Entry { message, size });
-        if let Some(w) = s.reader.take() {
+        // Woken once the lock is released, so that a reader running on
+        // another thread does not find it still held.
+        let reader = s.reader.take();
+        drop(s);
+        if let Some(w) = reader {
             w.wake();
         }
         if dropped > 0 {
