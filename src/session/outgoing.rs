@@ -73,6 +73,13 @@ impl Outgoing {
     }
 
     fn slot(&self, id: PacketId) -> Option<usize> {
+        // Acks mostly come in the order the PUBLISHes went out: the oldest
+        // exchange first, without a lookup (the front slot is never empty).
+        if let Some(Some(front)) = self.slots.front() {
+            if front.publish.packet_id == Some(id) {
+                return Some(0);
+            }
+        }
         let seq = self.by_id.get(&id.get())?;
         usize::try_from(seq.checked_sub(self.base)?).ok()
     }
@@ -83,8 +90,8 @@ impl Outgoing {
     }
 
     pub fn remove(&mut self, id: PacketId) -> Option<Inflight> {
-        let k = self.slot(id)?;
-        self.by_id.remove(&id.get());
+        let seq = self.by_id.remove(&id.get())?;
+        let k = usize::try_from(seq.checked_sub(self.base)?).ok()?;
         let entry = self.slots.get_mut(k)?.take()?;
         self.live -= 1;
         self.trim();
