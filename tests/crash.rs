@@ -36,6 +36,8 @@
 mod crash_child;
 #[path = "support/crash_ledger.rs"]
 mod crash_ledger;
+#[path = "support/crash_life.rs"]
+mod crash_life;
 #[path = "support/delivery.rs"]
 mod delivery;
 #[path = "support/mosquitto.rs"]
@@ -45,14 +47,13 @@ mod proxy;
 
 use crash_child::{ChildEnv, Report};
 use crash_ledger::{Ledger, Verdict};
+use crash_life::{Heard, Life, Role};
 use delivery::BrokerAudit;
 use mosquitto::{Broker, BrokerOptions, Listener};
 use proxy::{Cut, Proxy, XorShift};
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::path::Path;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
-use tokio::process::{Child, ChildStdin, Command};
+use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 
 /// The size of a crash run.
@@ -113,100 +114,6 @@ impl Plan {
 #[ignore = "a child process of killed_clients_lose_no_accepted_message (started by it)"]
 fn crash_child() {
     crash_child::run_child();
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Role {
-    Publisher,
-    Subscriber,
-}
-
-impl Role {
-    fn name(self) -> &'static str {
-        match self {
-            Role::Publisher => "publisher",
-            Role::Subscriber => "subscriber",
-        }
-    }
-}
-
-/// A line from a child, or the end of its output (`None`).
-#[derive(Debug)]
-struct Heard {
-    role: Role,
-    life: u32,
-    report: Option<Report>,
-}
-
-/// One life of a child process.
-struct Life {
-    number: u32,
-    child: Child,
-    stdin: Option<ChildStdin>,
-    stderr: PathBuf,
-    killed: bool,
-}
-
-impl Life {
-    /// Starts life `number` of `role` with `env`; its reports go to `tx`.
-    fn start(
-        role: Role,
-        number: u32,
-        env: &ChildEnv,
-        dir: &Path,
-        tx: &mpsc::UnboundedSender<Heard>,
-    ) -> Life {
-        let stderr = dir.join(format!("{}-{number}.stderr", role.name()));
-        let exe = std::env::current_exe().expect("the test binary");
-        let mut child = Command::new(exe)
-            .args(["--exact", "crash_child", "--ignored", "--nocapture"])
-            .envs(env.vars())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&stderr).expect("child stderr file"))
-            .kill_on_drop(true)
-            .spawn()
-            .expect("start a child");
-        let stdout = child.stdout.take().expect("child stdout");
-        let tx = tx.clone();
-        tokio::spawn(async move {
-            let mut lines = tokio::io::BufReader::new(stdout).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                if let Some(report) = Report::parse(&line) {
-                    let _ = tx.send(Heard {
-                        role,
-                        life: number,
-                        report: Some(report),
-                    });
-                }
-            }
-            let _ = tx.send(Heard {
-                role,
-                life: number,
-                report: None,
-            });
-        });
-        Life {
-            number,
-            stdin: child.stdin.take(),
-            child,
-            stderr,
-            killed: false,
-        }
-    }
-
-    /// SIGKILL (by PID, through the child handle).
-    fn kill(&mut self) {
-        self.child.start_kill().expect("SIGKILL the child");
-        self.killed = true;
-    }
-
-    /// The end of its stderr, for a failure message.
-    fn stderr_tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.stderr).unwrap_or_default();
-        let start = text.len().saturating_sub(3000);
-        text.get(start..).unwrap_or(&text).to_string()
-    }
 }
 
 /// Where the run is.
@@ -781,86 +688,4 @@ impl Run {
             self.ledger.failed.len()
         );
     }
-}
-
-#[test]
-fn reports_survive_their_line() {
-    for r in [
-        Report::Ready,
-        Report::Feeding(1, 7),
-        Report::Accepted(2, 19_999),
-        Report::Done(1, 3, true),
-        Report::Done(2, 3, false),
-        Report::Finished,
-        Report::Marker,
-        Report::Got(2, 0, true),
-        Report::Corrupt("crash/q1 (3 bytes)".into()),
-    ] {
-        assert_eq!(Report::parse(&r.line()), Some(r.clone()), "{}", r.line());
-    }
-    assert_eq!(Report::parse("test crash_child ... ok"), None);
-    assert_eq!(Report::parse("crash: accepted 1"), None);
-}
-
-/// The ledger loses nothing it should find, excuses a re-enqueue and an
-/// unacknowledged redelivery only as far as they go, and blames the rest.
-#[test]
-fn ledger_finds_losses_and_unexplained_duplicates() {
-    let mut ledger = Ledger::new(1, 4, true);
-    assert_eq!(ledger.next_todo().len(), 5);
-    for seq in 0..4 {
-        ledger.feeding(2, seq);
-        assert!(ledger.accepted(2, seq));
-    }
-    ledger.feeding(1, 0);
-    // Seq 0: two lives fed it (a re-enqueue), printed twice.
-    ledger.feeding(2, 0);
-    // Seq 1: printed in killed life 1 and again in life 2, and the broker
-    // re-sent it before a PUBREC: explained.
-    // Seq 2: printed twice in the last life, nothing explains it.
-    // Seq 3: never printed: lost. QoS 1 #0 was never accepted: not lost.
-    for (life, seq) in [(1, 0), (1, 0), (1, 1), (2, 1), (2, 2), (2, 2)] {
-        ledger.got(life, 2, seq, false);
-    }
-    let audit = BrokerAudit {
-        resent_before_pubrec: [(1, 1)].into_iter().collect(),
-        ..Default::default()
-    };
-    let v = ledger.verdict(&audit, 2);
-    assert_eq!(v.lost, vec![(2, 3)]);
-    assert_eq!(v.confirmed, [0, 4]);
-    assert_eq!(v.explained_by_reenqueue, 1);
-    assert_eq!(v.explained_by_ack_window, 1);
-    let blamed: Vec<u32> = v.unexplained_qos2.iter().map(|u| u.seq).collect();
-    assert_eq!(blamed, vec![2]);
-    // Without the broker's re-send, seq 1 is blamed too.
-    let v = ledger.verdict(&BrokerAudit::default(), 2);
-    let blamed: Vec<u32> = v.unexplained_qos2.iter().map(|u| u.seq).collect();
-    assert_eq!(blamed, vec![1, 2]);
-}
-
-#[test]
-fn ack_window_counts_only_copies_a_later_life_got_again() {
-    use crash_ledger::ack_window_redeliveries as window;
-    // Two unacked copies in killed life 1, both back in life 2.
-    assert_eq!(window(&[(1, 9), (1, 10), (2, 0), (2, 1)], 3, 5), 2);
-    // ... but only as often as the broker re-sent before a PUBREC.
-    assert_eq!(window(&[(1, 9), (1, 10), (2, 0), (2, 1)], 3, 1), 1);
-    // Printed twice in one life, never again: not the window's doing.
-    assert_eq!(window(&[(2, 3), (2, 4)], 3, 5), 0);
-    // The last life was not killed.
-    assert_eq!(window(&[(3, 3), (3, 4)], 3, 5), 0);
-}
-
-#[test]
-fn broker_audit_tells_resends_before_and_after_pubrec() {
-    let log = "\
-1: Sending PUBLISH to S (d0, q2, r0, m7, 'crash/q2/41', ... (27 bytes))
-1: Sending PUBLISH to S (d1, q2, r0, m7, 'crash/q2/41', ... (27 bytes))
-1: Received PUBREC from S (Mid: 7)
-1: Sending PUBLISH to S (d1, q2, r0, m7, 'crash/q2/41', ... (27 bytes))
-";
-    let a = BrokerAudit::from_log(log, "P", "S", crash_child::PREFIX_Q2);
-    assert_eq!(a.resent_before_pubrec.get(&41), Some(&1));
-    assert_eq!(a.resent_after_pubrec.get(&41), Some(&1));
 }

@@ -279,3 +279,91 @@ pub struct Verdict {
     /// QoS 2 messages with duplicates nothing explains.
     pub unexplained_qos2: Vec<Unexplained>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::crash_child::Report;
+    use super::*;
+
+    #[test]
+    fn reports_survive_their_line() {
+        for r in [
+            Report::Ready,
+            Report::Feeding(1, 7),
+            Report::Accepted(2, 19_999),
+            Report::Done(1, 3, true),
+            Report::Done(2, 3, false),
+            Report::Finished,
+            Report::Marker,
+            Report::Got(2, 0, true),
+            Report::Corrupt("crash/q1 (3 bytes)".into()),
+        ] {
+            assert_eq!(Report::parse(&r.line()), Some(r.clone()), "{}", r.line());
+        }
+        assert_eq!(Report::parse("test crash_child ... ok"), None);
+        assert_eq!(Report::parse("crash: accepted 1"), None);
+    }
+
+    /// The ledger loses nothing it should find, excuses a re-enqueue and an
+    /// unacknowledged redelivery only as far as they go, and blames the rest.
+    #[test]
+    fn ledger_finds_losses_and_unexplained_duplicates() {
+        let mut ledger = Ledger::new(1, 4, true);
+        assert_eq!(ledger.next_todo().len(), 5);
+        for seq in 0..4 {
+            ledger.feeding(2, seq);
+            assert!(ledger.accepted(2, seq));
+        }
+        ledger.feeding(1, 0);
+        // Seq 0: two lives fed it (a re-enqueue), printed twice.
+        ledger.feeding(2, 0);
+        // Seq 1: printed in killed life 1 and again in life 2, and the broker
+        // re-sent it before a PUBREC: explained.
+        // Seq 2: printed twice in the last life, nothing explains it.
+        // Seq 3: never printed: lost. QoS 1 #0 was never accepted: not lost.
+        for (life, seq) in [(1, 0), (1, 0), (1, 1), (2, 1), (2, 2), (2, 2)] {
+            ledger.got(life, 2, seq, false);
+        }
+        let audit = BrokerAudit {
+            resent_before_pubrec: [(1, 1)].into_iter().collect(),
+            ..Default::default()
+        };
+        let v = ledger.verdict(&audit, 2);
+        assert_eq!(v.lost, vec![(2, 3)]);
+        assert_eq!(v.confirmed, [0, 4]);
+        assert_eq!(v.explained_by_reenqueue, 1);
+        assert_eq!(v.explained_by_ack_window, 1);
+        let blamed: Vec<u32> = v.unexplained_qos2.iter().map(|u| u.seq).collect();
+        assert_eq!(blamed, vec![2]);
+        // Without the broker's re-send, seq 1 is blamed too.
+        let v = ledger.verdict(&BrokerAudit::default(), 2);
+        let blamed: Vec<u32> = v.unexplained_qos2.iter().map(|u| u.seq).collect();
+        assert_eq!(blamed, vec![1, 2]);
+    }
+
+    #[test]
+    fn ack_window_counts_only_copies_a_later_life_got_again() {
+        use super::ack_window_redeliveries as window;
+        // Two unacked copies in killed life 1, both back in life 2.
+        assert_eq!(window(&[(1, 9), (1, 10), (2, 0), (2, 1)], 3, 5), 2);
+        // ... but only as often as the broker re-sent before a PUBREC.
+        assert_eq!(window(&[(1, 9), (1, 10), (2, 0), (2, 1)], 3, 1), 1);
+        // Printed twice in one life, never again: not the window's doing.
+        assert_eq!(window(&[(2, 3), (2, 4)], 3, 5), 0);
+        // The last life was not killed.
+        assert_eq!(window(&[(3, 3), (3, 4)], 3, 5), 0);
+    }
+
+    #[test]
+    fn broker_audit_tells_resends_before_and_after_pubrec() {
+        let log = "\
+    1: Sending PUBLISH to S (d0, q2, r0, m7, 'crash/q2/41', ... (27 bytes))
+    1: Sending PUBLISH to S (d1, q2, r0, m7, 'crash/q2/41', ... (27 bytes))
+    1: Received PUBREC from S (Mid: 7)
+    1: Sending PUBLISH to S (d1, q2, r0, m7, 'crash/q2/41', ... (27 bytes))
+    ";
+        let a = BrokerAudit::from_log(log, "P", "S", super::super::crash_child::PREFIX_Q2);
+        assert_eq!(a.resent_before_pubrec.get(&41), Some(&1));
+        assert_eq!(a.resent_after_pubrec.get(&41), Some(&1));
+    }
+}
