@@ -553,8 +553,8 @@ pub fn encode(
     out: &mut BytesMut,
 ) -> Result<(), EncodeError> {
     match packet {
-        // The hot path, through the smaller code made for `Publish` alone.
-        Packet::Publish(p) => encode_body(p, version, out),
+        // The hot path, counted before it is written (see `encode_into`).
+        Packet::Publish(p) => p.encode_into(version, out),
         _ => encode_body(packet, version, out),
     }
 }
@@ -567,52 +567,7 @@ pub fn encode_publish(
     version: ProtocolVersion,
     out: &mut BytesMut,
 ) -> Result<(), EncodeError> {
-    encode_body(publish, version, out)
-}
-
-/// Something with a fixed header and a body written through a [`Sink`].
-trait Body {
-    fn first_byte(&self) -> u8;
-    /// The expected size of the body, for the room left for the Remaining
-    /// Length; a wrong guess costs a move of the body, not a wrong packet.
-    fn size_hint(&self, _v: ProtocolVersion) -> usize {
-        0
-    }
-    fn write_body<S: Sink>(&self, s: &mut S, v: ProtocolVersion) -> Result<(), EncodeError>;
-}
-
-impl Body for Packet {
-    fn first_byte(&self) -> u8 {
-        let publish_flags = match self {
-            Packet::Publish(p) => p.flags(),
-            _ => 0,
-        };
-        self.packet_type().first_byte(publish_flags)
-    }
-    #[inline]
-    fn size_hint(&self, v: ProtocolVersion) -> usize {
-        match self {
-            Packet::Publish(p) => p.size_hint(v),
-            _ => 0,
-        }
-    }
-    fn write_body<S: Sink>(&self, s: &mut S, v: ProtocolVersion) -> Result<(), EncodeError> {
-        Packet::write_body(self, s, v)
-    }
-}
-
-impl Body for Publish {
-    fn first_byte(&self) -> u8 {
-        PacketType::Publish.first_byte(self.flags())
-    }
-    #[inline]
-    fn size_hint(&self, v: ProtocolVersion) -> usize {
-        Publish::size_hint(self, v)
-    }
-    #[inline]
-    fn write_body<S: Sink>(&self, s: &mut S, v: ProtocolVersion) -> Result<(), EncodeError> {
-        self.write(s, v)
-    }
+    publish.encode_into(version, out)
 }
 
 /// Total packet size for a remaining length.
@@ -623,17 +578,18 @@ fn frame_len(remaining: usize) -> usize {
 /// Writes the packet in one pass: the first byte, then the body after room
 /// for its Remaining Length, patched in when the body is written. On an
 /// error `out` is cut back to where it was.
-#[inline(always)]
-fn encode_body<B: Body>(
-    body: &B,
+fn encode_body(
+    packet: &Packet,
     version: ProtocolVersion,
     out: &mut BytesMut,
 ) -> Result<(), EncodeError> {
     let start = out.len();
-    let hint = body.size_hint(version);
-    out.reserve(frame_len(hint));
-    BufMut::put_u8(out, body.first_byte());
-    let written = out.length_prefixed(hint, |out| body.write_body(out, version));
+    let publish_flags = match packet {
+        Packet::Publish(p) => p.flags(),
+        _ => 0,
+    };
+    BufMut::put_u8(out, packet.packet_type().first_byte(publish_flags));
+    let written = out.length_prefixed(0, |out| packet.write_body(out, version));
     if written.is_err() {
         out.truncate(start);
     }

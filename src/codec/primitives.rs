@@ -11,6 +11,7 @@
 //! the bytes come from one writer in one pass and cannot disagree.
 
 use super::error::{DecodeError, EncodeError};
+use super::properties::WriteProperties;
 use super::string::{validate_mqtt_str, MqttString, StringError};
 use super::ProtocolVersion;
 use crate::topic::TopicError;
@@ -29,6 +30,11 @@ pub(crate) trait Sink {
     fn put_u16(&mut self, v: u16);
     fn put_u32(&mut self, v: u32);
     fn put_slice(&mut self, s: &[u8]);
+    /// Writes `block`, whose size `len` was counted beforehand by running
+    /// its writer against a [`Counter`]; a `Counter` adds `len` without
+    /// running the writer a second time.
+    fn put_counted<B: WriteProperties>(&mut self, len: usize, block: &B)
+        -> Result<(), EncodeError>;
     /// Writes a Variable Byte Integer length and then what `body` writes,
     /// the length being that of the body. `hint` is the expected body
     /// length: a buffer leaves room for its VBI, and only when the body
@@ -55,6 +61,14 @@ impl Sink for BytesMut {
     #[inline]
     fn put_slice(&mut self, s: &[u8]) {
         self.extend_from_slice(s)
+    }
+    #[inline]
+    fn put_counted<B: WriteProperties>(
+        &mut self,
+        _len: usize,
+        block: &B,
+    ) -> Result<(), EncodeError> {
+        block.write(self)
     }
     #[inline]
     fn length_prefixed<F>(&mut self, hint: usize, body: F) -> Result<(), EncodeError>
@@ -110,6 +124,15 @@ impl Sink for Counter {
         self.0 += s.len()
     }
     #[inline]
+    fn put_counted<B: WriteProperties>(
+        &mut self,
+        len: usize,
+        _block: &B,
+    ) -> Result<(), EncodeError> {
+        self.0 += len;
+        Ok(())
+    }
+    #[inline]
     fn length_prefixed<F>(&mut self, _hint: usize, body: F) -> Result<(), EncodeError>
     where
         F: FnOnce(&mut Self) -> Result<(), EncodeError>,
@@ -148,8 +171,16 @@ fn vbi_bytes(value: usize) -> Result<([u8; 4], usize), EncodeError> {
 /// Writes a Variable Byte Integer.
 #[inline]
 pub(crate) fn put_vbi<S: Sink>(s: &mut S, value: usize) -> Result<(), EncodeError> {
+    // Byte by byte: one to four constant-size stores, where a slice of
+    // varying length would cost a `memcpy` call. One byte is the usual case.
+    if let Some(byte) = u8::try_from(value).ok().filter(|b| *b < 0x80) {
+        s.put_u8(byte);
+        return Ok(());
+    }
     let (bytes, n) = vbi_bytes(value)?;
-    s.put_slice(bytes.get(..n).unwrap_or_default());
+    for byte in bytes.iter().take(n) {
+        s.put_u8(*byte);
+    }
     Ok(())
 }
 

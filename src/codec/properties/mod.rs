@@ -534,6 +534,7 @@ macro_rules! properties {
         }
 
         impl WriteProperties for $name {
+            #[inline]
             fn write<S: Sink>(&self, s: &mut S) -> Result<(), EncodeError> {
                 $(kind::$kind::put(s, id::$pid, $what, &self.$field)?;)*
                 Ok(())
