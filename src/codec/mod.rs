@@ -58,10 +58,10 @@ pub use subscribe::{
 pub use summary::{PacketSummary, PACKET_TARGET};
 
 use crate::topic::TopicName;
-use bytes::{Buf, BufMut, Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 pub use header::{peek_fixed_header, FixedHeaderInfo};
 use header::{read_fixed_header, PacketType};
-use primitives::{vbi_len, Counter, Frame, Sink};
+use primitives::{vbi_len, write_frame, Counter, Frame, Sink};
 use std::num::NonZeroU16;
 
 /// A packet identifier: never zero ([MQTT-2.2.1-3], 3.1.1 [MQTT-2.3.1-1]).
@@ -575,23 +575,20 @@ fn frame_len(remaining: usize) -> usize {
     1 + vbi_len(remaining) + remaining
 }
 
-/// Writes the packet in one pass: the first byte, then the body after room
-/// for its Remaining Length, patched in when the body is written. On an
-/// error `out` is cut back to where it was.
+/// Writes the packet counted first: the body is counted by
+/// [`Packet::write_body`] against a [`Counter`], then written by it into
+/// exactly the room counted. On an error nothing is left in `out`.
 fn encode_body(
     packet: &Packet,
     version: ProtocolVersion,
     out: &mut BytesMut,
 ) -> Result<(), EncodeError> {
-    let start = out.len();
+    let mut c = Counter::default();
+    packet.write_body(&mut c, version)?;
     let publish_flags = match packet {
         Packet::Publish(p) => p.flags(),
         _ => 0,
     };
-    BufMut::put_u8(out, packet.packet_type().first_byte(publish_flags));
-    let written = out.length_prefixed(0, |out| packet.write_body(out, version));
-    if written.is_err() {
-        out.truncate(start);
-    }
-    written
+    let first_byte = packet.packet_type().first_byte(publish_flags);
+    write_frame(out, first_byte, c.0, &[], |s| packet.write_body(s, version))
 }

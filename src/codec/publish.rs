@@ -3,11 +3,10 @@
 use super::error::{DecodeError, EncodeError};
 use super::header::PacketType;
 use super::primitives::{
-    binary_slice, fail, id, put_binary, put_vbi, string_error, u16_, Counter, Frame, PResult, Sink,
+    binary_slice, fail, id, put_binary, put_vbi, string_error, u16_, write_frame, Counter, Frame,
+    PResult, Sink,
 };
-use super::properties::{
-    BoxedPublishProperties, PublishProperties, PublishPropertiesRef, WriteProperties,
-};
+use super::properties::{counted, BoxedPublishProperties, PublishProperties, PublishPropertiesRef};
 use super::{PacketId, ProtocolVersion, QoS};
 use crate::topic::{check_publish_topic, TopicError, TopicName};
 use bytes::{Bytes, BytesMut};
@@ -272,23 +271,25 @@ impl Publish {
             (_, None) => Some(PacketId::MAX),
         };
         let parts = self.parts(v, packet_id)?;
-        Ok(super::frame_len(self.remaining_len(&parts)?))
+        let remaining = self.head_len(&parts)?.saturating_add(self.payload.len());
+        super::check_remaining(remaining)?;
+        Ok(super::frame_len(remaining))
     }
 
     /// Writes the body (what follows the fixed header) through `s`.
     #[inline]
     pub(crate) fn write<S: Sink>(&self, s: &mut S, v: ProtocolVersion) -> Result<(), EncodeError> {
         let parts = self.parts(v, self.packet_id)?;
-        self.write_parts(s, &parts)
+        self.write_head(s, &parts)?;
+        s.put_slice(&self.payload);
+        Ok(())
     }
 
     /// Encodes this PUBLISH at the end of `out`, the hot path of
-    /// [`encode`](super::encode).
-    ///
-    /// The body is counted first, by [`write_parts`](Self::write_parts)
-    /// against a [`Counter`], so the Remaining Length is written in place
-    /// (no patching, no move of the body) and `out` grows at most once.
-    /// On an error nothing is left in `out`.
+    /// [`encode`](super::encode): the body before the payload is counted
+    /// first, by [`write_head`](Self::write_head) against a [`Counter`],
+    /// then written by it into exactly the room counted, the payload after
+    /// it (see [`write_frame`]). On an error nothing is left in `out`.
     #[inline]
     pub(crate) fn encode_into(
         &self,
@@ -296,24 +297,19 @@ impl Publish {
         out: &mut BytesMut,
     ) -> Result<(), EncodeError> {
         let parts = self.parts(v, self.packet_id)?;
-        let remaining = self.remaining_len(&parts)?;
-        let start = out.len();
-        out.reserve(super::frame_len(remaining));
-        Sink::put_u8(out, PacketType::Publish.first_byte(self.flags()));
-        let written = put_vbi(out, remaining).and_then(|()| self.write_parts(out, &parts));
-        if written.is_err() {
-            out.truncate(start);
-        }
-        written
+        let head_len = self.head_len(&parts)?;
+        let first_byte = PacketType::Publish.first_byte(self.flags());
+        write_frame(out, first_byte, head_len, &self.payload, |s| {
+            self.write_head(s, &parts)
+        })
     }
 
-    /// The Remaining Length: the body as [`write_parts`](Self::write_parts)
-    /// writes it, counted.
+    /// The size of the body before the payload, as
+    /// [`write_head`](Self::write_head) writes it, counted.
     #[inline(always)]
-    fn remaining_len(&self, parts: &PublishParts<'_>) -> Result<usize, EncodeError> {
+    fn head_len(&self, parts: &PublishParts<'_>) -> Result<usize, EncodeError> {
         let mut c = Counter::default();
-        self.write_parts(&mut c, parts)?;
-        super::check_remaining(c.0)?;
+        self.write_head(&mut c, parts)?;
         Ok(c.0)
     }
 
@@ -368,11 +364,7 @@ impl Publish {
             // The properties counted once, by the writer that writes them.
             ProtocolVersion::V5 => Some(match self.properties.as_set() {
                 None => 0,
-                Some(set) => {
-                    let mut c = Counter::default();
-                    set.write(&mut c)?;
-                    c.0
-                }
+                Some(set) => counted(set)?,
             }),
         };
         Ok(PublishParts {
@@ -382,10 +374,10 @@ impl Publish {
         })
     }
 
-    /// Writes the body from `parts`: the one writer of both the bytes and,
-    /// against a [`Counter`], the Remaining Length.
+    /// Writes the body before the payload from `parts`: the one writer of
+    /// both those bytes and, against a [`Counter`], their size.
     #[inline(always)]
-    fn write_parts<S: Sink>(&self, s: &mut S, parts: &PublishParts<'_>) -> Result<(), EncodeError> {
+    fn write_head<S: Sink>(&self, s: &mut S, parts: &PublishParts<'_>) -> Result<(), EncodeError> {
         put_binary(s, "topic name", parts.topic)?;
         if let Some(packet_id) = parts.packet_id {
             s.put_u16(packet_id.get());
@@ -394,7 +386,6 @@ impl Publish {
             put_vbi(s, len)?;
             s.put_counted(len, &*self.properties)?;
         }
-        s.put_slice(&self.payload);
         Ok(())
     }
 }
