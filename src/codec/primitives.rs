@@ -15,7 +15,7 @@ use super::properties::WriteProperties;
 use super::string::{validate_mqtt_str, MqttString, StringError};
 use super::ProtocolVersion;
 use crate::topic::TopicError;
-use bytes::{Bytes, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 use nom::number::complete::{be_u16, be_u32, be_u8};
 
 /// Result of a parser over a packet body.
@@ -62,6 +62,46 @@ impl Sink for Counter {
     fn put_counted<B: WriteProperties>(&mut self, len: usize, _: &B) -> Result<(), EncodeError> {
         self.0 += len;
         Ok(())
+    }
+}
+
+/// The output buffer, which [`write_frame`] has grown to hold the packet:
+/// each write still checks the capacity, but never reallocates.
+impl Sink for BytesMut {
+    #[inline]
+    fn put_u8(&mut self, v: u8) {
+        BufMut::put_u8(self, v)
+    }
+    #[inline]
+    fn put_u16(&mut self, v: u16) {
+        BufMut::put_u16(self, v)
+    }
+    #[inline]
+    fn put_u32(&mut self, v: u32) {
+        BufMut::put_u32(self, v)
+    }
+    #[inline]
+    fn put_slice(&mut self, s: &[u8]) {
+        self.extend_from_slice(s)
+    }
+    /// A block of many short fields (the properties): written into a
+    /// zeroed slice of its counted size (see [`SliceSink`]).
+    #[inline]
+    fn put_counted<B: WriteProperties>(
+        &mut self,
+        len: usize,
+        block: &B,
+    ) -> Result<(), EncodeError> {
+        let start = self.len();
+        grow_zeroed(self, len);
+        let mut sink = SliceSink::new(self.get_mut(start..).unwrap_or_default());
+        let written = block.write(&mut sink);
+        // Equal by construction, as in `write_frame`.
+        debug_assert!(
+            written.is_err() || sink.is_full(),
+            "counted and written sizes differ"
+        );
+        written
     }
 }
 
@@ -171,69 +211,62 @@ fn head_and_tail<const K: usize>(to: &mut [u8], from: &[u8]) {
     }
 }
 
+/// The longest field [`copy_into`] copies inline.
+const SHORT_FIELD: usize = 32;
+
+/// Appends `n` zero bytes to `out`. Up to 128 bytes (most property
+/// blocks), when `out` has room for a fixed-size block, it appends the
+/// block and cuts it back: a few inline stores, where `resize` calls
+/// `memset`.
+#[inline(always)]
+fn grow_zeroed(out: &mut BytesMut, n: usize) {
+    let end = out.len() + n;
+    let room = out.capacity() - out.len();
+    if n <= 64 && room >= 64 {
+        out.extend_from_slice(&[0; 64]);
+        out.truncate(end);
+    } else if n <= 128 && room >= 128 {
+        out.extend_from_slice(&[0; 128]);
+        out.truncate(end);
+    } else {
+        out.resize(end, 0);
+    }
+}
+
 /// Appends a packet to `out`: the first byte, the Remaining Length, what
 /// `head` writes (`head_len` bytes) and then `tail` (a PUBLISH's payload;
 /// empty for other packets).
 ///
 /// `head_len` must have been counted by running the same writer against a
 /// [`Counter`]: `out` grows once, by exactly the packet's size, and
-/// nothing is patched or moved. The head is written into a zeroed slice
-/// (a [`SliceSink`]); a long tail is appended after it rather than zeroed
-/// first. On an error nothing is left in `out`.
+/// nothing is patched or moved. On an error nothing is left in `out`.
 #[inline(always)]
 pub(crate) fn write_frame(
     out: &mut BytesMut,
     first_byte: u8,
     head_len: usize,
     tail: &[u8],
-    head: impl FnOnce(&mut SliceSink<'_>) -> Result<(), EncodeError>,
+    head: impl FnOnce(&mut BytesMut) -> Result<(), EncodeError>,
 ) -> Result<(), EncodeError> {
     let remaining = head_len.saturating_add(tail.len());
     vbi_bytes(remaining)?;
     let start = out.len();
-    let head_total = 1 + vbi_len(remaining) + head_len;
-    out.reserve(head_total + tail.len());
-    // A short tail is copied inline with the head (see `copy_into`).
-    let short_tail = tail.len() <= SHORT_FIELD;
-    grow_zeroed(out, head_total + if short_tail { tail.len() } else { 0 });
-    let mut sink = SliceSink::new(out.get_mut(start..).unwrap_or_default());
-    sink.put_u8(first_byte);
-    put_vbi(&mut sink, remaining)?;
-    let written = head(&mut sink);
-    if short_tail {
-        sink.put_slice(tail);
-    }
+    let size = 1 + vbi_len(remaining) + remaining;
+    out.reserve(size);
+    Sink::put_u8(out, first_byte);
+    put_vbi(out, remaining)?;
+    let written = head(out);
     match written {
-        // Equal by construction: the count and the bytes come from one
-        // writer (checked for arbitrary packets by the
-        // `encoded_len_is_exact` property tests).
-        Ok(()) => debug_assert!(sink.is_full(), "counted and written sizes differ"),
+        Ok(()) => {
+            Sink::put_slice(out, tail);
+            // Equal by construction: the count and the bytes come from one
+            // writer (checked for arbitrary packets by the
+            // `encoded_len_is_exact` property tests).
+            debug_assert_eq!(out.len() - start, size, "counted and written sizes differ");
+        }
         Err(_) => out.truncate(start),
     }
-    if written.is_ok() && !short_tail {
-        out.extend_from_slice(tail);
-    }
     written
-}
-
-/// The longest field [`copy_into`] copies inline.
-const SHORT_FIELD: usize = 32;
-
-/// Appends `n` zero bytes to `out`, which has room for them. Up to 128
-/// bytes (the head of most packets) it appends a fixed-size block and cuts
-/// it back, a few inline stores, where `resize` calls `memset`.
-#[inline(always)]
-fn grow_zeroed(out: &mut BytesMut, n: usize) {
-    let end = out.len() + n;
-    if n <= 64 {
-        out.extend_from_slice(&[0; 64]);
-        out.truncate(end);
-    } else if n <= 128 {
-        out.extend_from_slice(&[0; 128]);
-        out.truncate(end);
-    } else {
-        out.resize(end, 0);
-    }
 }
 
 /// The Variable Byte Integer encoding of `value`: its bytes and how many of
@@ -569,13 +602,9 @@ mod tests {
     use super::*;
 
     fn enc(v: usize) -> Vec<u8> {
-        let mut count = Counter::default();
-        put_vbi(&mut count, v).unwrap();
-        let mut b = vec![0; count.0];
-        let mut sink = SliceSink::new(&mut b);
-        put_vbi(&mut sink, v).unwrap();
-        assert!(sink.is_full());
-        b
+        let mut b = BytesMut::new();
+        put_vbi(&mut b, v).unwrap();
+        b.to_vec()
     }
 
     #[test]
@@ -642,7 +671,7 @@ mod tests {
         let body = vec![7u8; 200];
         let mut out = BytesMut::from(&b"ab"[..]);
         write_frame(&mut out, 0x30, body.len(), &[], |s| {
-            s.put_slice(&body);
+            Sink::put_slice(s, &body);
             Ok(())
         })
         .unwrap();
@@ -657,12 +686,11 @@ mod tests {
         assert!(failed.is_err());
         assert_eq!(&out[..], &want[..]);
         assert!(write_frame(&mut out, 0x30, 268_435_456, &[], |_| Ok(())).is_err());
-        // A head and a tail, short (copied with the head) or long
-        // (appended after it).
+        // A head and a tail, short (copied inline) or long.
         for tail in [vec![5u8; 3], vec![6u8; 33], vec![7u8; 300]] {
             let mut out = BytesMut::new();
             write_frame(&mut out, 0x30, 2, &tail, |s| {
-                s.put_u16(0x0102);
+                Sink::put_u16(s, 0x0102);
                 Ok(())
             })
             .unwrap();
