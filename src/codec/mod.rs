@@ -10,8 +10,9 @@
 //! [`decode_ref`] reads the same bytes with the same checks into a
 //! [`PacketRef`] that borrows the buffer instead: a PUBLISH as a
 //! [`PublishRef`] whose properties are read on demand, with no allocation
-//! and no reference count touched. [`encode`] writes each packet in one
-//! pass, patching its length prefixes in once the body is written.
+//! and no reference count touched. [`encode`] counts each packet first,
+//! with the writer that then writes it, so the output buffer grows once and
+//! every length prefix is written in place.
 //!
 //! ```
 //! use bytes::BytesMut;

@@ -3,12 +3,13 @@
 //! writers over a [`Sink`].
 //!
 //! Every packet is written through one generic function run against a
-//! [`Sink`]: the output buffer, or a [`Counter`] when only the size is
-//! wanted. A length prefix (the Remaining Length, a Property Length) is
-//! written by [`Sink::length_prefixed`]: into the buffer, the body is
-//! written once after a placeholder that is patched with its length when it
-//! is done (rustls patches its length prefixes this way), so the length and
-//! the bytes come from one writer in one pass and cannot disagree.
+//! [`Sink`]: first a [`Counter`], for the size, then the output buffer. A
+//! length prefix (the Remaining Length, a Property Length) is the count of
+//! what follows it, taken by the writer that then writes it, so the length
+//! and the bytes cannot disagree; knowing it up front, [`write_frame`]
+//! grows the buffer once and writes the fixed header in place, with no
+//! placeholder to patch or body to move. (The `encoded_len_is_exact`
+//! property tests check the count against the bytes for arbitrary packets.)
 
 use super::error::{DecodeError, EncodeError};
 use super::properties::WriteProperties;
@@ -24,7 +25,8 @@ pub(crate) type PResult<'a, T> = nom::IResult<&'a [u8], T, DecodeError>;
 /// The largest value a Variable Byte Integer can hold (four bytes).
 pub const VBI_MAX: u32 = 268_435_455;
 
-/// Where encoded bytes go: a slice sized for them, or a counter of them.
+/// Where encoded bytes go: the output buffer, a slice sized for them, or a
+/// counter of them.
 pub(crate) trait Sink {
     fn put_u8(&mut self, v: u8);
     fn put_u16(&mut self, v: u16);
@@ -65,8 +67,8 @@ impl Sink for Counter {
     }
 }
 
-/// The output buffer, which [`write_frame`] has grown to hold the packet:
-/// each write still checks the capacity, but never reallocates.
+/// The output buffer, in which [`write_frame`] has reserved room for the
+/// packet: each write still checks the capacity, but none reallocates.
 impl Sink for BytesMut {
     #[inline]
     fn put_u8(&mut self, v: u8) {
