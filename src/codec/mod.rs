@@ -556,8 +556,31 @@ pub fn encode(
     match packet {
         // The hot path, counted before it is written (see `encode_into`).
         Packet::Publish(p) => p.encode_into(version, out),
+        // The acknowledgements, as frequent as PUBLISH on a busy
+        // connection: written without dispatching on `Packet` twice.
+        Packet::PubAck(a) => encode_ack(a, AckKind::PubAck, PacketType::PubAck, version, out),
+        Packet::PubRec(a) => encode_ack(a, AckKind::PubRec, PacketType::PubRec, version, out),
+        Packet::PubRel(a) => encode_ack(a, AckKind::PubRel, PacketType::PubRel, version, out),
+        Packet::PubComp(a) => encode_ack(a, AckKind::PubComp, PacketType::PubComp, version, out),
         _ => encode_body(packet, version, out),
     }
+}
+
+/// Encodes a PUBACK, PUBREC, PUBREL or PUBCOMP (`kind`, of packet type
+/// `packet_type`), counted first as in [`encode_body`].
+#[inline(always)]
+fn encode_ack(
+    ack: &PublishAck,
+    kind: AckKind,
+    packet_type: PacketType,
+    version: ProtocolVersion,
+    out: &mut BytesMut,
+) -> Result<(), EncodeError> {
+    let mut c = Counter::default();
+    ack.write(&mut c, version, kind)?;
+    write_frame(out, packet_type.first_byte(0), c.0, &[], |s| {
+        ack.write(s, version, kind)
+    })
 }
 
 /// Encodes a PUBLISH without wrapping it in a [`Packet`], for senders that
