@@ -27,7 +27,9 @@ use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::TestRunner;
-use tern_mqtt::codec::{decode, decode_ref, encode, DecodeError, Packet, ProtocolVersion, QoS};
+use tern_mqtt::codec::{
+    decode, decode_ref, encode, encode_publish, DecodeError, Packet, ProtocolVersion, QoS,
+};
 
 const V311: ProtocolVersion = ProtocolVersion::V311;
 const V5: ProtocolVersion = ProtocolVersion::V5;
@@ -144,6 +146,14 @@ fn check_encoded_len(v: ProtocolVersion, p: &Packet) -> Result<(), TestCaseError
     encode(p, v, &mut out).map_err(|e| TestCaseError::fail(e.to_string()))?;
     prop_assert_eq!(&out[..6], b"prefix");
     prop_assert_eq!(&out[6..], &bytes[..]);
+    // A PUBLISH counts its own size too (for a sender's size checks), and
+    // `encode_publish` writes the same bytes as `encode`.
+    if let Packet::Publish(publish) = p {
+        prop_assert_eq!(publish.encoded_len(v), Ok(bytes.len()));
+        let mut out = BytesMut::new();
+        encode_publish(publish, v, &mut out).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(&out[..], &bytes[..]);
+    }
     Ok(())
 }
 

@@ -10,8 +10,9 @@
 //! [`decode_ref`] reads the same bytes with the same checks into a
 //! [`PacketRef`] that borrows the buffer instead: a PUBLISH as a
 //! [`PublishRef`] whose properties are read on demand, with no allocation
-//! and no reference count touched. [`encode`] writes each packet in one
-//! pass, patching its length prefixes in once the body is written.
+//! and no reference count touched. [`encode`] counts each packet first,
+//! with the writer that then writes it, so the output buffer grows once and
+//! every length prefix is written in place.
 //!
 //! ```
 //! use bytes::BytesMut;
@@ -58,10 +59,10 @@ pub use subscribe::{
 pub use summary::{PacketSummary, PACKET_TARGET};
 
 use crate::topic::TopicName;
-use bytes::{Buf, BufMut, Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 pub use header::{peek_fixed_header, FixedHeaderInfo};
 use header::{read_fixed_header, PacketType};
-use primitives::{vbi_len, Counter, Frame, Sink};
+use primitives::{vbi_len, write_frame, Counter, Frame, Sink};
 use std::num::NonZeroU16;
 
 /// A packet identifier: never zero ([MQTT-2.2.1-3], 3.1.1 [MQTT-2.3.1-1]).
@@ -566,10 +567,33 @@ pub fn encode(
     out: &mut BytesMut,
 ) -> Result<(), EncodeError> {
     match packet {
-        // The hot path, through the smaller code made for `Publish` alone.
-        Packet::Publish(p) => encode_body(p, version, out),
+        // The hot path, counted before it is written (see `encode_into`).
+        Packet::Publish(p) => p.encode_into(version, out),
+        // The acknowledgements, as frequent as PUBLISH on a busy
+        // connection: written without dispatching on `Packet` twice.
+        Packet::PubAck(a) => encode_ack(a, AckKind::PubAck, PacketType::PubAck, version, out),
+        Packet::PubRec(a) => encode_ack(a, AckKind::PubRec, PacketType::PubRec, version, out),
+        Packet::PubRel(a) => encode_ack(a, AckKind::PubRel, PacketType::PubRel, version, out),
+        Packet::PubComp(a) => encode_ack(a, AckKind::PubComp, PacketType::PubComp, version, out),
         _ => encode_body(packet, version, out),
     }
+}
+
+/// Encodes a PUBACK, PUBREC, PUBREL or PUBCOMP (`kind`, of packet type
+/// `packet_type`), counted first as in [`encode_body`].
+#[inline(always)]
+fn encode_ack(
+    ack: &PublishAck,
+    kind: AckKind,
+    packet_type: PacketType,
+    version: ProtocolVersion,
+    out: &mut BytesMut,
+) -> Result<(), EncodeError> {
+    let mut c = Counter::default();
+    ack.write(&mut c, version, kind)?;
+    write_frame(out, packet_type.first_byte(0), c.0, &[], |s| {
+        ack.write(s, version, kind)
+    })
 }
 
 /// Encodes a PUBLISH without wrapping it in a [`Packet`], for senders that
@@ -580,52 +604,7 @@ pub fn encode_publish(
     version: ProtocolVersion,
     out: &mut BytesMut,
 ) -> Result<(), EncodeError> {
-    encode_body(publish, version, out)
-}
-
-/// Something with a fixed header and a body written through a [`Sink`].
-trait Body {
-    fn first_byte(&self) -> u8;
-    /// The expected size of the body, for the room left for the Remaining
-    /// Length; a wrong guess costs a move of the body, not a wrong packet.
-    fn size_hint(&self, _v: ProtocolVersion) -> usize {
-        0
-    }
-    fn write_body<S: Sink>(&self, s: &mut S, v: ProtocolVersion) -> Result<(), EncodeError>;
-}
-
-impl Body for Packet {
-    fn first_byte(&self) -> u8 {
-        let publish_flags = match self {
-            Packet::Publish(p) => p.flags(),
-            _ => 0,
-        };
-        self.packet_type().first_byte(publish_flags)
-    }
-    #[inline]
-    fn size_hint(&self, v: ProtocolVersion) -> usize {
-        match self {
-            Packet::Publish(p) => p.size_hint(v),
-            _ => 0,
-        }
-    }
-    fn write_body<S: Sink>(&self, s: &mut S, v: ProtocolVersion) -> Result<(), EncodeError> {
-        Packet::write_body(self, s, v)
-    }
-}
-
-impl Body for Publish {
-    fn first_byte(&self) -> u8 {
-        PacketType::Publish.first_byte(self.flags())
-    }
-    #[inline]
-    fn size_hint(&self, v: ProtocolVersion) -> usize {
-        Publish::size_hint(self, v)
-    }
-    #[inline]
-    fn write_body<S: Sink>(&self, s: &mut S, v: ProtocolVersion) -> Result<(), EncodeError> {
-        self.write(s, v)
-    }
+    publish.encode_into(version, out)
 }
 
 /// Total packet size for a remaining length.
@@ -633,22 +612,20 @@ fn frame_len(remaining: usize) -> usize {
     1 + vbi_len(remaining) + remaining
 }
 
-/// Writes the packet in one pass: the first byte, then the body after room
-/// for its Remaining Length, patched in when the body is written. On an
-/// error `out` is cut back to where it was.
-#[inline(always)]
-fn encode_body<B: Body>(
-    body: &B,
+/// Writes the packet counted first: the body is counted by
+/// [`Packet::write_body`] against a [`Counter`], then written by it into
+/// exactly the room counted. On an error nothing is left in `out`.
+fn encode_body(
+    packet: &Packet,
     version: ProtocolVersion,
     out: &mut BytesMut,
 ) -> Result<(), EncodeError> {
-    let start = out.len();
-    let hint = body.size_hint(version);
-    out.reserve(frame_len(hint));
-    BufMut::put_u8(out, body.first_byte());
-    let written = out.length_prefixed(hint, |out| body.write_body(out, version));
-    if written.is_err() {
-        out.truncate(start);
-    }
-    written
+    let mut c = Counter::default();
+    packet.write_body(&mut c, version)?;
+    let publish_flags = match packet {
+        Packet::Publish(p) => p.flags(),
+        _ => 0,
+    };
+    let first_byte = packet.packet_type().first_byte(publish_flags);
+    write_frame(out, first_byte, c.0, &[], |s| packet.write_body(s, version))
 }

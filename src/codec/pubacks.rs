@@ -81,6 +81,7 @@ impl PublishAck {
         Ok((i, ack))
     }
 
+    #[inline]
     pub(crate) fn write<S: Sink>(
         &self,
         s: &mut S,

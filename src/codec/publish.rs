@@ -1,15 +1,15 @@
 //! PUBLISH (3.3). The payload is a `Bytes` slice of the receive buffer.
 
 use super::error::{DecodeError, EncodeError};
+use super::header::PacketType;
 use super::primitives::{
-    binary_slice, fail, id, put_str, string_error, u16_, Counter, Frame, PResult, Sink,
+    binary_slice, fail, id, put_binary, put_vbi, string_error, u16_, write_frame, Counter, Frame,
+    PResult, Sink,
 };
-use super::properties::{
-    put_properties, BoxedPublishProperties, PublishProperties, PublishPropertiesRef,
-};
+use super::properties::{counted, BoxedPublishProperties, PublishProperties, PublishPropertiesRef};
 use super::{PacketId, ProtocolVersion, QoS};
 use crate::topic::{check_publish_topic, TopicError, TopicName};
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
 /// PUBLISH: an application message, in either direction.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -270,33 +270,57 @@ impl Publish {
             (_, Some(p)) => Some(p),
             (_, None) => Some(PacketId::MAX),
         };
-        let mut c = Counter::default();
-        self.write_with_id(&mut c, v, packet_id)?;
-        Ok(super::frame_len(c.0))
+        let parts = self.parts(v, packet_id)?;
+        let remaining = self.head_len(&parts)?.saturating_add(self.payload.len());
+        super::check_remaining(remaining)?;
+        Ok(super::frame_len(remaining))
     }
 
-    /// The body's size but for the properties: topic, packet id, an empty
-    /// Property Length in v5, and payload (what [`encode`](super::encode)
-    /// leaves room for).
-    #[inline]
-    pub(crate) fn size_hint(&self, v: ProtocolVersion) -> usize {
-        let topic = self.topic.as_ref().map_or(0, |t| t.as_mqtt_string().len());
-        let properties = usize::from(v == ProtocolVersion::V5);
-        2 + topic + 2 + properties + self.payload.len()
-    }
-
+    /// Writes the body (what follows the fixed header) through `s`.
     #[inline]
     pub(crate) fn write<S: Sink>(&self, s: &mut S, v: ProtocolVersion) -> Result<(), EncodeError> {
-        self.write_with_id(s, v, self.packet_id)
+        let parts = self.parts(v, self.packet_id)?;
+        self.write_head(s, &parts)?;
+        s.put_slice(&self.payload);
+        Ok(())
     }
 
-    #[inline(always)]
-    fn write_with_id<S: Sink>(
+    /// Encodes this PUBLISH at the end of `out`, the hot path of
+    /// [`encode`](super::encode): the body before the payload is counted
+    /// first, by [`write_head`](Self::write_head) against a [`Counter`],
+    /// then written by it into exactly the room counted, the payload after
+    /// it (see [`write_frame`]). On an error nothing is left in `out`.
+    #[inline]
+    pub(crate) fn encode_into(
         &self,
-        s: &mut S,
+        v: ProtocolVersion,
+        out: &mut BytesMut,
+    ) -> Result<(), EncodeError> {
+        let parts = self.parts(v, self.packet_id)?;
+        let head_len = self.head_len(&parts)?;
+        let first_byte = PacketType::Publish.first_byte(self.flags());
+        write_frame(out, first_byte, head_len, &self.payload, |s| {
+            self.write_head(s, &parts)
+        })
+    }
+
+    /// The size of the body before the payload, as
+    /// [`write_head`](Self::write_head) writes it, counted.
+    #[inline(always)]
+    fn head_len(&self, parts: &PublishParts<'_>) -> Result<usize, EncodeError> {
+        let mut c = Counter::default();
+        self.write_head(&mut c, parts)?;
+        Ok(c.0)
+    }
+
+    /// Checks what the spec requires of an outgoing PUBLISH and gathers
+    /// what its body is written from, `packet_id` standing for its own.
+    #[inline(always)]
+    fn parts(
+        &self,
         v: ProtocolVersion,
         packet_id: Option<PacketId>,
-    ) -> Result<(), EncodeError> {
+    ) -> Result<PublishParts<'_>, EncodeError> {
         if v == ProtocolVersion::V311 && !self.properties.is_empty() {
             return Err(EncodeError::NotInV311("PUBLISH properties"));
         }
@@ -306,18 +330,18 @@ impl Publish {
                 "DUP set on a QoS 0 PUBLISH",
             ));
         }
-        match &self.topic {
-            Some(t) => put_str(s, "topic name", t)?,
-            None if self.properties.topic_alias.is_some() => put_str(s, "topic name", "")?,
+        let topic = match &self.topic {
+            Some(t) => &t.as_mqtt_string().as_bytes()[..],
+            None if self.properties.topic_alias.is_some() => &[],
             None => {
                 return Err(EncodeError::invalid(
                     "MQTT-4.7.3-1",
                     "PUBLISH without a topic name needs a topic alias",
                 ))
             }
-        }
+        };
         match (self.qos, packet_id) {
-            (QoS::AtMostOnce, None) => {}
+            (QoS::AtMostOnce, None) | (QoS::AtLeastOnce | QoS::ExactlyOnce, Some(_)) => {}
             (QoS::AtMostOnce, Some(_)) => {
                 // A PUBLISH packet MUST NOT contain a Packet Identifier if its
                 // QoS value is set to 0 [MQTT-2.2.1-2] (3.1.1: [MQTT-2.3.1-5]).
@@ -326,7 +350,6 @@ impl Publish {
                     "packet identifier on QoS 0",
                 ));
             }
-            (_, Some(packet_id)) => s.put_u16(packet_id.get()),
             // PUBLISH (where QoS > 0) MUST contain a non-zero Packet
             // Identifier [MQTT-2.2.1-3] (3.1.1: [MQTT-2.3.1-1]).
             (_, None) => {
@@ -336,10 +359,44 @@ impl Publish {
                 ))
             }
         }
-        if v == ProtocolVersion::V5 {
-            put_properties(s, &*self.properties)?;
+        let properties_len = match v {
+            ProtocolVersion::V311 => None,
+            // The properties counted once, by the writer that writes them.
+            ProtocolVersion::V5 => Some(match self.properties.as_set() {
+                None => 0,
+                Some(set) => counted(set)?,
+            }),
+        };
+        Ok(PublishParts {
+            topic,
+            packet_id,
+            properties_len,
+        })
+    }
+
+    /// Writes the body before the payload from `parts`: the one writer of
+    /// both those bytes and, against a [`Counter`], their size.
+    #[inline(always)]
+    fn write_head<S: Sink>(&self, s: &mut S, parts: &PublishParts<'_>) -> Result<(), EncodeError> {
+        put_binary(s, "topic name", parts.topic)?;
+        if let Some(packet_id) = parts.packet_id {
+            s.put_u16(packet_id.get());
         }
-        s.put_slice(&self.payload);
+        if let Some(len) = parts.properties_len {
+            put_vbi(s, len)?;
+            s.put_counted(len, &*self.properties)?;
+        }
         Ok(())
     }
+}
+
+/// What a PUBLISH's body is written from, checked before a byte is written.
+struct PublishParts<'a> {
+    /// The Topic Name's bytes, empty for a PUBLISH sent by Topic Alias alone.
+    topic: &'a [u8],
+    /// The Packet Identifier, present exactly for QoS 1 and 2.
+    packet_id: Option<PacketId>,
+    /// The size of the properties after their Property Length, in v5;
+    /// `None` in 3.1.1, which has no properties.
+    properties_len: Option<usize>,
 }

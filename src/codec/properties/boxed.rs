@@ -58,6 +58,13 @@ impl BoxedPublishProperties {
         self.0.as_deref_mut()
     }
 
+    /// The properties when a set is held, `None` when there are none (an
+    /// allocated set may still be empty); never allocates.
+    #[inline]
+    pub(crate) fn as_set(&self) -> Option<&PublishProperties> {
+        self.0.as_deref()
+    }
+
     /// The properties by value.
     pub fn into_inner(self) -> PublishProperties {
         self.0.map(|b| *b).unwrap_or_default()

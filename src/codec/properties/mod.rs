@@ -8,7 +8,7 @@
 
 use super::error::{DecodeError, EncodeError};
 use super::primitives::{binary_slice, fail, put_binary, put_str, put_vbi, string_error};
-use super::primitives::{u16_, u32_, u8_, vbi, Frame, PResult, Sink, WireStr};
+use super::primitives::{u16_, u32_, u8_, vbi, Counter, Frame, PResult, Sink, WireStr};
 use super::string::{scan_str, validate_mqtt_str, MqttString, StringError};
 use super::{ProtocolVersion, QoS};
 use crate::topic::TopicName;
@@ -338,14 +338,24 @@ fn read_value<const CHECK: bool>(
     })
 }
 
-/// Writes a Property Length and then the properties, in one pass (the
-/// length is patched in after them).
+/// Writes a Property Length and then the properties, counted first by the
+/// writer that then writes them.
 #[inline]
 pub(crate) fn put_properties<S: Sink, P: WriteProperties>(
     s: &mut S,
     props: &P,
 ) -> Result<(), EncodeError> {
-    s.length_prefixed(0, |s| props.write(s))
+    let len = counted(props)?;
+    put_vbi(s, len)?;
+    s.put_counted(len, props)
+}
+
+/// The size of `props` on the wire, without their Property Length.
+#[inline]
+pub(crate) fn counted<P: WriteProperties>(props: &P) -> Result<usize, EncodeError> {
+    let mut c = Counter::default();
+    props.write(&mut c)?;
+    Ok(c.0)
 }
 
 /// A packet's property set, written to a [`Sink`].
@@ -534,6 +544,7 @@ macro_rules! properties {
         }
 
         impl WriteProperties for $name {
+            #[inline]
             fn write<S: Sink>(&self, s: &mut S) -> Result<(), EncodeError> {
                 $(kind::$kind::put(s, id::$pid, $what, &self.$field)?;)*
                 Ok(())
