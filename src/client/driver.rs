@@ -18,7 +18,9 @@ use super::reconnect::{Backoff, End};
 use super::router::{Router, UNMATCHED};
 use super::{ConnectionEvent, ConnectionStatus};
 use crate::codec::{ReasonCode, SubscribeProperties, SubscriptionOptions};
-use crate::session::{AckToken, PublishCommand, RequestId, Session, SubscribeResult};
+use crate::session::{
+    AckToken, ActiveSubscription, PublishCommand, RequestId, Session, SubscribeResult,
+};
 use crate::topic::TopicFilter;
 use crate::Error;
 use std::collections::HashMap;
@@ -184,19 +186,8 @@ impl Driver {
             commands.clone(),
             metrics.buffered.clone(),
         );
-        let mut session_config = options.session_config();
-        // The driver acknowledges each message itself once its buffer has
-        // taken it (or the application acked it), so the engine always
-        // hands out ack tokens.
-        session_config.manual_acks = true;
-        let mut session = Session::new(session_config);
         let (store, stored) = store.unzip();
-        let restored = stored.map(|stored| {
-            session.set_persistent();
-            let subscriptions = stored.subscriptions.clone();
-            session.restore(stored, now(), std::time::SystemTime::now());
-            subscriptions
-        });
+        let (session, restored) = Self::new_session(&mut options, stored);
         let mut driver = Driver {
             session,
             settings,
@@ -226,6 +217,27 @@ impl Driver {
             driver.add_dormant_routes(subscriptions);
         }
         driver
+    }
+
+    /// The engine, resumed from what a store kept (with the subscriptions
+    /// it held) or new.
+    fn new_session(
+        options: &mut ConnectOptions,
+        stored: Option<crate::store::StoredSession>,
+    ) -> (Session, Option<Vec<(TopicFilter, ActiveSubscription)>>) {
+        let mut session_config = options.session_config();
+        // The driver acknowledges each message itself once its buffer has
+        // taken it (or the application acked it), so the engine always
+        // hands out ack tokens.
+        session_config.manual_acks = true;
+        let mut session = Session::new(session_config);
+        let restored = stored.map(|stored| {
+            session.set_persistent();
+            let subscriptions = stored.subscriptions.clone();
+            session.restore(stored, now(), std::time::SystemTime::now());
+            subscriptions
+        });
+        (session, restored)
     }
 
     /// The broker's host (without the port), for TLS error messages.
