@@ -36,7 +36,9 @@ impl AwaitingWrite {
     /// `bytes` more were collected from the engine: every unmarked
     /// completion's PUBLISH is among them.
     pub fn collected(&mut self, bytes: usize) {
-        self.produced = self.produced.saturating_add(bytes as u64);
+        self.produced = self
+            .produced
+            .saturating_add(u64::try_from(bytes).unwrap_or(u64::MAX));
         let produced = self.produced;
         for (mark, _) in self.queue.iter_mut().rev().take(self.unmarked) {
             *mark = produced;
@@ -46,7 +48,9 @@ impl AwaitingWrite {
 
     /// The transport took `bytes` more.
     pub fn written(&mut self, bytes: usize) {
-        self.taken = self.taken.saturating_add(bytes as u64);
+        self.taken = self
+            .taken
+            .saturating_add(u64::try_from(bytes).unwrap_or(u64::MAX));
     }
 
     /// The next publish whose bytes are all written, if any.
