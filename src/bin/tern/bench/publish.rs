@@ -1,10 +1,11 @@
 //! A bench publisher: the payload header, pacing by --rate, and the
 //! pipelined publishes. QoS 1 and 2 count as sent when their future
 //! completes (PUBACK, PUBCOMP). QoS 0 counts when its bytes were written to
-//! the socket: its future completes once the PUBLISH is encoded into the
-//! connection's transmit buffer, which may still hold it, so the socket's
-//! bytes are counted instead (every PUBLISH has the same size: no topic
-//! aliases on these connections).
+//! the socket, counted from the socket's bytes (every PUBLISH has the same
+//! size: no topic aliases on these connections); its future completes at
+//! the same point for plain TCP (once the transport took the bytes), but
+//! over TLS the transport is the encrypting layer, so the socket's count is
+//! the one that says what left the process.
 
 use super::subscribe::Counters;
 use super::HEADER;
