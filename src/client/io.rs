@@ -355,7 +355,7 @@ impl Driver {
         self.session.handle_transport_closed(now());
         self.dispatch_events();
         // QoS 0 publishes whose bytes the transport never took are lost.
-        for (_, publish) in self.awaiting_write.take_unwritten() {
+        for publish in self.awaiting_write.take_unwritten() {
             let error = Error::ConnectionClosed { reason_code: None };
             self.finish_publish(publish, Err(error));
         }

@@ -63,7 +63,7 @@ impl AwaitingWrite {
 
     /// The connection ended: hands back what was not written, and starts
     /// the counts again for the next connection.
-    pub fn take_unwritten(&mut self) -> VecDeque<(u64, PendingPublish)> {
-        std::mem::take(self).queue
+    pub fn take_unwritten(&mut self) -> impl Iterator<Item = PendingPublish> {
+        std::mem::take(self).queue.into_iter().map(|(_, p)| p)
     }
 }

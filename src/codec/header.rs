@@ -125,6 +125,11 @@ pub struct FixedHeaderInfo {
 }
 
 impl FixedHeaderInfo {
+    /// Whether the packet is a PUBLISH.
+    pub fn is_publish(&self) -> bool {
+        self.packet_type == PacketType::Publish as u8
+    }
+
     /// The size of the whole packet, saturating.
     pub fn packet_length(&self) -> usize {
         self.header_length.saturating_add(self.remaining_length)
@@ -155,6 +160,13 @@ pub fn peek_fixed_header(
         remaining_length: h.remaining_len,
         header_length: h.header_len,
     }))
+}
+
+/// Whether a packet whose first byte is `first_byte` is a PUBLISH (its
+/// type is the high four bits), before the rest of its header is read.
+#[inline]
+pub fn is_publish(first_byte: u8) -> bool {
+    first_byte >> 4 == PacketType::Publish as u8
 }
 
 #[inline(always)]

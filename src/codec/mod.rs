@@ -60,7 +60,7 @@ pub use summary::{PacketSummary, PACKET_TARGET};
 
 use crate::topic::TopicName;
 use bytes::{Buf, Bytes, BytesMut};
-pub use header::{peek_fixed_header, FixedHeaderInfo};
+pub use header::{is_publish, peek_fixed_header, FixedHeaderInfo};
 use header::{read_fixed_header, PacketType};
 use primitives::{vbi_len, write_frame, Counter, Frame, Sink};
 use std::num::NonZeroU16;
@@ -388,15 +388,7 @@ impl PacketRef<'_> {
 
     /// The owned [`Packet`], the borrowed PUBLISH copied.
     pub fn to_packet(&self) -> Packet {
-        match self {
-            PacketRef::Publish(p) => Packet::Publish(p.to_publish()),
-            PacketRef::PubAck(a) => Packet::PubAck(a.clone()),
-            PacketRef::PubRec(a) => Packet::PubRec(a.clone()),
-            PacketRef::PubRel(a) => Packet::PubRel(a.clone()),
-            PacketRef::PubComp(a) => Packet::PubComp(a.clone()),
-            PacketRef::PingResp(p) => Packet::PingResp(*p),
-            PacketRef::Other(p) => Packet::clone(p),
-        }
+        self.clone().into_packet()
     }
 }
 

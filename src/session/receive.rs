@@ -12,16 +12,14 @@ use super::timers::Timer;
 use super::SubscribeResult;
 use super::{ConnectionState, Session};
 use crate::codec::{
-    decode, decode_ref, DecodeError, Disconnect, Packet, PacketId, PacketSummary, ProtocolVersion,
-    Publish, PublishAck, QoS, ReasonCode, SubAck, SubscriptionOptions, UnsubAck, PACKET_TARGET,
+    decode, decode_ref, is_publish, DecodeError, Disconnect, Packet, PacketId, PacketSummary,
+    ProtocolVersion, Publish, PublishAck, QoS, ReasonCode, SubAck, SubscriptionOptions, UnsubAck,
+    PACKET_TARGET,
 };
 use crate::topic::TopicFilter;
 use bytes::Buf;
 use std::num::NonZeroU32;
 use std::time::Instant;
-
-/// The packet type of PUBLISH, in the high four bits of its first byte.
-const PUBLISH_TYPE: u8 = 3;
 
 impl Session {
     /// Processes what [`recv_buffer`](Self::recv_buffer) holds: every whole
@@ -87,7 +85,7 @@ impl Session {
     /// ack's fields are a few bytes, not worth a reference to the buffer.
     fn decode_next(&mut self, max: u32) -> Result<Option<(Packet, usize)>, DecodeError> {
         let version = self.config.version;
-        if self.recv.first().is_some_and(|b| b >> 4 == PUBLISH_TYPE) {
+        if self.recv.first().is_some_and(|b| is_publish(*b)) {
             let before = self.recv.len();
             let packet = decode(&mut self.recv, version, max)?;
             return Ok(packet.map(|p| (p, before.saturating_sub(self.recv.len()))));

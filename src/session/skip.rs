@@ -62,7 +62,7 @@ impl Session {
             return SkipStart::No;
         };
         let max = usize::try_from(self.config.maximum_packet_size).unwrap_or(usize::MAX);
-        if h.packet_type != 3 || h.packet_length() <= max {
+        if !h.is_publish() || h.packet_length() <= max {
             return SkipStart::No;
         }
         if self.version() == ProtocolVersion::V5 && !self.skip_oversized {
