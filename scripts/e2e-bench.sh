@@ -5,7 +5,7 @@
 # that is never the bottleneck (the client-bound figure). See
 # examples/e2e_bench.rs for the method.
 #
-#   scripts/e2e-bench.sh [--broker mosquitto|mini] [--runs R] [--scale F] [--window W] [--qos 0,1,2] [--only tern|rumqttc] [--v5]
+#   scripts/e2e-bench.sh [--broker mosquitto|mini] [--runs R] [--scale F] [--window W] [--batch B] [--qos 0,1,2] [--only tern|tern-batch|rumqttc] [--v5]
 #
 # Prints one line per run on stderr and the median tables on stdout. Each
 # round runs each client once; ratios are medians of per-round ratios, which

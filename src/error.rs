@@ -97,6 +97,15 @@ pub enum Error {
     /// The publish queue is full (from `try_publish`).
     #[error("the publish queue is full")]
     QueueFull,
+    /// A batch with more messages than the publish queue has slots: it
+    /// could never be queued whole.
+    #[error("a batch of {len} publishes does not fit the publish queue of {publish_queue} slots")]
+    BatchTooLarge {
+        /// Messages in the batch.
+        len: usize,
+        /// The publish queue's slots (`ConnectOptions::publish_queue`).
+        publish_queue: usize,
+    },
     /// Not connected, and the offline queue is at its bound.
     #[error("not connected, and the offline queue holds {0} messages already")]
     OfflineQueueFull(usize),
@@ -164,6 +173,10 @@ impl Error {
             },
             Error::Closed => Error::Closed,
             Error::QueueFull => Error::QueueFull,
+            Error::BatchTooLarge { len, publish_queue } => Error::BatchTooLarge {
+                len: *len,
+                publish_queue: *publish_queue,
+            },
             Error::OfflineQueueFull(n) => Error::OfflineQueueFull(*n),
             Error::AlreadySubscribed { filter } => Error::AlreadySubscribed {
                 filter: filter.clone(),

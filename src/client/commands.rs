@@ -26,8 +26,18 @@ impl Driver {
                 // Told once the message is accepted: durable with a store
                 // (or failed at once); at once without one.
                 let accepted = reply.take_accepted();
-                self.publish(*cmd, reply, permit);
+                self.publish(*cmd, reply, Some(permit));
                 self.accept_when_durable(accepted);
+            }
+            Command::PublishBatch {
+                messages,
+                reply,
+                permit,
+            } => {
+                let shares = super::batch::Batch::shares(messages.len(), permit, reply);
+                for (cmd, share) in messages.into_iter().zip(shares) {
+                    self.publish(cmd, PublishReply::Batch(share), None);
+                }
             }
             Command::Subscribe {
                 filters,
@@ -69,7 +79,12 @@ impl Driver {
         }
     }
 
-    fn publish(&mut self, cmd: PublishCommand, reply: PublishReply, permit: OwnedSemaphorePermit) {
+    fn publish(
+        &mut self,
+        cmd: PublishCommand,
+        reply: PublishReply,
+        permit: Option<OwnedSemaphorePermit>,
+    ) {
         let connected = self.session.state() == ConnectionState::Connected;
         let queued = self.session.queued();
         if !connected

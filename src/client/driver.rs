@@ -42,6 +42,13 @@ pub(crate) enum Command {
         reply: PublishReply,
         permit: OwnedSemaphorePermit,
     },
+    /// A [`Client::publish_batch`](super::Client::publish_batch): the
+    /// messages in order, the batch's slots and the one reply.
+    PublishBatch {
+        messages: Vec<PublishCommand>,
+        reply: oneshot::Sender<super::batch::BatchOutcomes>,
+        permit: OwnedSemaphorePermit,
+    },
     Subscribe {
         filters: Vec<(TopicFilter, SubscriptionOptions)>,
         properties: SubscribeProperties,
@@ -98,8 +105,9 @@ pub(crate) struct DriverSettings {
 pub(crate) struct PendingPublish {
     pub reply: PublishReply,
     /// Held until completion (or until a completion stream reads the
-    /// outcome): the publish queue's bound.
-    pub permit: OwnedSemaphorePermit,
+    /// outcome): the publish queue's bound. None for a message of a batch,
+    /// whose slots the batch holds.
+    pub permit: Option<OwnedSemaphorePermit>,
     pub qos: crate::codec::QoS,
     pub started: Instant,
 }

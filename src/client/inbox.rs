@@ -234,9 +234,46 @@ impl Inbox {
         };
         s.bytes = s.bytes.saturating_sub(entry.size);
         self.buffered.decrement(entry.size as f64);
-        // Room is reported once the buffer is down to half its budget, so
-        // that a slow reader costs one wake-up of the driver per half
-        // budget, not one per message.
+        self.room_if_waiting(s);
+        Poll::Ready(Some(entry.message))
+    }
+
+    /// Up to `limit` messages appended to `into`, under one lock: how many
+    /// (0 once the buffer is closed and empty, or when `limit` is 0).
+    pub fn poll_pop_many(
+        &self,
+        cx: &mut Context<'_>,
+        into: &mut Vec<Message>,
+        limit: usize,
+    ) -> Poll<usize> {
+        if limit == 0 {
+            return Poll::Ready(0);
+        }
+        let mut s = self.lock();
+        if s.queue.is_empty() {
+            if s.closed {
+                return Poll::Ready(0);
+            }
+            s.reader = Some(cx.waker().clone());
+            return Poll::Pending;
+        }
+        let n = limit.min(s.queue.len());
+        into.reserve(n);
+        let mut freed = 0usize;
+        for entry in s.queue.drain(..n) {
+            freed = freed.saturating_add(entry.size);
+            into.push(entry.message);
+        }
+        s.bytes = s.bytes.saturating_sub(freed);
+        self.buffered.decrement(freed as f64);
+        self.room_if_waiting(s);
+        Poll::Ready(n)
+    }
+
+    /// Room is reported once the buffer is down to half its budget, so
+    /// that a slow reader costs one wake-up of the driver per half budget,
+    /// not one per message.
+    fn room_if_waiting(&self, mut s: MutexGuard<'_, State>) {
         if s.driver_waiting && s.bytes <= self.budget / 2 {
             s.driver_waiting = false;
             drop(s);
@@ -244,7 +281,6 @@ impl Inbox {
                 let _ = tx.send(Command::Room { route: self.route });
             }
         }
-        Poll::Ready(Some(entry.message))
     }
 }
 
@@ -319,6 +355,33 @@ mod tests {
         );
         assert_eq!(&pop(&inbox).unwrap().payload[..], b"b");
         assert_eq!(inbox.dropped(), 1);
+    }
+
+    #[test]
+    fn pop_many_takes_up_to_the_limit_in_order_and_reports_room() {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let one = decoded_size(&message(QoS::AtLeastOnce, "x"));
+        let inbox = Inbox::new(3, one * 4, tx.downgrade(), metrics::Gauge::noop());
+        for p in ["1", "2", "3", "4"] {
+            inbox.push(message(QoS::AtLeastOnce, p));
+        }
+        assert!(matches!(
+            inbox.push(message(QoS::AtLeastOnce, "5")),
+            Pushed::Full(_)
+        ));
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        let mut got = Vec::new();
+        assert_eq!(inbox.poll_pop_many(&mut cx, &mut got, 0), Poll::Ready(0));
+        assert_eq!(inbox.poll_pop_many(&mut cx, &mut got, 3), Poll::Ready(3));
+        let payloads: Vec<&[u8]> = got.iter().map(|m| &m.payload[..]).collect();
+        assert_eq!(payloads, [b"1", b"2", b"3"]);
+        assert_eq!(inbox.bytes(), one);
+        assert!(matches!(rx.try_recv(), Ok(Command::Room { route: 3 })));
+        assert_eq!(inbox.poll_pop_many(&mut cx, &mut got, 8), Poll::Ready(1));
+        assert_eq!(inbox.poll_pop_many(&mut cx, &mut got, 8), Poll::Pending);
+        inbox.close();
+        assert_eq!(inbox.poll_pop_many(&mut cx, &mut got, 8), Poll::Ready(0));
+        assert_eq!(got.len(), 4);
     }
 
     #[test]

@@ -130,6 +130,7 @@
 //! (for example through `tokio::time::timeout` or `select!`) leaves the
 //! client consistent, and each method says what becomes of its request.
 
+mod batch;
 mod cluster;
 mod commands;
 mod dispatch;
@@ -149,6 +150,7 @@ mod status;
 mod subscription;
 mod written;
 
+pub use batch::BatchOutcomes;
 pub use options::{
     ConnectOptions, Credentials, OfflinePolicy, ReconnectAttempt, ReconnectHook, ReconnectOptions,
 };

@@ -97,7 +97,7 @@ mod tests {
     fn pending(slots: &Arc<tokio::sync::Semaphore>) -> PendingPublish {
         PendingPublish {
             reply: PublishReply::Nobody(None),
-            permit: Arc::clone(slots).try_acquire_owned().unwrap(),
+            permit: Some(Arc::clone(slots).try_acquire_owned().unwrap()),
             qos: QoS::AtLeastOnce,
             started: Instant::now(),
         }

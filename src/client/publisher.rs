@@ -1,6 +1,7 @@
 //! `Publisher`: publishing through a [`futures_sink::Sink`], with each
 //! publish's outcome reported on a stream.
 
+use super::batch::BatchShare;
 use super::driver::Command;
 use super::{Client, PublishOutcome};
 use crate::session::PublishCommand;
@@ -22,6 +23,9 @@ pub(crate) enum PublishReply {
     /// Nobody waits for the outcome (a [`Publisher`] without a completion
     /// stream); only for the "accepted" signal, if any.
     Nobody(Option<oneshot::Sender<()>>),
+    /// One message of a [`Client::publish_batch`]: the batch holds the
+    /// slots and replies once every message has its outcome.
+    Batch(BatchShare),
 }
 
 /// Where a [`Publisher`]'s outcome goes.
@@ -37,7 +41,7 @@ pub(crate) struct StreamReply {
 pub(crate) struct Completion {
     sequence: u64,
     result: Result<PublishOutcome, Error>,
-    _slot: OwnedSemaphorePermit,
+    _slot: Option<OwnedSemaphorePermit>,
 }
 
 impl PublishReply {
@@ -48,12 +52,18 @@ impl PublishReply {
             PublishReply::Caller(_) => None,
             PublishReply::Stream(reply) => reply.accepted.take(),
             PublishReply::Nobody(accepted) => accepted.take(),
+            PublishReply::Batch(_) => None,
         }
     }
 
     /// Delivers the outcome; the slot is freed with it (or once a
-    /// completion stream has read it).
-    pub(crate) fn send(self, result: Result<PublishOutcome, Error>, slot: OwnedSemaphorePermit) {
+    /// completion stream has read it). A batch's messages have no slot of
+    /// their own: the batch frees its slots with its last outcome.
+    pub(crate) fn send(
+        self,
+        result: Result<PublishOutcome, Error>,
+        slot: Option<OwnedSemaphorePermit>,
+    ) {
         match self {
             PublishReply::Caller(tx) => {
                 let _ = tx.send(result);
@@ -66,6 +76,7 @@ impl PublishReply {
                 });
             }
             PublishReply::Nobody(_) => {}
+            PublishReply::Batch(share) => share.send(result),
         }
     }
 }

@@ -61,6 +61,30 @@ impl Subscription {
         std::future::poll_fn(|cx| self.inbox.poll_pop(cx)).await
     }
 
+    /// Up to `limit` buffered messages appended to `into`, oldest first,
+    /// taken under one lock of the buffer: how many. Waits while the buffer
+    /// is empty; returns 0 once the client has closed and the buffer is
+    /// empty (or at once when `limit` is 0). A reader that batches, such as
+    /// one inserting into a database, pays one hand-over per batch instead
+    /// of one per message. Cancel-safe as [`recv`](Self::recv) is.
+    ///
+    /// ```no_run
+    /// use tern_mqtt::prelude::*;
+    ///
+    /// # async fn run() -> Result<(), Error> {
+    /// let client = Client::connect(ConnectOptions::new("mqtt://localhost")?).await?;
+    /// let mut readings = client.subscribe("plant/+/temp", QoS::AtLeastOnce).await?;
+    /// let mut batch = Vec::with_capacity(512);
+    /// while readings.recv_many(&mut batch, 512).await > 0 {
+    ///     println!("{} readings to store", batch.len());
+    ///     batch.clear();
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn recv_many(&mut self, into: &mut Vec<Message>, limit: usize) -> usize {
+        std::future::poll_fn(|cx| self.inbox.poll_pop_many(cx, into, limit)).await
+    }
+
     /// This subscription's id, as events name it (0 is the unmatched
     /// stream; [`Client::messages`](super::Client::messages) streams count
     /// from 2^63).

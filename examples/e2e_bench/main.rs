@@ -2,7 +2,7 @@
 //! same broker, in the same run.
 //!
 //! ```text
-//! scripts/e2e-bench.sh [--broker mosquitto|mini] [--runs R] [--scale F] [--window W] [--v5] [--only tern|rumqttc] [--qos 0,1,2]
+//! scripts/e2e-bench.sh [--broker mosquitto|mini] [--runs R] [--scale F] [--window W] [--batch B] [--v5] [--only tern|tern-batch|rumqttc] [--qos 0,1,2]
 //! ```
 //!
 //! The broker is a private mosquitto (the default: the real-broker figure,
@@ -21,7 +21,12 @@
 //!
 //! * tern: one task keeps a window of `try_publish` futures and awaits the
 //!   oldest when the window is full (QoS 0 completes once written); the
-//!   subscription buffer holds [`SUBSCRIBER_BUFFER`] bytes.
+//!   reader takes one message per `Subscription::recv`; the subscription
+//!   buffer holds [`SUBSCRIBER_BUFFER`] bytes.
+//! * tern-batch: the same with the batch API: `try_publish_batch` of
+//!   `--batch` messages (default 100), at most `--window` messages
+//!   outstanding, and the reader takes up to 1,024 per
+//!   `Subscription::recv_many`.
 //! * rumqttc: `AsyncClient::publish_bytes` in a loop into a 10,000-deep
 //!   request channel, `inflight` = window, each `EventLoop` polled in its
 //!   own task.
@@ -40,21 +45,16 @@
 //! with debug logging off. Each QoS runs `--runs` rounds (default 3); a
 //! round runs each client once, back to back, alternating which goes
 //! first. The tables show per client the medians of the runs, and the
-//! medians of the per-round ratios tern/rumqttc.
+//! medians of the per-round ratios of each tern client to rumqttc.
 
-#[path = "../tests/support/cpu.rs"]
+#[path = "../../tests/support/cpu.rs"]
 mod cpu;
-#[path = "../tests/support/mosquitto.rs"]
+#[path = "../../tests/support/mosquitto.rs"]
 mod mosquitto;
+mod rumqttc_client;
+mod tern_client;
 
-use bytes::Bytes;
-use cpu::{cpu_seconds, proc_cpu_seconds};
-use std::collections::VecDeque;
 use std::time::{Duration, Instant};
-use tern_mqtt::codec::{ProtocolVersion, QoS};
-use tern_mqtt::session::PublishCommand;
-use tern_mqtt::topic::TopicName;
-use tern_mqtt::{Client, ConnectOptions};
 
 const PAYLOAD: usize = 64;
 /// Request channel capacity of rumqttc.
@@ -104,13 +104,17 @@ impl IdleGuard {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Which {
     Tern,
+    TernBatch,
     Rumqttc,
 }
 
 impl Which {
+    const ALL: [Which; 3] = [Which::Tern, Which::TernBatch, Which::Rumqttc];
+
     fn name(self) -> &'static str {
         match self {
             Which::Tern => "tern",
+            Which::TernBatch => "tern-batch",
             Which::Rumqttc => "rumqttc",
         }
     }
@@ -139,6 +143,7 @@ struct Config {
     port: u16,
     broker_pid: String,
     window: usize,
+    batch: usize,
     v5: bool,
 }
 
@@ -148,249 +153,6 @@ fn runtime() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .expect("tokio runtime")
-}
-
-fn tern_qos(q: u8) -> QoS {
-    match q {
-        0 => QoS::AtMostOnce,
-        1 => QoS::AtLeastOnce,
-        _ => QoS::ExactlyOnce,
-    }
-}
-
-async fn run_tern(cfg: &Config, qos: u8, n: u64, tag: &str) -> Result<Sample, BoxError> {
-    let url = format!("mqtt://127.0.0.1:{}", cfg.port);
-    let version = if cfg.v5 {
-        ProtocolVersion::V5
-    } else {
-        ProtocolVersion::V311
-    };
-    let topic = format!("bench/{tag}");
-    let sub_client = Client::connect(
-        ConnectOptions::new(&url)?
-            .client_id(&format!("{tag}-sub"))
-            .version(version)
-            .subscription_buffer_bytes(SUBSCRIBER_BUFFER)
-            .receive_maximum(u16::try_from(cfg.window).unwrap_or(u16::MAX)),
-    )
-    .await?;
-    let pub_client = Client::connect(
-        ConnectOptions::new(&url)?
-            .client_id(&format!("{tag}-pub"))
-            .version(version)
-            .publish_queue(cfg.window + 64)
-            .receive_maximum(u16::try_from(cfg.window).unwrap_or(u16::MAX)),
-    )
-    .await?;
-    let mut sub = sub_client.subscribe(&topic, tern_qos(qos)).await?;
-
-    let (done_tx, done_rx) = tokio::sync::oneshot::channel();
-    let receiver = tokio::spawn(async move {
-        let mut got = 0u64;
-        let mut last = Instant::now();
-        let mut idle = IdleGuard::new();
-        while got < n {
-            let next = tokio::select! {
-                biased;
-                m = sub.recv() => m,
-                () = idle.expired() => None,
-            };
-            if next.is_none() {
-                break;
-            }
-            got += 1;
-            // The clock once per 256 messages (and at the last): the
-            // reader should cost as little as possible beside the client.
-            if got % 256 == 0 || got == n {
-                last = Instant::now();
-                idle.saw_message(last);
-            }
-        }
-        let cpu = cpu_seconds();
-        let _ = done_tx.send((got, last, cpu));
-        sub
-    });
-
-    let name = TopicName::new(&topic)?;
-    let payload = Bytes::from(vec![0x5a; PAYLOAD]);
-    let window = cfg.window;
-    let broker0 = proc_cpu_seconds(&cfg.broker_pid);
-    let cpu0 = cpu_seconds();
-    let t0 = Instant::now();
-    let publisher = {
-        let client = pub_client.clone();
-        tokio::spawn(async move {
-            let mut outstanding = VecDeque::with_capacity(window);
-            for _ in 0..n {
-                if outstanding.len() >= window {
-                    if let Some(f) = outstanding.pop_front() {
-                        f.await?;
-                    }
-                }
-                let mut cmd = PublishCommand::new(name.clone(), payload.clone(), tern_qos(qos));
-                loop {
-                    match client.try_publish(cmd) {
-                        Ok(f) => {
-                            outstanding.push_back(f);
-                            break;
-                        }
-                        // A permit is released just after its reply: rare.
-                        Err(tern_mqtt::Error::QueueFull) => {
-                            cmd = PublishCommand::new(name.clone(), payload.clone(), tern_qos(qos));
-                            match outstanding.pop_front() {
-                                Some(f) => {
-                                    f.await?;
-                                }
-                                None => tokio::task::yield_now().await,
-                            }
-                        }
-                        Err(e) => return Err::<u64, tern_mqtt::Error>(e),
-                    }
-                }
-            }
-            while let Some(f) = outstanding.pop_front() {
-                f.await?;
-            }
-            Ok(n)
-        })
-    };
-    let (got, last, cpu1) = done_rx.await?;
-    let broker_cpu = proc_cpu_seconds(&cfg.broker_pid) - broker0;
-    let sent = publisher.await??;
-    let sub = receiver.await?;
-    if sub.dropped() > 0 {
-        eprintln!(
-            "  tern subscriber: {} QoS 0 messages dropped (its buffer was full)",
-            sub.dropped()
-        );
-    }
-    let _ = pub_client.disconnect().await;
-    let _ = sub_client.disconnect().await;
-    Ok(Sample {
-        sent,
-        received: got,
-        secs: last.duration_since(t0).as_secs_f64(),
-        cpu: cpu1 - cpu0,
-        broker_cpu,
-    })
-}
-
-fn rumq_qos(q: u8) -> rumqttc::QoS {
-    match q {
-        0 => rumqttc::QoS::AtMostOnce,
-        1 => rumqttc::QoS::AtLeastOnce,
-        _ => rumqttc::QoS::ExactlyOnce,
-    }
-}
-
-async fn run_rumqttc(cfg: &Config, qos: u8, n: u64, tag: &str) -> Result<Sample, BoxError> {
-    use rumqttc::{AsyncClient, Event, MqttOptions, Packet};
-    let topic = format!("bench/{tag}");
-    let opts = |id: String| {
-        let mut o = MqttOptions::new(id, "127.0.0.1", cfg.port);
-        o.set_keep_alive(Duration::from_secs(60));
-        o.set_inflight(u16::try_from(cfg.window).unwrap_or(u16::MAX));
-        o
-    };
-    let (sub_client, mut sub_loop) = AsyncClient::new(opts(format!("{tag}-sub")), RUMQTTC_CAP);
-    let (pub_client, mut pub_loop) = AsyncClient::new(opts(format!("{tag}-pub")), RUMQTTC_CAP);
-    sub_client.subscribe(&topic, rumq_qos(qos)).await?;
-
-    let (subacked_tx, subacked_rx) = tokio::sync::oneshot::channel::<()>();
-    let (done_tx, done_rx) = tokio::sync::oneshot::channel();
-    let receiver = tokio::spawn(async move {
-        let mut subacked = Some(subacked_tx);
-        let mut got = 0u64;
-        let mut last = Instant::now();
-        let mut idle = IdleGuard::new();
-        while got < n {
-            let next = tokio::select! {
-                biased;
-                e = sub_loop.poll() => Ok(e),
-                () = idle.expired() => Err(()),
-            };
-            match next {
-                Ok(Ok(Event::Incoming(Packet::Publish(_)))) => {
-                    got += 1;
-                    if got % 256 == 0 || got == n {
-                        last = Instant::now();
-                        idle.saw_message(last);
-                    }
-                }
-                Ok(Ok(Event::Incoming(Packet::SubAck(_)))) => {
-                    if let Some(tx) = subacked.take() {
-                        let _ = tx.send(());
-                    }
-                }
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => {
-                    eprintln!("rumqttc subscriber: {e}");
-                    break;
-                }
-                Err(_) => break,
-            }
-        }
-        let cpu = cpu_seconds();
-        let _ = done_tx.send((got, last, cpu));
-        // Keep acknowledging until told to stop (the runtime drops us).
-        loop {
-            if sub_loop.poll().await.is_err() {
-                break;
-            }
-        }
-    });
-    // The publisher's event loop: connect first, then drive it.
-    let (connected_tx, connected_rx) = tokio::sync::oneshot::channel::<()>();
-    let pub_driver = tokio::spawn(async move {
-        let mut connected = Some(connected_tx);
-        loop {
-            match pub_loop.poll().await {
-                Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                    if let Some(tx) = connected.take() {
-                        let _ = tx.send(());
-                    }
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    eprintln!("rumqttc publisher: {e}");
-                    break;
-                }
-            }
-        }
-    });
-    subacked_rx.await?;
-    connected_rx.await?;
-
-    let payload = Bytes::from(vec![0x5a; PAYLOAD]);
-    let broker0 = proc_cpu_seconds(&cfg.broker_pid);
-    let cpu0 = cpu_seconds();
-    let t0 = Instant::now();
-    let publisher = {
-        let client = pub_client.clone();
-        let topic = topic.clone();
-        tokio::spawn(async move {
-            for _ in 0..n {
-                client
-                    .publish_bytes(topic.as_str(), rumq_qos(qos), false, payload.clone())
-                    .await?;
-            }
-            Ok::<u64, rumqttc::ClientError>(n)
-        })
-    };
-    let (got, last, cpu1) = done_rx.await?;
-    let broker_cpu = proc_cpu_seconds(&cfg.broker_pid) - broker0;
-    let sent = publisher.await??;
-    let _ = pub_client.disconnect().await;
-    let _ = sub_client.disconnect().await;
-    pub_driver.abort();
-    receiver.abort();
-    Ok(Sample {
-        sent,
-        received: got,
-        secs: last.duration_since(t0).as_secs_f64(),
-        cpu: cpu1 - cpu0,
-        broker_cpu,
-    })
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -475,6 +237,7 @@ struct Args {
     runs: usize,
     scale: f64,
     window: usize,
+    batch: usize,
     v5: bool,
     mini: bool,
     only: Option<Which>,
@@ -486,6 +249,7 @@ fn parse_args() -> Result<Args, BoxError> {
         runs: 3,
         scale: 1.0,
         window: 1000,
+        batch: 100,
         v5: false,
         mini: false,
         only: None,
@@ -498,6 +262,7 @@ fn parse_args() -> Result<Args, BoxError> {
             "--runs" => a.runs = value().parse().unwrap_or(a.runs).max(1),
             "--scale" => a.scale = value().parse().unwrap_or(a.scale),
             "--window" => a.window = value().parse().unwrap_or(a.window),
+            "--batch" => a.batch = value().parse().unwrap_or(a.batch).max(1),
             "--v5" => a.v5 = true,
             "--broker" => match value().as_str() {
                 "mini" => a.mini = true,
@@ -505,11 +270,8 @@ fn parse_args() -> Result<Args, BoxError> {
                 other => return Err(format!("unknown broker {other}").into()),
             },
             "--only" => {
-                a.only = match value().as_str() {
-                    "tern" => Some(Which::Tern),
-                    "rumqttc" => Some(Which::Rumqttc),
-                    _ => None,
-                }
+                let name = value();
+                a.only = Which::ALL.into_iter().find(|w| w.name() == name);
             }
             "--qos" => {
                 a.qos_list = value()
@@ -543,13 +305,14 @@ fn run_once(cfg: &Config, which: Which, qos: u8, n: u64, tag: &str) -> Result<Sa
     let rt = runtime();
     let s = rt.block_on(async {
         match which {
-            Which::Tern => run_tern(cfg, qos, n, tag).await,
-            Which::Rumqttc => run_rumqttc(cfg, qos, n, tag).await,
+            Which::Tern => tern_client::run_tern(cfg, qos, n, tag, None).await,
+            Which::TernBatch => tern_client::run_tern(cfg, qos, n, tag, Some(cfg.batch)).await,
+            Which::Rumqttc => rumqttc_client::run_rumqttc(cfg, qos, n, tag).await,
         }
     })?;
     rt.shutdown_timeout(Duration::from_secs(1));
     eprintln!(
-        "  {:<8} qos {qos}: {}/{} msgs in {:.3} s = {:>9.0} msg/s, client cpu {:.3} s = {:.3} us/msg, broker busy {:.0}%",
+        "  {:<10} qos {qos}: {}/{} msgs in {:.3} s = {:>9.0} msg/s, client cpu {:.3} s = {:.3} us/msg, broker busy {:.0}%",
         which.name(),
         s.received,
         s.sent,
@@ -569,8 +332,9 @@ struct Row {
     /// (client, median msg/s, median us of client CPU per message, median
     /// broker busy share).
     clients: Vec<(Which, f64, f64, f64)>,
-    /// Medians of tern/rumqttc per round: throughput, CPU per message.
-    ratios: Option<(f64, f64)>,
+    /// Per tern client, medians of its per-round ratios to rumqttc:
+    /// throughput, CPU per message.
+    ratios: Vec<(Which, f64, f64)>,
 }
 
 /// `runs` rounds at one QoS: each round runs every client once, back to
@@ -615,18 +379,24 @@ fn rounds(
             )
         })
         .collect();
-    let ratio = |f: &dyn Fn(&Sample) -> f64| {
+    let ratio = |of: Which, f: &dyn Fn(&Sample) -> f64| {
         let per: Vec<f64> = per_round
             .iter()
             .filter_map(|r| {
-                let t = r.iter().find(|(w, _)| *w == Which::Tern)?;
+                let t = r.iter().find(|(w, _)| *w == of)?;
                 let q = r.iter().find(|(w, _)| *w == Which::Rumqttc)?;
                 Some(f(&t.1) / f(&q.1))
             })
             .collect();
         (!per.is_empty()).then(|| median(per))
     };
-    let ratios = ratio(&Sample::rate).zip(ratio(&Sample::cpu_per_msg_us));
+    let ratios = [Which::Tern, Which::TernBatch]
+        .into_iter()
+        .filter_map(|w| {
+            let (rate, cpu) = ratio(w, &Sample::rate).zip(ratio(w, &Sample::cpu_per_msg_us))?;
+            Some((w, rate, cpu))
+        })
+        .collect();
     Ok(Row {
         qos,
         n,
@@ -650,13 +420,13 @@ fn print_tables(rows: &[Row], broker: &str) {
             );
         }
     }
-    if rows.iter().any(|r| r.ratios.is_some()) {
+    if rows.iter().any(|r| !r.ratios.is_empty()) {
         println!();
-        println!("| QoS | throughput tern/rumqttc | CPU per msg tern/rumqttc |");
-        println!("| --- | ---: | ---: |");
+        println!("| QoS | client | throughput / rumqttc | CPU per msg / rumqttc |");
+        println!("| --- | --- | ---: | ---: |");
         for row in rows {
-            if let Some((rate, cpu)) = row.ratios {
-                println!("| {} | {rate:.2} | {cpu:.2} |", row.qos);
+            for (w, rate, cpu) in &row.ratios {
+                println!("| {} | {} | {rate:.2} | {cpu:.2} |", row.qos, w.name());
             }
         }
     }
@@ -664,7 +434,7 @@ fn print_tables(rows: &[Row], broker: &str) {
 
 fn main() -> Result<(), BoxError> {
     let args = parse_args()?;
-    if args.v5 && args.only != Some(Which::Tern) {
+    if args.v5 && !matches!(args.only, Some(Which::Tern | Which::TernBatch)) {
         eprintln!("note: --v5 applies to tern only; rumqttc runs MQTT 3.1.1");
     }
     let (broker, port, broker_pid) = start_broker(args.mini, args.window)?;
@@ -672,6 +442,7 @@ fn main() -> Result<(), BoxError> {
         port,
         broker_pid,
         window: args.window,
+        batch: args.batch,
         v5: args.v5,
     };
     println!(
@@ -683,7 +454,7 @@ fn main() -> Result<(), BoxError> {
     );
     let clients: Vec<Which> = match args.only {
         Some(w) => vec![w],
-        None => vec![Which::Tern, Which::Rumqttc],
+        None => Which::ALL.to_vec(),
     };
     let mut rows = Vec::new();
     let mut seq = 0u32;

@@ -1,0 +1,186 @@
+//! Batches both ways. `Client::publish_batch` and `try_publish_batch`: one
+//! command and one reply for many messages, each of which still completes
+//! as the protocol says. `Subscription::recv_many`: many messages per
+//! hand-over, in order. In memory, on paused time, with default options,
+//! against a scripted broker.
+
+#[path = "support/scripted_broker.rs"]
+mod scripted_broker;
+
+use scripted_broker::packets::{pid, puback, pubcomp, publish, pubrec};
+use scripted_broker::{connack_props, connect_with, memory_options, Conn, ScriptedBroker};
+use std::num::NonZeroU16;
+use std::time::Duration;
+use tern_mqtt::codec::{Packet, ProtocolVersion, PublishAck, QoS, ReasonCode};
+use tern_mqtt::session::PublishCommand;
+use tern_mqtt::Error;
+
+const V5: ProtocolVersion = ProtocolVersion::V5;
+
+fn message(payload: &'static str, qos: QoS) -> PublishCommand {
+    PublishCommand::to("batch/t", payload, qos).expect("a valid topic")
+}
+
+/// The next PUBLISH the broker reads: its payload and packet id.
+async fn next_publish(conn: &mut Conn) -> (Vec<u8>, Option<NonZeroU16>) {
+    match conn.recv().await {
+        Some(Packet::Publish(p)) => (p.payload.to_vec(), p.packet_id),
+        other => panic!("expected a PUBLISH, got {other:?}"),
+    }
+}
+
+fn id(packet_id: Option<NonZeroU16>) -> NonZeroU16 {
+    packet_id.expect("QoS 1/2 has a packet id")
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_batch_completes_when_its_last_message_does_with_outcomes_in_order() {
+    let (connector, broker) = ScriptedBroker::in_memory();
+    let (client, mut conn) =
+        connect_with(&broker, V5, memory_options(&connector, V5, "batch")).await;
+    let batch = vec![
+        message("a", QoS::AtLeastOnce),
+        message("b", QoS::AtMostOnce),
+        message("c", QoS::ExactlyOnce),
+        message("d", QoS::AtLeastOnce),
+    ];
+    let c = client.clone();
+    let mut done = tokio::spawn(async move { c.publish_batch(batch).await });
+    let (a, a_id) = next_publish(&mut conn).await;
+    let (b, _) = next_publish(&mut conn).await;
+    let (c_payload, c_id) = next_publish(&mut conn).await;
+    let (d, d_id) = next_publish(&mut conn).await;
+    assert_eq!(
+        [a, b, c_payload, d],
+        [b"a", b"b", b"c", b"d"].map(Vec::from)
+    );
+
+    // Acknowledged backwards; the batch waits for the last one.
+    conn.send(&puback(id(d_id))).await;
+    conn.send(&pubrec(id(c_id))).await;
+    assert!(matches!(conn.recv().await, Some(Packet::PubRel(_))));
+    conn.send(&pubcomp(id(c_id))).await;
+    let early = tokio::time::timeout(Duration::from_secs(5), &mut done).await;
+    assert!(early.is_err(), "done before the PUBACK of a: {early:?}");
+    let mut ack = PublishAck::new(id(a_id));
+    ack.reason_code = ReasonCode::NO_MATCHING_SUBSCRIBERS;
+    conn.send(&Packet::PubAck(ack)).await;
+
+    let outcomes = done.await.unwrap().expect("the batch was queued");
+    let codes: Vec<ReasonCode> = outcomes
+        .into_iter()
+        .map(|o| o.expect("each message succeeded").reason_code)
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            ReasonCode::NO_MATCHING_SUBSCRIBERS,
+            ReasonCode::SUCCESS,
+            ReasonCode::SUCCESS,
+            ReasonCode::SUCCESS
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_batch_holds_one_slot_per_message_until_it_is_done() {
+    let (connector, broker) = ScriptedBroker::in_memory();
+    let opts = memory_options(&connector, V5, "slots").publish_queue(4);
+    let (client, mut conn) = connect_with(&broker, V5, opts).await;
+    let five = vec![message("x", QoS::AtLeastOnce); 5];
+    assert!(matches!(
+        client.publish_batch(five.clone()).await,
+        Err(Error::BatchTooLarge {
+            len: 5,
+            publish_queue: 4
+        })
+    ));
+    assert!(matches!(
+        client.try_publish_batch(five),
+        Err(Error::BatchTooLarge { .. })
+    ));
+    assert!(client.publish_batch(Vec::new()).await.unwrap().is_empty());
+
+    let first = client
+        .try_publish_batch(vec![message("1", QoS::AtLeastOnce); 2])
+        .expect("two free slots");
+    assert!(matches!(
+        client.try_publish_batch(vec![message("2", QoS::AtLeastOnce); 3]),
+        Err(Error::QueueFull)
+    ));
+    for _ in 0..2 {
+        let (_, packet_id) = next_publish(&mut conn).await;
+        conn.send(&puback(id(packet_id))).await;
+    }
+    assert_eq!(first.await.unwrap().len(), 2);
+    // Freed with the reply: the whole queue is free again.
+    let all = client
+        .try_publish_batch(vec![message("3", QoS::AtMostOnce); 4])
+        .expect("every slot free once the batch is done");
+    assert_eq!(all.await.unwrap().len(), 4);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_batch_cut_mid_flight_is_resent_after_the_reconnect_with_no_further_command() {
+    let (connector, broker) = ScriptedBroker::in_memory();
+    let (client, mut conn) = connect_with(&broker, V5, memory_options(&connector, V5, "cut")).await;
+    let c = client.clone();
+    let done = tokio::spawn(async move {
+        c.publish_batch(vec![
+            message("p", QoS::AtLeastOnce),
+            message("q", QoS::ExactlyOnce),
+        ])
+        .await
+    });
+    let (p, p_id) = next_publish(&mut conn).await;
+    conn.send(&puback(id(p_id))).await;
+    let _ = next_publish(&mut conn).await;
+    drop(conn);
+
+    // Nothing more from the application: the reconnect alone resends q.
+    let mut conn = broker.accept_with(V5, connack_props()).await;
+    let (q, q_id) = next_publish(&mut conn).await;
+    assert_eq!((p, q), (b"p".to_vec(), b"q".to_vec()));
+    conn.send(&pubrec(id(q_id))).await;
+    assert!(matches!(conn.recv().await, Some(Packet::PubRel(_))));
+    conn.send(&pubcomp(id(q_id))).await;
+    let outcomes = tokio::time::timeout(Duration::from_secs(5), done)
+        .await
+        .expect("the batch completes after the resend")
+        .unwrap()
+        .expect("the batch was queued");
+    assert_eq!(outcomes.len(), 2);
+    assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn recv_many_hands_over_what_is_buffered_in_order_up_to_the_limit() {
+    let (connector, broker) = ScriptedBroker::in_memory();
+    let (client, mut conn) =
+        connect_with(&broker, V5, memory_options(&connector, V5, "many")).await;
+    let c = client.clone();
+    let subscribing = tokio::spawn(async move { c.subscribe("many/#", QoS::AtLeastOnce).await });
+    conn.expect_subscribe_and_grant().await;
+    let mut sub = subscribing.await.unwrap().expect("subscribed");
+    let payloads: [&'static [u8]; 5] = [b"1", b"2", b"3", b"4", b"5"];
+    for (i, payload) in (1u16..).zip(payloads) {
+        conn.send(&publish("many/t", payload, QoS::AtLeastOnce, Some(pid(i))))
+            .await;
+    }
+    // Each message is acknowledged once buffered, read or not.
+    for _ in 0..5 {
+        assert!(matches!(conn.recv().await, Some(Packet::PubAck(_))));
+    }
+    let mut got = Vec::new();
+    assert_eq!(sub.recv_many(&mut got, 3).await, 3);
+    assert_eq!(sub.recv_many(&mut got, 10).await, 2);
+    let read: Vec<&[u8]> = got.iter().map(|m| &m.payload[..]).collect();
+    assert_eq!(read, payloads);
+
+    // An empty buffer waits; the end of the client ends it with 0.
+    let waiting = tokio::time::timeout(Duration::from_secs(5), sub.recv_many(&mut got, 10)).await;
+    assert!(waiting.is_err(), "returned with nothing buffered");
+    client.disconnect().await.expect("a clean disconnect");
+    assert_eq!(sub.recv_many(&mut got, 10).await, 0);
+    assert_eq!(got.len(), 5);
+}
