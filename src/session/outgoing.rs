@@ -63,13 +63,22 @@ impl Outgoing {
     }
 
     pub fn insert(&mut self, id: PacketId, inflight: Inflight) {
-        // An id is in use until its exchange ends, so it is never in the
-        // map here; if it were, the old exchange must not stay behind.
-        self.remove(id);
         let seq = self.base + self.slots.len() as u64;
-        self.by_id.insert(id.get(), seq);
         self.slots.push_back(Some(inflight));
         self.live += 1;
+        // An id is in use until its exchange ends, so it is never in the
+        // map here; if it were, the old exchange must not stay behind. (One
+        // hash operation per insert: the map says whether it was there.)
+        if let Some(old) = self.by_id.insert(id.get(), seq) {
+            let old_slot = old
+                .checked_sub(self.base)
+                .and_then(|k| usize::try_from(k).ok())
+                .and_then(|k| self.slots.get_mut(k));
+            if old_slot.and_then(Option::take).is_some() {
+                self.live -= 1;
+            }
+            self.trim();
+        }
     }
 
     fn slot(&self, id: PacketId) -> Option<usize> {
@@ -203,5 +212,21 @@ mod tests {
         assert_eq!(out.remove(stuck).map(|e| e.req.0), Some(1));
         assert_eq!(out.take_all().len(), 1);
         assert!(out.is_idle());
+    }
+
+    #[test]
+    fn an_id_inserted_again_replaces_its_old_exchange() {
+        let mut out = Outgoing::default();
+        for id in [1, 2, 1] {
+            let (id, mut e) = exchange(id);
+            e.req = RequestId(u64::from(id.get()) + 10 * out.slots.len() as u64);
+            out.insert(id, e);
+        }
+        assert_eq!(out.inflight_len(), 2);
+        let order: Vec<u64> = out.iter().map(|e| e.req.0).collect();
+        assert_eq!(order, [12, 21], "the old exchange of id 1 is gone");
+        let one = PacketId::new(1).expect("non-zero");
+        assert_eq!(out.remove(one).map(|e| e.req.0), Some(21));
+        assert!(out.remove(one).is_none());
     }
 }
