@@ -68,6 +68,7 @@ pub fn all() -> Vec<Scenario> {
         scenario!("connect", false, connect),
         scenario!("QoS 0/1/2 round trip", false, qos_round_trips),
         scenario!("QoS 2 burst (100)", false, qos2_burst),
+        scenario!("batches (100)", false, batches),
         scenario!("retained", false, retained),
         scenario!("will", false, will),
         scenario!("wildcards", false, wildcards),
@@ -302,6 +303,41 @@ async fn qos2_burst(c: &Ctx) -> Verdict {
             payload_str(&m)
         );
     }
+    bye(&[&sender, &receiver]).await
+}
+
+/// `publish_batch` of 100 QoS 1 messages, each acknowledged, read back in
+/// order through `recv_many`.
+async fn batches(c: &Ctx) -> Verdict {
+    const N: usize = 100;
+    let topic = c.topic("batch");
+    let receiver = c.client("batch-sub").await?;
+    let mut sub = subscribe(&receiver, &topic, QoS::AtLeastOnce).await?;
+    let sender = c.client("batch-pub").await?;
+    let name = TopicName::new(&topic).map_err(e)?;
+    let batch = (0..N)
+        .map(|i| PublishCommand::new(name.clone(), Bytes::from(i.to_string()), QoS::AtLeastOnce))
+        .collect();
+    let outcomes = tokio::time::timeout(WAIT, sender.publish_batch(batch))
+        .await
+        .map_err(|_| "batch not completed".to_string())?
+        .map_err(e)?;
+    ensure!(outcomes.len() == N, "{} outcomes", outcomes.len());
+    for (i, o) in outcomes.into_iter().enumerate() {
+        o.map_err(|err| format!("message {i}: {err:?}"))?;
+    }
+    let mut got = Vec::new();
+    while got.len() < N {
+        let read = tokio::time::timeout(WAIT, sub.recv_many(&mut got, N)).await;
+        ensure!(
+            matches!(read, Ok(k) if k > 0),
+            "{} of {N} messages read",
+            got.len()
+        );
+    }
+    let payloads: Vec<String> = got.iter().map(payload_str).collect();
+    let expected: Vec<String> = (0..N).map(|i| i.to_string()).collect();
+    ensure!(payloads == expected, "out of order: {payloads:?}");
     bye(&[&sender, &receiver]).await
 }
 
