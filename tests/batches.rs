@@ -11,6 +11,7 @@ use scripted_broker::packets::{pid, puback, pubcomp, publish, pubrec};
 use scripted_broker::{connack_props, connect_with, memory_options, Conn, ScriptedBroker};
 use std::num::NonZeroU16;
 use std::time::Duration;
+use tern_mqtt::client::ConnectionStatus;
 use tern_mqtt::codec::{Packet, ProtocolVersion, PublishAck, QoS, ReasonCode};
 use tern_mqtt::session::PublishCommand;
 use tern_mqtt::Error;
@@ -183,4 +184,57 @@ async fn recv_many_hands_over_what_is_buffered_in_order_up_to_the_limit() {
     client.disconnect().await.expect("a clean disconnect");
     assert_eq!(sub.recv_many(&mut got, 10).await, 0);
     assert_eq!(got.len(), 5);
+}
+
+#[tokio::test(start_paused = true)]
+async fn offline_a_batch_fails_only_its_messages_beyond_the_offline_bound() {
+    let (connector, broker) = ScriptedBroker::in_memory();
+    let opts = memory_options(&connector, V5, "offline").offline_queue(2);
+    let (client, conn) = connect_with(&broker, V5, opts).await;
+    drop(conn);
+    let mut status = client.watch_status();
+    status
+        .wait_for(|s| matches!(s, ConnectionStatus::Reconnecting { .. }))
+        .await
+        .expect("the status is watched");
+    let c = client.clone();
+    let done = tokio::spawn(async move {
+        c.publish_batch(vec![message("1", QoS::AtLeastOnce); 3])
+            .await
+    });
+    // The reconnect sends the two the offline queue took, unprompted.
+    let mut conn = broker.accept_with(V5, connack_props()).await;
+    for _ in 0..2 {
+        let (_, packet_id) = next_publish(&mut conn).await;
+        conn.send(&puback(id(packet_id))).await;
+    }
+    let outcomes = done.await.unwrap().expect("the batch was queued");
+    assert!(outcomes[0].is_ok() && outcomes[1].is_ok(), "{outcomes:?}");
+    assert!(
+        matches!(outcomes[2], Err(Error::OfflineQueueFull(2))),
+        "{outcomes:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_batch_dropped_while_waiting_for_slots_sends_nothing() {
+    let (connector, broker) = ScriptedBroker::in_memory();
+    let opts = memory_options(&connector, V5, "cancel").publish_queue(2);
+    let (client, mut conn) = connect_with(&broker, V5, opts).await;
+    let first = client
+        .try_publish_batch(vec![message("first", QoS::AtLeastOnce); 2])
+        .expect("two free slots");
+    let waited = tokio::time::timeout(
+        Duration::from_secs(1),
+        client.publish_batch(vec![message("second", QoS::AtLeastOnce); 2]),
+    )
+    .await;
+    assert!(waited.is_err(), "no slot was free: {waited:?}");
+    for _ in 0..2 {
+        let (payload, packet_id) = next_publish(&mut conn).await;
+        assert_eq!(payload, b"first");
+        conn.send(&puback(id(packet_id))).await;
+    }
+    assert_eq!(first.await.unwrap().len(), 2);
+    conn.expect_silence(Duration::from_secs(5)).await;
 }
