@@ -379,6 +379,17 @@ fn rounds(
             )
         })
         .collect();
+    Ok(Row {
+        qos,
+        n,
+        clients: stats,
+        ratios: ratios_to_rumqttc(&per_round),
+    })
+}
+
+/// Per tern client, the medians of its per-round ratios to rumqttc
+/// (throughput, CPU per message); none without rumqttc in the rounds.
+fn ratios_to_rumqttc(per_round: &[Vec<(Which, Sample)>]) -> Vec<(Which, f64, f64)> {
     let ratio = |of: Which, f: &dyn Fn(&Sample) -> f64| {
         let per: Vec<f64> = per_round
             .iter()
@@ -390,19 +401,13 @@ fn rounds(
             .collect();
         (!per.is_empty()).then(|| median(per))
     };
-    let ratios = [Which::Tern, Which::TernBatch]
+    [Which::Tern, Which::TernBatch]
         .into_iter()
         .filter_map(|w| {
             let (rate, cpu) = ratio(w, &Sample::rate).zip(ratio(w, &Sample::cpu_per_msg_us))?;
             Some((w, rate, cpu))
         })
-        .collect();
-    Ok(Row {
-        qos,
-        n,
-        clients: stats,
-        ratios,
-    })
+        .collect()
 }
 
 fn print_tables(rows: &[Row], broker: &str) {

@@ -20,7 +20,7 @@ pub(super) async fn run_rumqttc(
     n: u64,
     tag: &str,
 ) -> Result<Sample, BoxError> {
-    use rumqttc::{AsyncClient, Event, MqttOptions, Packet};
+    use rumqttc::{AsyncClient, MqttOptions};
     let topic = format!("bench/{tag}");
     let opts = |id: String| {
         let mut o = MqttOptions::new(id, "127.0.0.1", cfg.port);
@@ -28,72 +28,15 @@ pub(super) async fn run_rumqttc(
         o.set_inflight(u16::try_from(cfg.window).unwrap_or(u16::MAX));
         o
     };
-    let (sub_client, mut sub_loop) = AsyncClient::new(opts(format!("{tag}-sub")), RUMQTTC_CAP);
-    let (pub_client, mut pub_loop) = AsyncClient::new(opts(format!("{tag}-pub")), RUMQTTC_CAP);
+    let (sub_client, sub_loop) = AsyncClient::new(opts(format!("{tag}-sub")), RUMQTTC_CAP);
+    let (pub_client, pub_loop) = AsyncClient::new(opts(format!("{tag}-pub")), RUMQTTC_CAP);
     sub_client.subscribe(&topic, rumq_qos(qos)).await?;
 
     let (subacked_tx, subacked_rx) = tokio::sync::oneshot::channel::<()>();
     let (done_tx, done_rx) = tokio::sync::oneshot::channel();
-    let receiver = tokio::spawn(async move {
-        let mut subacked = Some(subacked_tx);
-        let mut got = 0u64;
-        let mut last = Instant::now();
-        let mut idle = IdleGuard::new();
-        while got < n {
-            let next = tokio::select! {
-                biased;
-                e = sub_loop.poll() => Ok(e),
-                () = idle.expired() => Err(()),
-            };
-            match next {
-                Ok(Ok(Event::Incoming(Packet::Publish(_)))) => {
-                    got += 1;
-                    if got % 256 == 0 || got == n {
-                        last = Instant::now();
-                        idle.saw_message(last);
-                    }
-                }
-                Ok(Ok(Event::Incoming(Packet::SubAck(_)))) => {
-                    if let Some(tx) = subacked.take() {
-                        let _ = tx.send(());
-                    }
-                }
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => {
-                    eprintln!("rumqttc subscriber: {e}");
-                    break;
-                }
-                Err(_) => break,
-            }
-        }
-        let cpu = cpu_seconds();
-        let _ = done_tx.send((got, last, cpu));
-        // Keep acknowledging until told to stop (the runtime drops us).
-        loop {
-            if sub_loop.poll().await.is_err() {
-                break;
-            }
-        }
-    });
-    // The publisher's event loop: connect first, then drive it.
+    let receiver = tokio::spawn(read(sub_loop, n, subacked_tx, done_tx));
     let (connected_tx, connected_rx) = tokio::sync::oneshot::channel::<()>();
-    let pub_driver = tokio::spawn(async move {
-        let mut connected = Some(connected_tx);
-        loop {
-            match pub_loop.poll().await {
-                Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                    if let Some(tx) = connected.take() {
-                        let _ = tx.send(());
-                    }
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    eprintln!("rumqttc publisher: {e}");
-                    break;
-                }
-            }
-        }
-    });
+    let pub_driver = tokio::spawn(drive_publisher(pub_loop, connected_tx));
     subacked_rx.await?;
     connected_rx.await?;
 
@@ -127,4 +70,73 @@ pub(super) async fn run_rumqttc(
         cpu: cpu1 - cpu0,
         broker_cpu,
     })
+}
+
+/// The subscriber's event loop: reports the SUBACK, counts `n` messages
+/// (or stops when idle), reports them with the time of the last and the
+/// process's CPU seconds then, and goes on acknowledging until aborted.
+async fn read(
+    mut sub_loop: rumqttc::EventLoop,
+    n: u64,
+    subacked_tx: tokio::sync::oneshot::Sender<()>,
+    done_tx: tokio::sync::oneshot::Sender<(u64, Instant, f64)>,
+) {
+    use rumqttc::{Event, Packet};
+    let mut subacked = Some(subacked_tx);
+    let mut got = 0u64;
+    let mut last = Instant::now();
+    let mut idle = IdleGuard::new();
+    while got < n {
+        let next = tokio::select! {
+            biased;
+            e = sub_loop.poll() => Ok(e),
+            () = idle.expired() => Err(()),
+        };
+        match next {
+            Ok(Ok(Event::Incoming(Packet::Publish(_)))) => {
+                got += 1;
+                if got % 256 == 0 || got == n {
+                    last = Instant::now();
+                    idle.saw_message(last);
+                }
+            }
+            Ok(Ok(Event::Incoming(Packet::SubAck(_)))) => {
+                if let Some(tx) = subacked.take() {
+                    let _ = tx.send(());
+                }
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                eprintln!("rumqttc subscriber: {e}");
+                break;
+            }
+            Err(_) => break,
+        }
+    }
+    let _ = done_tx.send((got, last, cpu_seconds()));
+    // Keep acknowledging until told to stop (the runtime drops us).
+    while sub_loop.poll().await.is_ok() {}
+}
+
+/// The publisher's event loop: connect first (reported), then drive it.
+async fn drive_publisher(
+    mut pub_loop: rumqttc::EventLoop,
+    connected_tx: tokio::sync::oneshot::Sender<()>,
+) {
+    use rumqttc::{Event, Packet};
+    let mut connected = Some(connected_tx);
+    loop {
+        match pub_loop.poll().await {
+            Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                if let Some(tx) = connected.take() {
+                    let _ = tx.send(());
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                eprintln!("rumqttc publisher: {e}");
+                break;
+            }
+        }
+    }
 }

@@ -33,12 +33,7 @@ impl Driver {
                 messages,
                 reply,
                 permit,
-            } => {
-                let shares = super::batch::Batch::shares(messages.len(), permit, reply);
-                for (cmd, share) in messages.into_iter().zip(shares) {
-                    self.publish(cmd, PublishReply::Batch(share), None);
-                }
-            }
+            } => self.publish_batch(messages, reply, permit),
             Command::Subscribe {
                 filters,
                 properties,
@@ -106,6 +101,19 @@ impl Driver {
                 self.pending.publishes.insert(id, pending);
             }
             Err(e) => reply.send(Err(Error::Command(e)), permit),
+        }
+    }
+
+    /// Each message of a batch, in order, replying through the batch.
+    fn publish_batch(
+        &mut self,
+        messages: Vec<PublishCommand>,
+        reply: oneshot::Sender<super::batch::BatchOutcomes>,
+        permit: OwnedSemaphorePermit,
+    ) {
+        let shares = super::batch::Batch::shares(messages.len(), permit, reply);
+        for (cmd, share) in messages.into_iter().zip(shares) {
+            self.publish(cmd, PublishReply::Batch(share), None);
         }
     }
 
