@@ -382,3 +382,38 @@ fn messages_whose_expiry_passed_while_the_process_was_down_are_dropped() {
         "the live message carries the interval left"
     );
 }
+
+#[tokio::test]
+async fn a_batch_goes_out_once_durable_and_its_unacknowledged_rest_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (connector, broker) = ScriptedBroker::in_memory();
+    let (client, mut conn, _) = start(&broker, &connector, dir.path(), false).await;
+    let batch = ["b1", "b2"].map(|p| PublishCommand::to("gw/out", p, QoS::AtLeastOnce).unwrap());
+    let c = client.clone();
+    let done = tokio::spawn(async move { c.publish_batch(batch.to_vec()).await });
+    // No further command: the store's commit alone lets both go out.
+    let first = next_publish(&mut conn).await;
+    let second = next_publish(&mut conn).await;
+    assert_eq!(
+        (&first.payload[..], &second.payload[..]),
+        (&b"b1"[..], &b"b2"[..])
+    );
+    conn.send(&Packet::PubAck(tern_mqtt::codec::PublishAck::new(
+        first.packet_id.unwrap(),
+    )))
+    .await;
+    client.abort().await.unwrap();
+    let outcomes = done.await.unwrap().expect("the batch was queued");
+    assert!(outcomes[0].is_ok(), "b1 was acknowledged: {outcomes:?}");
+    assert!(outcomes[1].is_err(), "b2 was cut off: {outcomes:?}");
+    drop(client);
+
+    let (client, mut conn, _) = start(&broker, &connector, dir.path(), true).await;
+    let resent = next_publish(&mut conn).await;
+    assert!(resent.dup, "a resent PUBLISH has DUP set [MQTT-3.3.1-1]");
+    assert_eq!(
+        (resent.packet_id, &resent.payload[..]),
+        (second.packet_id, &b"b2"[..])
+    );
+    client.abort().await.unwrap();
+}
