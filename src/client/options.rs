@@ -877,9 +877,12 @@ impl ConnectOptions {
         self
     }
 
-    /// How many publishes may wait between the handles and the connection
-    /// task, and how many outcomes a [`Publisher`](super::Publisher) may
-    /// have unread; `publish` waits beyond it, `try_publish` fails.
+    /// How many publishes may be under way at once: each takes a slot when
+    /// it is handed to the connection task and frees it with its outcome
+    /// (QoS 0 once written, QoS 1/2 on the broker's answer; a
+    /// [`Publisher`](super::Publisher)'s once the outcome is read; a batch
+    /// takes one per message and frees them together). `publish` waits
+    /// beyond it, `try_publish` fails with [`Error::QueueFull`](crate::Error::QueueFull).
     /// At least 1. Default: 1,024.
     pub fn publish_queue(mut self, n: usize) -> Self {
         self.publish_queue = n.max(1);
