@@ -17,7 +17,7 @@
 //! every connection reads 64 KiB at a time, handles every whole packet of
 //! the read, and its replies and fanned-out messages go out in one write
 //! per connection per read (a writer task per connection, woken once).
-//! `examples/e2e_bench.rs` runs it as a separate process, so its CPU is not
+//! `examples/e2e_bench/main.rs` runs it as a separate process, so its CPU is not
 //! counted as the client's.
 
 use std::cell::RefCell;

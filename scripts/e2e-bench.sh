@@ -3,7 +3,7 @@
 # private mosquitto (the real-broker figure), or with `--broker mini`
 # against examples/mini_broker.rs, a minimal single-threaded broker process
 # that is never the bottleneck (the client-bound figure). See
-# examples/e2e_bench.rs for the method.
+# examples/e2e_bench/main.rs for the method.
 #
 #   scripts/e2e-bench.sh [--broker mosquitto|mini] [--runs R] [--scale F] [--window W] [--batch B] [--qos 0,1,2] [--only tern|tern-batch|rumqttc] [--v5]
 #
