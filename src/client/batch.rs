@@ -7,7 +7,6 @@
 //! outcome.
 
 use super::driver::Command;
-use super::options::OfflinePolicy;
 use super::{closed, Client, PublishOutcome};
 use crate::session::PublishCommand;
 use crate::Error;
@@ -71,12 +70,11 @@ impl BatchShare {
     /// and then replies, so a caller woken by the reply finds them free.
     pub(crate) fn send(self, result: Result<PublishOutcome, Error>) {
         let mut s = self.batch.lock();
+        // A share is consumed by its one outcome: no slot is filled twice.
         let Some(slot) = s.outcomes.get_mut(self.index) else {
             return;
         };
-        if slot.replace(result).is_some() {
-            return;
-        }
+        *slot = Some(result);
         s.remaining = s.remaining.saturating_sub(1);
         if s.remaining > 0 {
             return;
@@ -104,7 +102,8 @@ impl Client {
     /// Errors: [`Error::BatchTooLarge`] when the batch has more messages
     /// than the publish queue has slots
     /// ([`ConnectOptions::publish_queue`](super::ConnectOptions::publish_queue)),
-    /// [`Error::OfflineQueueFull`] offline under [`OfflinePolicy::Fail`]
+    /// [`Error::OfflineQueueFull`] offline under
+    /// [`OfflinePolicy::Fail`](super::OfflinePolicy::Fail)
     /// when the slots are not free, [`Error::Closed`] once the client is
     /// closed. A message that fails has its error in its place in the
     /// outcomes; the others go on.
@@ -129,7 +128,9 @@ impl Client {
         &self,
         messages: Vec<PublishCommand>,
     ) -> Result<BatchOutcomes, Error> {
-        let permit = self.batch_slots(messages.len()).await?;
+        let permit = self
+            .publish_slots(self.batch_permits(messages.len())?)
+            .await?;
         self.send_batch(messages, permit)?.await
     }
 
@@ -174,20 +175,6 @@ impl Client {
             return Err(too_large());
         }
         u32::try_from(len).map_err(|_| too_large())
-    }
-
-    /// `len` slots: waited for while connected (or with
-    /// [`OfflinePolicy::Wait`]); offline they must be free at once.
-    async fn batch_slots(&self, len: usize) -> Result<OwnedSemaphorePermit, Error> {
-        let n = self.batch_permits(len)?;
-        let slots = Arc::clone(&self.shared.publish_slots);
-        if self.shared.offline_policy == OfflinePolicy::Fail && !self.is_connected() {
-            return slots.try_acquire_many_owned(n).map_err(|_| {
-                let available = self.shared.publish_slots.available_permits();
-                Error::OfflineQueueFull(self.shared.publish_queue.saturating_sub(available))
-            });
-        }
-        slots.acquire_many_owned(n).await.map_err(closed)
     }
 
     fn send_batch(

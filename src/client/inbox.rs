@@ -226,11 +226,7 @@ impl Inbox {
     pub fn poll_pop(&self, cx: &mut Context<'_>) -> Poll<Option<Message>> {
         let mut s = self.lock();
         let Some(entry) = s.queue.pop_front() else {
-            if s.closed {
-                return Poll::Ready(None);
-            }
-            s.reader = Some(cx.waker().clone());
-            return Poll::Pending;
+            return nothing_buffered(&mut s, cx).map(|()| None);
         };
         s.bytes = s.bytes.saturating_sub(entry.size);
         self.buffered.decrement(entry.size as f64);
@@ -251,11 +247,7 @@ impl Inbox {
         }
         let mut s = self.lock();
         if s.queue.is_empty() {
-            if s.closed {
-                return Poll::Ready(0);
-            }
-            s.reader = Some(cx.waker().clone());
-            return Poll::Pending;
+            return nothing_buffered(&mut s, cx).map(|()| 0);
         }
         let n = limit.min(s.queue.len());
         into.reserve(n);
@@ -282,6 +274,16 @@ impl Inbox {
             }
         }
     }
+}
+
+/// A read of an empty buffer: the end once it is closed, else the
+/// reader's waker is kept for the next push.
+fn nothing_buffered(s: &mut State, cx: &mut Context<'_>) -> Poll<()> {
+    if s.closed {
+        return Poll::Ready(());
+    }
+    s.reader = Some(cx.waker().clone());
+    Poll::Pending
 }
 
 #[cfg(test)]

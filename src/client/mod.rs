@@ -583,21 +583,21 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub async fn publish_command(&self, cmd: PublishCommand) -> Result<PublishOutcome, Error> {
-        let permit = self.publish_slot().await?;
+        let permit = self.publish_slots(1).await?;
         self.send_publish(cmd, permit)?.await
     }
 
-    /// A publish slot: waits for one while connected (or with
-    /// [`OfflinePolicy::Wait`]); offline it fails at once when none is free.
-    async fn publish_slot(&self) -> Result<OwnedSemaphorePermit, Error> {
+    /// `n` publish slots: waited for while connected (or with
+    /// [`OfflinePolicy::Wait`]); offline they must be free at once.
+    pub(super) async fn publish_slots(&self, n: u32) -> Result<OwnedSemaphorePermit, Error> {
         let slots = Arc::clone(&self.shared.publish_slots);
         if self.shared.offline_policy == OfflinePolicy::Fail && !self.is_connected() {
-            return slots.try_acquire_owned().map_err(|_| {
+            return slots.try_acquire_many_owned(n).map_err(|_| {
                 let available = self.shared.publish_slots.available_permits();
                 Error::OfflineQueueFull(self.shared.publish_queue.saturating_sub(available))
             });
         }
-        slots.acquire_owned().await.map_err(closed)
+        slots.acquire_many_owned(n).await.map_err(closed)
     }
 
     /// Queues a publish without waiting for room: fails with

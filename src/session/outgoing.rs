@@ -70,10 +70,7 @@ impl Outgoing {
         // map here; if it were, the old exchange must not stay behind. (One
         // hash operation per insert: the map says whether it was there.)
         if let Some(old) = self.by_id.insert(id.get(), seq) {
-            let old_slot = old
-                .checked_sub(self.base)
-                .and_then(|k| usize::try_from(k).ok())
-                .and_then(|k| self.slots.get_mut(k));
+            let old_slot = self.index_of(old).and_then(|k| self.slots.get_mut(k));
             if old_slot.and_then(Option::take).is_some() {
                 self.live -= 1;
             }
@@ -89,7 +86,11 @@ impl Outgoing {
                 return Some(0);
             }
         }
-        let seq = self.by_id.get(&id.get())?;
+        self.index_of(*self.by_id.get(&id.get())?)
+    }
+
+    /// The slot of sequence number `seq`, if it is still kept.
+    fn index_of(&self, seq: u64) -> Option<usize> {
         usize::try_from(seq.checked_sub(self.base)?).ok()
     }
 
@@ -100,7 +101,7 @@ impl Outgoing {
 
     pub fn remove(&mut self, id: PacketId) -> Option<Inflight> {
         let seq = self.by_id.remove(&id.get())?;
-        let k = usize::try_from(seq.checked_sub(self.base)?).ok()?;
+        let k = self.index_of(seq)?;
         let entry = self.slots.get_mut(k)?.take()?;
         self.live -= 1;
         self.trim();
