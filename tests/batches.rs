@@ -1,8 +1,10 @@
 //! Batches both ways. `Client::publish_batch` and `try_publish_batch`: one
 //! command and one reply for many messages, each of which still completes
 //! as the protocol says. `Subscription::recv_many`: many messages per
-//! hand-over, in order. In memory, on paused time, with default options,
-//! against a scripted broker.
+//! hand-over, in order. And the publish queue's slots that publishes and
+//! batches hold: back with each outcome, closed with the connection
+//! task. In memory, on paused time, with default options, against a
+//! scripted broker.
 
 #[path = "support/scripted_broker.rs"]
 mod scripted_broker;
@@ -237,4 +239,104 @@ async fn a_batch_dropped_while_waiting_for_slots_sends_nothing() {
     }
     assert_eq!(first.await.unwrap().len(), 2);
     conn.expect_silence(Duration::from_secs(5)).await;
+}
+
+/// One publish holds one slot of the publish queue: it is free again by
+/// the time the caller sees the outcome. Publishes queued behind an abort
+/// fail with `Closed`, and so does every publish after it.
+#[tokio::test(start_paused = true)]
+async fn publish_queue_slots_come_back_with_each_outcome_and_close_with_the_task() {
+    let (connector, broker) = ScriptedBroker::in_memory();
+    let opts = memory_options(&connector, V5, "queue").publish_queue(2);
+    let (client, mut conn) = connect_with(&broker, V5, opts).await;
+    let first = client
+        .try_publish(message("1", QoS::AtLeastOnce))
+        .expect("a free slot");
+    let second = client
+        .try_publish(message("2", QoS::AtLeastOnce))
+        .expect("a free slot");
+    assert!(matches!(
+        client.try_publish(message("3", QoS::AtLeastOnce)),
+        Err(Error::QueueFull)
+    ));
+    let (_, first_id) = next_publish(&mut conn).await;
+    let (_, second_id) = next_publish(&mut conn).await;
+    conn.send(&puback(id(first_id))).await;
+    first.await.expect("acknowledged");
+    let third = client
+        .try_publish(message("3", QoS::AtLeastOnce))
+        .expect("the first publish's slot, freed before its outcome");
+    let (_, third_id) = next_publish(&mut conn).await;
+    conn.send(&puback(id(second_id))).await;
+    conn.send(&puback(id(third_id))).await;
+    second.await.expect("acknowledged");
+    third.await.expect("acknowledged");
+
+    // Abort, then queue two more behind the abort, holding every slot.
+    let mut aborting = Box::pin(client.abort());
+    // Polled once: the abort is on the channel, not yet carried out.
+    assert!(futures_util::FutureExt::now_or_never(&mut aborting).is_none());
+    let behind = [
+        client.try_publish(message("4", QoS::AtLeastOnce)),
+        client.try_publish(message("5", QoS::AtLeastOnce)),
+    ];
+    aborting.await.expect("aborted");
+    for queued in behind {
+        let outcome = tokio::time::timeout(Duration::from_secs(5), queued.expect("a free slot"))
+            .await
+            .expect("an outcome, not a wait");
+        assert!(matches!(outcome, Err(Error::Closed)), "{outcome:?}");
+    }
+    assert!(matches!(
+        client.try_publish(message("6", QoS::AtMostOnce)),
+        Err(Error::Closed)
+    ));
+    let waited = tokio::time::timeout(
+        Duration::from_secs(5),
+        client.publish_command(message("7", QoS::AtMostOnce)),
+    )
+    .await
+    .expect("no wait for slots once the task is gone");
+    assert!(matches!(waited, Err(Error::Closed)), "{waited:?}");
+}
+
+/// A connection task dropped with publishes still on its channel (its
+/// runtime shut down) cannot give their slots back: the publish queue
+/// closes with it, so a publish fails with `Closed`, neither `QueueFull`
+/// nor a wait for slots that never come.
+#[test]
+fn a_task_dropped_with_publishes_on_its_channel_closes_the_publish_queue() {
+    let runtime = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .start_paused(true)
+            .build()
+            .expect("a runtime")
+    };
+    let first = runtime();
+    let (client, conn) = first.block_on(async {
+        let (connector, broker) = ScriptedBroker::in_memory();
+        let opts = memory_options(&connector, V5, "dropped").publish_queue(2);
+        connect_with(&broker, V5, opts).await
+    });
+    // Nothing runs the task now: both stay on its channel.
+    let queued = [
+        client.try_publish(message("1", QoS::AtLeastOnce)),
+        client.try_publish(message("2", QoS::AtLeastOnce)),
+    ];
+    assert!(queued.iter().all(Result::is_ok));
+    drop(first);
+    drop(conn);
+    assert!(matches!(
+        client.try_publish(message("3", QoS::AtMostOnce)),
+        Err(Error::Closed)
+    ));
+    let waited = runtime().block_on(async {
+        tokio::time::timeout(
+            Duration::from_secs(5),
+            client.publish_command(message("4", QoS::AtMostOnce)),
+        )
+        .await
+    });
+    assert!(matches!(waited, Ok(Err(Error::Closed))), "{waited:?}");
 }

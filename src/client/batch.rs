@@ -7,12 +7,13 @@
 //! outcome.
 
 use super::driver::Command;
+use super::slots::QueueSlots;
 use super::{closed, Client, PublishOutcome};
 use crate::session::PublishCommand;
 use crate::Error;
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
-use tokio::sync::{oneshot, OwnedSemaphorePermit};
+use tokio::sync::{oneshot, SemaphorePermit};
 
 /// The outcome of each message of a batch, in the order given.
 pub type BatchOutcomes = Vec<Result<PublishOutcome, Error>>;
@@ -26,14 +27,16 @@ pub(crate) struct Batch {
 struct BatchState {
     outcomes: Vec<Option<Result<PublishOutcome, Error>>>,
     remaining: usize,
-    permit: Option<OwnedSemaphorePermit>,
+    permit: Option<QueueSlots>,
     reply: Option<oneshot::Sender<BatchOutcomes>>,
 }
 
 /// One message's share of a batch: where its outcome goes.
 pub(crate) struct BatchShare {
     batch: Arc<Batch>,
-    index: usize,
+    /// A `u32` (a batch holds at most `u32::MAX` slots): it keeps a
+    /// publish command, which carries its share inline, at 112 bytes.
+    index: u32,
 }
 
 impl Batch {
@@ -41,7 +44,7 @@ impl Batch {
     /// the last outcome; returns one share per message, in order.
     pub(crate) fn shares(
         len: usize,
-        permit: OwnedSemaphorePermit,
+        permit: QueueSlots,
         reply: oneshot::Sender<BatchOutcomes>,
     ) -> impl Iterator<Item = BatchShare> {
         let batch = Arc::new(Batch {
@@ -54,7 +57,7 @@ impl Batch {
         });
         (0..len).map(move |index| BatchShare {
             batch: Arc::clone(&batch),
-            index,
+            index: u32::try_from(index).unwrap_or(u32::MAX),
         })
     }
 
@@ -71,7 +74,8 @@ impl BatchShare {
     pub(crate) fn send(self, result: Result<PublishOutcome, Error>) {
         let mut s = self.batch.lock();
         // A share is consumed by its one outcome: no slot is filled twice.
-        let Some(slot) = s.outcomes.get_mut(self.index) else {
+        let at = usize::try_from(self.index).unwrap_or(usize::MAX);
+        let Some(slot) = s.outcomes.get_mut(at) else {
             return;
         };
         *slot = Some(result);
@@ -159,9 +163,11 @@ impl Client {
         messages: Vec<PublishCommand>,
     ) -> Result<impl Future<Output = Result<BatchOutcomes, Error>> + Send + 'static, Error> {
         let n = self.batch_permits(messages.len())?;
-        let permit = Arc::clone(&self.shared.publish_slots)
-            .try_acquire_many_owned(n)
-            .map_err(|_| Error::QueueFull)?;
+        let permit = self
+            .shared
+            .publish_slots
+            .try_acquire_many(n)
+            .map_err(super::no_slot)?;
         self.send_batch(messages, permit)
     }
 
@@ -180,17 +186,15 @@ impl Client {
     fn send_batch(
         &self,
         messages: Vec<PublishCommand>,
-        permit: OwnedSemaphorePermit,
+        permit: SemaphorePermit<'_>,
     ) -> Result<impl Future<Output = Result<BatchOutcomes, Error>> + Send + 'static, Error> {
         let (reply, rx) = oneshot::channel();
         if messages.is_empty() {
             let _ = reply.send(Vec::new());
         } else {
-            self.send(Command::PublishBatch {
-                messages,
-                reply,
-                permit,
-            })?;
+            self.send(Command::PublishBatch { messages, reply })?;
+            // The connection task holds the slots now (see `QueueSlots`).
+            permit.forget();
         }
         Ok(async move { rx.await.map_err(closed) })
     }

@@ -6,6 +6,7 @@ use super::inbox::Inbox;
 use super::options::OfflinePolicy;
 use super::publisher::PublishReply;
 use super::router::Route;
+use super::slots::QueueSlots;
 use crate::codec::{
     ProtocolVersion, ReasonCode, SubscribeProperties, SubscriptionOptions, UnsubscribeProperties,
 };
@@ -13,27 +14,23 @@ use crate::session::{ConnectionState, PublishCommand};
 use crate::topic::TopicFilter;
 use crate::Error;
 use std::num::NonZeroU32;
-use tokio::sync::{oneshot, OwnedSemaphorePermit};
+use tokio::sync::oneshot;
 
 impl Driver {
     pub(super) fn handle_command(&mut self, cmd: Command) {
         match cmd {
-            Command::Publish {
-                cmd,
-                mut reply,
-                permit,
-            } => {
+            Command::Publish { cmd, mut reply } => {
                 // Told once the message is accepted: durable with a store
                 // (or failed at once); at once without one.
                 let accepted = reply.take_accepted();
-                self.publish(*cmd, reply, Some(permit));
+                let slot = QueueSlots::taken_over(&self.publish_slots, 1);
+                self.publish(cmd, reply, Some(slot));
                 self.accept_when_durable(accepted);
             }
-            Command::PublishBatch {
-                messages,
-                reply,
-                permit,
-            } => self.publish_batch(messages, reply, permit),
+            Command::PublishBatch { messages, reply } => {
+                let slots = QueueSlots::taken_over(&self.publish_slots, messages.len());
+                self.publish_batch(messages, reply, slots)
+            }
             Command::Subscribe {
                 filters,
                 properties,
@@ -74,12 +71,7 @@ impl Driver {
         }
     }
 
-    fn publish(
-        &mut self,
-        cmd: PublishCommand,
-        reply: PublishReply,
-        permit: Option<OwnedSemaphorePermit>,
-    ) {
+    fn publish(&mut self, cmd: PublishCommand, reply: PublishReply, permit: Option<QueueSlots>) {
         let connected = self.session.state() == ConnectionState::Connected;
         let queued = self.session.queued();
         if !connected
@@ -109,7 +101,7 @@ impl Driver {
         &mut self,
         messages: Vec<PublishCommand>,
         reply: oneshot::Sender<super::batch::BatchOutcomes>,
-        permit: OwnedSemaphorePermit,
+        permit: QueueSlots,
     ) {
         let shares = super::batch::Batch::shares(messages.len(), permit, reply);
         for (cmd, share) in messages.into_iter().zip(shares) {

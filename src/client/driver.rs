@@ -16,6 +16,7 @@ use super::options::{ConnectOptions, OfflinePolicy, ReconnectOptions};
 use super::publisher::PublishReply;
 use super::reconnect::{Backoff, End};
 use super::router::{Router, UNMATCHED};
+use super::slots::QueueSlots;
 use super::{ConnectionEvent, ConnectionStatus};
 use crate::codec::{ReasonCode, SubscribeProperties, SubscriptionOptions};
 use crate::session::{
@@ -26,7 +27,7 @@ use crate::Error;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{broadcast, mpsc, oneshot, watch, OwnedSemaphorePermit};
+use tokio::sync::{broadcast, mpsc, oneshot, watch, Semaphore};
 use tracing::Instrument;
 
 /// What a subscribe command gets back: the route id, the broker's answer
@@ -35,19 +36,22 @@ pub(crate) type SubscribeReply = (u64, Vec<SubscribeResult>, Arc<Inbox>);
 
 /// What a handle asks of the connection task.
 pub(crate) enum Command {
+    /// One publish, holding one slot of the publish queue that the handle
+    /// took and forgot (see [`QueueSlots`]). Inline, not boxed: a box
+    /// was an allocation per publish, made by the caller's thread and
+    /// freed by the connection's. That makes this the largest variant
+    /// (104 bytes), and the channel's first block holds 32 of them on
+    /// every connection, idle or not.
     Publish {
-        /// Boxed: the channel's first block holds 32 commands, each as large
-        /// as the largest variant, for every connection (idle or not).
-        cmd: Box<PublishCommand>,
+        cmd: PublishCommand,
         reply: PublishReply,
-        permit: OwnedSemaphorePermit,
     },
     /// A [`Client::publish_batch`](super::Client::publish_batch): the
-    /// messages in order, the batch's slots and the one reply.
+    /// messages in order and the one reply, holding one forgotten slot
+    /// per message.
     PublishBatch {
         messages: Vec<PublishCommand>,
         reply: oneshot::Sender<super::batch::BatchOutcomes>,
-        permit: OwnedSemaphorePermit,
     },
     Subscribe {
         filters: Vec<(TopicFilter, SubscriptionOptions)>,
@@ -107,7 +111,7 @@ pub(crate) struct PendingPublish {
     /// Held until completion (or until a completion stream reads the
     /// outcome): the publish queue's bound. None for a message of a batch,
     /// whose slots the batch holds.
-    pub permit: Option<OwnedSemaphorePermit>,
+    pub permit: Option<QueueSlots>,
     pub qos: crate::codec::QoS,
     pub started: Instant,
 }
@@ -151,6 +155,10 @@ pub(crate) struct Driver {
     pub(super) reconnect: ReconnectOptions,
     pub(super) backoff: Backoff,
     pub(super) rx: mpsc::UnboundedReceiver<Command>,
+    /// The publish queue's slots, which queued publishes hold as
+    /// [`QueueSlots`]; closed when the driver goes, so that no handle
+    /// waits for a slot a dropped command never gives back.
+    pub(super) publish_slots: Arc<Semaphore>,
     pub(super) commands: mpsc::WeakUnboundedSender<Command>,
     pub(super) events: broadcast::Sender<ConnectionEvent>,
     pub(super) status: watch::Sender<ConnectionStatus>,
@@ -179,6 +187,7 @@ impl Driver {
     pub fn new(
         mut options: ConnectOptions,
         rx: mpsc::UnboundedReceiver<Command>,
+        publish_slots: Arc<Semaphore>,
         commands: mpsc::WeakUnboundedSender<Command>,
         events: broadcast::Sender<ConnectionEvent>,
         status: watch::Sender<ConnectionStatus>,
@@ -204,6 +213,7 @@ impl Driver {
             backoff: Backoff::new(options.reconnect.clone()),
             reconnect: options.reconnect,
             rx,
+            publish_slots,
             commands,
             events,
             status,
@@ -452,5 +462,14 @@ impl Driver {
         for (_, reply) in p.reauths.drain() {
             let _ = reply.send(Err(error.duplicate()));
         }
+    }
+}
+
+/// Commands still on the channel when the driver goes are dropped with
+/// the slots their handles forgot: closing the queue fails every waiting
+/// and later publish with [`Error::Closed`] instead of leaving it waiting.
+impl Drop for Driver {
+    fn drop(&mut self) {
+        self.publish_slots.close();
     }
 }

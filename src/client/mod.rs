@@ -159,6 +159,7 @@ mod reattach;
 mod reconnect;
 mod retry;
 mod router;
+mod slots;
 mod status;
 mod subscription;
 mod written;
@@ -181,7 +182,7 @@ use crate::Error;
 use bytes::Bytes;
 use driver::Command;
 use std::sync::{Arc, Mutex};
-use tokio::sync::{broadcast, mpsc, oneshot, watch, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{broadcast, mpsc, oneshot, watch, Semaphore, SemaphorePermit, TryAcquireError};
 
 /// The outcome of a completed publish: the reason code of its final
 /// acknowledgement (Success for QoS 0) and the broker's properties.
@@ -350,6 +351,15 @@ fn closed<T>(_: T) -> Error {
     Error::Closed
 }
 
+/// No free slot in the publish queue: [`Error::QueueFull`], or
+/// [`Error::Closed`] once the connection task is gone.
+fn no_slot(e: TryAcquireError) -> Error {
+    match e {
+        TryAcquireError::NoPermits => Error::QueueFull,
+        TryAcquireError::Closed => Error::Closed,
+    }
+}
+
 /// Events kept for a receiver that lags; one that falls further behind
 /// gets [`ConnectionEvent::Missed`] instead of the oldest. The channel
 /// allocates every slot up front (80 bytes each) for every connection, so
@@ -406,7 +416,15 @@ impl Client {
         let durable = store.is_some();
         let (tx, rx) = mpsc::unbounded_channel();
         let (ready_tx, ready_rx) = oneshot::channel();
-        let driver = driver::Driver::new(options, rx, tx.downgrade(), events, status_tx, store);
+        let driver = driver::Driver::new(
+            options,
+            rx,
+            Arc::clone(&publish_slots),
+            tx.downgrade(),
+            events,
+            status_tx,
+            store,
+        );
         tokio::spawn(driver.run(ready_tx));
         let session_present = ready_rx.await.map_err(closed)??;
         Ok(Client {
@@ -589,15 +607,18 @@ impl Client {
 
     /// `n` publish slots: waited for while connected (or with
     /// [`OfflinePolicy::Wait`]); offline they must be free at once.
-    pub(super) async fn publish_slots(&self, n: u32) -> Result<OwnedSemaphorePermit, Error> {
-        let slots = Arc::clone(&self.shared.publish_slots);
+    pub(super) async fn publish_slots(&self, n: u32) -> Result<SemaphorePermit<'_>, Error> {
+        let slots = &self.shared.publish_slots;
         if self.shared.offline_policy == OfflinePolicy::Fail && !self.is_connected() {
-            return slots.try_acquire_many_owned(n).map_err(|_| {
-                let available = self.shared.publish_slots.available_permits();
-                Error::OfflineQueueFull(self.shared.publish_queue.saturating_sub(available))
+            return slots.try_acquire_many(n).map_err(|e| match e {
+                TryAcquireError::Closed => Error::Closed,
+                TryAcquireError::NoPermits => {
+                    let available = slots.available_permits();
+                    Error::OfflineQueueFull(self.shared.publish_queue.saturating_sub(available))
+                }
             });
         }
-        slots.acquire_many_owned(n).await.map_err(closed)
+        slots.acquire_many(n).await.map_err(closed)
     }
 
     /// Queues a publish without waiting for room: fails with
@@ -630,26 +651,25 @@ impl Client {
         impl std::future::Future<Output = Result<PublishOutcome, Error>> + Send + 'static,
         Error,
     > {
-        let permit = Arc::clone(&self.shared.publish_slots)
-            .try_acquire_owned()
-            .map_err(|_| Error::QueueFull)?;
+        let permit = self.shared.publish_slots.try_acquire().map_err(no_slot)?;
         self.send_publish(cmd, permit)
     }
 
     fn send_publish(
         &self,
         cmd: PublishCommand,
-        permit: OwnedSemaphorePermit,
+        permit: SemaphorePermit<'_>,
     ) -> Result<
         impl std::future::Future<Output = Result<PublishOutcome, Error>> + Send + 'static,
         Error,
     > {
         let (reply, rx) = oneshot::channel();
         self.send(Command::Publish {
-            cmd: Box::new(cmd),
+            cmd,
             reply: publisher::PublishReply::Caller(reply),
-            permit,
         })?;
+        // The connection task holds the slot now (see `slots::QueueSlots`).
+        permit.forget();
         Ok(async move { rx.await.map_err(closed)? })
     }
 

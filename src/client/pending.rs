@@ -90,6 +90,7 @@ impl PendingPublishes {
 mod tests {
     use super::*;
     use crate::client::publisher::PublishReply;
+    use crate::client::slots::QueueSlots;
     use crate::codec::QoS;
     use std::sync::Arc;
     use std::time::Instant;
@@ -97,7 +98,10 @@ mod tests {
     fn pending(slots: &Arc<tokio::sync::Semaphore>) -> PendingPublish {
         PendingPublish {
             reply: PublishReply::Nobody(None),
-            permit: Some(Arc::clone(slots).try_acquire_owned().unwrap()),
+            permit: Some({
+                slots.try_acquire().unwrap().forget();
+                QueueSlots::taken_over(slots, 1)
+            }),
             qos: QoS::AtLeastOnce,
             started: Instant::now(),
         }

@@ -3,6 +3,7 @@
 
 use super::batch::BatchShare;
 use super::driver::Command;
+use super::slots::QueueSlots;
 use super::{Client, PublishOutcome};
 use crate::session::PublishCommand;
 use crate::Error;
@@ -41,7 +42,7 @@ pub(crate) struct StreamReply {
 pub(crate) struct Completion {
     sequence: u64,
     result: Result<PublishOutcome, Error>,
-    _slot: Option<OwnedSemaphorePermit>,
+    _slot: Option<QueueSlots>,
 }
 
 impl PublishReply {
@@ -56,16 +57,14 @@ impl PublishReply {
         }
     }
 
-    /// Delivers the outcome; the slot is freed with it (or once a
-    /// completion stream has read it). A batch's messages have no slot of
-    /// their own: the batch frees its slots with its last outcome.
-    pub(crate) fn send(
-        self,
-        result: Result<PublishOutcome, Error>,
-        slot: Option<OwnedSemaphorePermit>,
-    ) {
+    /// Delivers the outcome; the slot is freed just before it, so that a
+    /// caller woken by the outcome finds it free (or once a completion
+    /// stream has read it). A batch's messages have no slot of their own:
+    /// the batch frees its slots with its last outcome.
+    pub(crate) fn send(self, result: Result<PublishOutcome, Error>, slot: Option<QueueSlots>) {
         match self {
             PublishReply::Caller(tx) => {
+                drop(slot);
                 let _ = tx.send(result);
             }
             PublishReply::Stream(reply) => {
@@ -207,7 +206,7 @@ impl futures_sink::Sink<PublishCommand> for Publisher {
             // `poll_ready` was not called first: take a slot if one is free.
             None => Arc::clone(&self.client.shared.publish_slots)
                 .try_acquire_owned()
-                .map_err(|_| Error::QueueFull)?,
+                .map_err(super::no_slot)?,
         };
         let sequence = self.next_sequence;
         // Without a store a message is accepted once it is with the
@@ -227,11 +226,9 @@ impl futures_sink::Sink<PublishCommand> for Publisher {
             })),
             None => PublishReply::Nobody(accepted),
         };
-        self.client.send(Command::Publish {
-            cmd: Box::new(cmd),
-            reply,
-            permit: slot,
-        })?;
+        self.client.send(Command::Publish { cmd, reply })?;
+        // The connection task holds the slot now (see `QueueSlots`).
+        slot.forget();
         self.accepted = accepted_rx;
         self.next_sequence = sequence.wrapping_add(1);
         Ok(())
