@@ -43,7 +43,7 @@ pub(crate) enum Arrival {
 }
 
 /// An acknowledgement to send now.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct AckOut {
     pub packet_id: PacketId,
     pub qos: QoS,
@@ -130,53 +130,58 @@ impl Incoming {
         Arrival::Deliver(Some(AckToken { seq }))
     }
 
-    /// The application acknowledged `token`. Returns the acks that may go
-    /// out now: the spec wants PUBACKs and PUBRECs in the order the
-    /// PUBLISHes arrived [MQTT-4.6.0-2], [MQTT-4.6.0-3], so an ack waits
-    /// for every earlier one.
-    pub fn app_ack(&mut self, token: AckToken, reason_code: ReasonCode) -> Vec<AckOut> {
-        if let Ok(k) = self.pending.binary_search_by_key(&token.seq, |p| p.seq) {
-            if let Some(p) = self.pending.get_mut(k) {
-                p.acked.get_or_insert(reason_code);
-            }
+    /// The application acknowledged `token`. The spec wants PUBACKs and
+    /// PUBRECs in the order the PUBLISHes arrived [MQTT-4.6.0-2],
+    /// [MQTT-4.6.0-3], so its ack waits for every earlier one: the acks
+    /// that may go out now come from [`next_ack`](Self::next_ack).
+    pub fn app_ack(&mut self, token: AckToken, reason_code: ReasonCode) {
+        // Nearly always the oldest pending: acks mostly come in arrival
+        // order, and a read of many packets leaves many pending at once.
+        let oldest = self.pending.front().is_some_and(|p| p.seq == token.seq);
+        let at = match oldest {
+            true => Some(0),
+            false => self
+                .pending
+                .binary_search_by_key(&token.seq, |p| p.seq)
+                .ok(),
+        };
+        if let Some(p) = at.and_then(|k| self.pending.get_mut(k)) {
+            p.acked.get_or_insert(reason_code);
         }
-        let mut out = Vec::new();
-        while let Some(front) = self.pending.front() {
-            let Some(reason_code) = front.acked else {
-                break;
-            };
-            let packet_id = front.packet_id;
-            let qos = front.qos;
-            let resends = front.resends;
-            self.pending.pop_front();
-            if qos == QoS::ExactlyOnce {
-                if reason_code.is_success() {
-                    self.qos2.insert(packet_id.get(), Qos2::AwaitPubRel);
-                } else {
-                    // Until the failing PUBREC is sent, a resend is the same
-                    // message; [`Incoming::refusal_sent`] forgets it after.
-                    self.qos2
-                        .insert(packet_id.get(), Qos2::Refused(reason_code));
-                }
-            }
-            // Until it has received the corresponding PUBREL packet, the
-            // receiver MUST acknowledge any subsequent PUBLISH packet with
-            // the same Packet Identifier by sending a PUBREC
-            // [MQTT-4.3.3-10]: one for the first arrival, one per resend.
-            let copies = if qos == QoS::ExactlyOnce && reason_code.is_success() {
-                1 + usize::from(resends)
+    }
+
+    /// The next acknowledgement that may go out, in arrival order, and how
+    /// many copies of it are owed; `None` while the oldest pending message
+    /// is not acknowledged.
+    pub fn next_ack(&mut self) -> Option<(AckOut, usize)> {
+        let front = self.pending.front()?;
+        let reason_code = front.acked?;
+        let (packet_id, qos, resends) = (front.packet_id, front.qos, front.resends);
+        self.pending.pop_front();
+        if qos == QoS::ExactlyOnce {
+            if reason_code.is_success() {
+                self.qos2.insert(packet_id.get(), Qos2::AwaitPubRel);
             } else {
-                1
-            };
-            for _ in 0..copies {
-                out.push(AckOut {
-                    packet_id,
-                    qos,
-                    reason_code,
-                });
+                // Until the failing PUBREC is sent, a resend is the same
+                // message; [`Incoming::refusal_sent`] forgets it after.
+                self.qos2
+                    .insert(packet_id.get(), Qos2::Refused(reason_code));
             }
         }
-        out
+        // Until it has received the corresponding PUBREL packet, the
+        // receiver MUST acknowledge any subsequent PUBLISH packet with
+        // the same Packet Identifier by sending a PUBREC
+        // [MQTT-4.3.3-10]: one for the first arrival, one per resend.
+        let copies = match qos == QoS::ExactlyOnce && reason_code.is_success() {
+            true => 1 + usize::from(resends),
+            false => 1,
+        };
+        let ack = AckOut {
+            packet_id,
+            qos,
+            reason_code,
+        };
+        Some((ack, copies))
     }
 
     /// A failing PUBREC for `packet_id` went out. If it has sent a PUBREC
@@ -240,14 +245,15 @@ mod tests {
             Arrival::Deliver(Some(t)) => t,
             other => panic!("{other:?}"),
         };
-        assert!(
-            inc.app_ack(t2, ReasonCode::SUCCESS).is_empty(),
-            "waits for #1"
-        );
-        let out = inc.app_ack(t1, ReasonCode::SUCCESS);
+        inc.app_ack(t2, ReasonCode::SUCCESS);
+        assert_eq!(inc.next_ack(), None, "waits for #1");
+        inc.app_ack(t1, ReasonCode::SUCCESS);
+        let out: Vec<_> = std::iter::from_fn(|| inc.next_ack()).collect();
         assert_eq!(
-            out.iter().map(|a| a.packet_id.get()).collect::<Vec<_>>(),
-            vec![1, 2]
+            out.iter()
+                .map(|(a, copies)| (a.packet_id.get(), *copies))
+                .collect::<Vec<_>>(),
+            vec![(1, 1), (2, 1)]
         );
         // QoS 2 id 2 now awaits PUBREL: a resend is a duplicate answered with PUBREC.
         assert_eq!(

@@ -573,11 +573,8 @@ impl Session {
             ProtocolVersion::V311 => ReasonCode::SUCCESS,
             ProtocolVersion::V5 => reason_code,
         };
-        for ack in self.incoming.app_ack(token, reason_code) {
-            if self.state == ConnectionState::Connected {
-                self.send_ack(now, ack);
-            }
-        }
+        self.incoming.app_ack(token, reason_code);
+        self.send_acks_due(now);
     }
 
     /// Ends the session at once: sends DISCONNECT with `reason_code` (0x00,

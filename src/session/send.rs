@@ -62,6 +62,19 @@ impl Session {
         }
     }
 
+    /// Sends the acknowledgements now due, in arrival order. While not
+    /// connected they are taken all the same and not sent: the broker
+    /// sends an unacknowledged message again on the next connection.
+    pub(crate) fn send_acks_due(&mut self, now: Instant) {
+        while let Some((ack, copies)) = self.incoming.next_ack() {
+            if self.state == ConnectionState::Connected {
+                for _ in 0..copies {
+                    self.send_ack(now, ack);
+                }
+            }
+        }
+    }
+
     pub(crate) fn send_ack(&mut self, now: Instant, ack: AckOut) {
         let mut p = PublishAck::new(ack.packet_id);
         p.reason_code = ack.reason_code;

@@ -139,15 +139,20 @@ impl Session {
             return;
         };
         self.suspect = None;
-        let acks = match (skip.qos, skip.packet_id) {
-            (QoS::AtMostOnce, _) | (_, None) => Vec::new(),
+        // Acknowledged at once without a token, or in arrival order
+        // through the engine's pending acks with one.
+        let direct_ack = match (skip.qos, skip.packet_id) {
+            (QoS::AtMostOnce, _) | (_, None) => None,
             (qos, Some(id)) => match self.admit(now, id, qos) {
-                Some(Some(token)) => self.incoming.app_ack(token, ReasonCode::SUCCESS),
-                Some(None) => vec![AckOut {
+                Some(Some(token)) => {
+                    self.incoming.app_ack(token, ReasonCode::SUCCESS);
+                    None
+                }
+                Some(None) => Some(AckOut {
                     packet_id: id,
                     qos,
                     reason_code: ReasonCode::SUCCESS,
-                }],
+                }),
                 // A duplicate (answered) or a broken Receive Maximum.
                 None => return,
             },
@@ -157,8 +162,9 @@ impl Session {
             qos: skip.qos,
             size: skip.size,
         });
-        for ack in acks {
+        if let Some(ack) = direct_ack {
             self.send_ack(now, ack);
         }
+        self.send_acks_due(now);
     }
 }
