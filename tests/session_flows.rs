@@ -136,6 +136,41 @@ fn qos0_completes_when_encoded() {
     assert!(matches!(&d.sent()[..], [Packet::Publish(p)] if p.packet_id.is_none()));
 }
 
+/// `take_publish_done` hands over the completion of a QoS 0 publish sent
+/// at once, exactly once, and nothing for one still to come: that one
+/// completes through `poll_event` as usual.
+#[test]
+fn take_publish_done_takes_only_a_completion_already_made() {
+    let mut d = Double::new(config(ProtocolVersion::V5));
+    let queued = d.session.publish(d.now, msg(QoS::AtMostOnce)).unwrap();
+    assert_eq!(d.session.take_publish_done(queued), None, "not sent yet");
+    assert_eq!(
+        done(&d.connect()),
+        vec![(queued.0, Ok(ReasonCode::SUCCESS))],
+        "the queued one completes as an event"
+    );
+    let now = d.session.publish(d.now, msg(QoS::AtMostOnce)).unwrap();
+    let qos1 = d.session.publish(d.now, msg(QoS::AtLeastOnce)).unwrap();
+    assert_eq!(d.session.take_publish_done(qos1), None, "awaits its PUBACK");
+    let sent_now = d.session.publish(d.now, msg(QoS::AtMostOnce)).unwrap();
+    assert_eq!(
+        d.session.take_publish_done(now),
+        None,
+        "only the latest event is taken"
+    );
+    let taken = d.session.take_publish_done(sent_now);
+    assert_eq!(
+        taken.map(|r| r.map(|a| a.reason_code)),
+        Some(Ok(ReasonCode::SUCCESS))
+    );
+    assert_eq!(d.session.take_publish_done(sent_now), None, "taken once");
+    assert_eq!(
+        done(&d.events()),
+        vec![(now.0, Ok(ReasonCode::SUCCESS))],
+        "the one not taken is still an event; the taken one is not"
+    );
+}
+
 #[test]
 fn publishes_wait_while_disconnected_then_go_out_after_connack() {
     let mut d = Double::new(config(ProtocolVersion::V311));

@@ -8,7 +8,8 @@ use super::publisher::PublishReply;
 use super::router::Route;
 use super::slots::QueueSlots;
 use crate::codec::{
-    ProtocolVersion, ReasonCode, SubscribeProperties, SubscriptionOptions, UnsubscribeProperties,
+    ProtocolVersion, QoS, ReasonCode, SubscribeProperties, SubscriptionOptions,
+    UnsubscribeProperties,
 };
 use crate::session::{ConnectionState, PublishCommand};
 use crate::topic::TopicFilter;
@@ -90,7 +91,17 @@ impl Driver {
                     qos,
                     started: now(),
                 };
-                self.pending.publishes.insert(id, pending);
+                // A QoS 0 publish sent at once is already done in the
+                // engine: it goes straight to waiting for its write,
+                // without a trip through the replies kept by request id.
+                let sent_now = match qos {
+                    QoS::AtMostOnce => self.session.take_publish_done(id),
+                    _ => None,
+                };
+                match sent_now {
+                    Some(result) => self.publish_completed(pending, result),
+                    None => self.pending.publishes.insert(id, pending),
+                }
             }
             Err(e) => reply.send(Err(Error::Command(e)), permit),
         }

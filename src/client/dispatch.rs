@@ -82,9 +82,18 @@ impl Driver {
     }
 
     fn publish_done(&mut self, id: RequestId, result: Result<PublishAcked, CommandError>) {
-        let Some(publish) = self.pending.publishes.remove(id) else {
-            return;
-        };
+        if let Some(publish) = self.pending.publishes.remove(id) {
+            self.publish_completed(publish, result);
+        }
+    }
+
+    /// The engine completed `publish`: a QoS 0 publish then waits for the
+    /// transport to take its bytes; any other outcome goes to the caller.
+    pub(super) fn publish_completed(
+        &mut self,
+        publish: PendingPublish,
+        result: Result<PublishAcked, CommandError>,
+    ) {
         // A QoS 0 publish is done once the transport took its bytes.
         if publish.qos == QoS::AtMostOnce && result.is_ok() {
             self.awaiting_write.push(publish);

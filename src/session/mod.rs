@@ -362,6 +362,30 @@ impl Session {
         self.events.pop_front()
     }
 
+    /// The completion of publish `id`, taken out of the events, if it is
+    /// the latest one: a QoS 0 publish sent at once completes within the
+    /// [`publish`](Self::publish) call that made it, and a caller may take
+    /// that [`Event::PublishDone`] here rather than through
+    /// [`poll_event`](Self::poll_event). `None` otherwise, and the
+    /// completion comes through `poll_event` as usual.
+    pub fn take_publish_done(
+        &mut self,
+        id: RequestId,
+    ) -> Option<Result<PublishAcked, CommandError>> {
+        match self.events.back() {
+            Some(Event::PublishDone { id: done, .. }) if *done == id => {}
+            _ => return None,
+        }
+        match self.events.pop_back()? {
+            Event::PublishDone { result, .. } => Some(result),
+            // Not reached: the back was checked just above.
+            other => {
+                self.events.push_back(other);
+                None
+            }
+        }
+    }
+
     /// When [`handle_timeout`](Self::handle_timeout) should next be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let keep_alive = self.keep_alive_deadline();
