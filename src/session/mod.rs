@@ -495,7 +495,10 @@ impl Session {
     }
 
     /// Publishes a message. Completes with [`Event::PublishDone`]: QoS 0 once
-    /// encoded for the transport, QoS 1 on PUBACK, QoS 2 on PUBCOMP.
+    /// encoded for the transport, QoS 1 on PUBACK, QoS 2 on PUBCOMP. A QoS 0
+    /// message sent at once has completed when this returns; its event may
+    /// be taken straight away with
+    /// [`take_publish_done`](Self::take_publish_done).
     ///
     /// While not connected, or while the server's Receive Maximum is
     /// reached, the message waits, in order.
