@@ -34,9 +34,7 @@ struct BatchState {
 /// One message's share of a batch: where its outcome goes.
 pub(crate) struct BatchShare {
     batch: Arc<Batch>,
-    /// A `u32` (a batch holds at most `u32::MAX` slots): it keeps a
-    /// publish command, which carries its share inline, at 112 bytes.
-    index: u32,
+    index: usize,
 }
 
 impl Batch {
@@ -57,7 +55,7 @@ impl Batch {
         });
         (0..len).map(move |index| BatchShare {
             batch: Arc::clone(&batch),
-            index: u32::try_from(index).unwrap_or(u32::MAX),
+            index,
         })
     }
 
@@ -74,8 +72,7 @@ impl BatchShare {
     pub(crate) fn send(self, result: Result<PublishOutcome, Error>) {
         let mut s = self.batch.lock();
         // A share is consumed by its one outcome: no slot is filled twice.
-        let at = usize::try_from(self.index).unwrap_or(usize::MAX);
-        let Some(slot) = s.outcomes.get_mut(at) else {
+        let Some(slot) = s.outcomes.get_mut(self.index) else {
             return;
         };
         *slot = Some(result);
