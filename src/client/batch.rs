@@ -25,7 +25,9 @@ pub(crate) struct Batch {
 }
 
 struct BatchState {
-    outcomes: Vec<Option<Result<PublishOutcome, Error>>>,
+    /// In the order given, `Err(Closed)` until each one's outcome comes:
+    /// handed over as it is, without a copy into a new `Vec`.
+    outcomes: BatchOutcomes,
     remaining: usize,
     permit: Option<QueueSlots>,
     reply: Option<oneshot::Sender<BatchOutcomes>>,
@@ -47,7 +49,9 @@ impl Batch {
     ) -> impl Iterator<Item = BatchShare> {
         let batch = Arc::new(Batch {
             state: Mutex::new(BatchState {
-                outcomes: std::iter::repeat_with(|| None).take(len).collect(),
+                outcomes: std::iter::repeat_with(|| Err(Error::Closed))
+                    .take(len)
+                    .collect(),
                 remaining: len,
                 permit: Some(permit),
                 reply: Some(reply),
@@ -75,17 +79,13 @@ impl BatchShare {
         let Some(slot) = s.outcomes.get_mut(self.index) else {
             return;
         };
-        *slot = Some(result);
+        *slot = result;
         s.remaining = s.remaining.saturating_sub(1);
         if s.remaining > 0 {
             return;
         }
         drop(s.permit.take());
-        let outcomes = s
-            .outcomes
-            .drain(..)
-            .map(|o| o.unwrap_or(Err(Error::Closed)))
-            .collect();
+        let outcomes = std::mem::take(&mut s.outcomes);
         if let Some(reply) = s.reply.take() {
             let _ = reply.send(outcomes);
         }
