@@ -41,25 +41,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 /// Starts the consumers, publishes the jobs, and checks the total.
 async fn run(url: &str, consumers: usize, jobs: usize) -> Result<(), Box<dyn std::error::Error>> {
-    let me = std::env::current_exe()?;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(usize, String)>();
-    let mut children = Vec::new();
-    for i in 0..consumers {
-        let mut child = tokio::process::Command::from(Command::new(&me))
-            .args(["consumer", url, &i.to_string()])
-            .stdout(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()?;
-        let stdout = child.stdout.take().ok_or("no stdout")?;
-        let tx = tx.clone();
-        tokio::spawn(async move {
-            let mut lines = BufReader::new(stdout).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                let _ = tx.send((i, line));
-            }
-        });
-        children.push(child);
-    }
+    let children = spawn_consumers(url, consumers, &tx)?;
     // Every consumer says "ready" once subscribed.
     let mut ready = 0;
     while ready < consumers {
@@ -103,6 +86,34 @@ async fn run(url: &str, consumers: usize, jobs: usize) -> Result<(), Box<dyn std
     println!("shared_consumers: {total} of {jobs} jobs, each exactly once");
     drop(children);
     Ok(())
+}
+
+/// Starts `consumers` consumer processes (this program again); each line
+/// one prints goes to `tx` with its index.
+fn spawn_consumers(
+    url: &str,
+    consumers: usize,
+    tx: &tokio::sync::mpsc::UnboundedSender<(usize, String)>,
+) -> Result<Vec<tokio::process::Child>, Box<dyn std::error::Error>> {
+    let me = std::env::current_exe()?;
+    let mut children = Vec::new();
+    for i in 0..consumers {
+        let mut child = tokio::process::Command::from(Command::new(&me))
+            .args(["consumer", url, &i.to_string()])
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()?;
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(stdout).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                let _ = tx.send((i, line));
+            }
+        });
+        children.push(child);
+    }
+    Ok(children)
 }
 
 /// One consumer process: subscribes to the shared group and prints each
