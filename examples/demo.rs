@@ -17,10 +17,10 @@ mod mosquitto;
 
 use mosquitto::{Broker, BrokerOptions, Listener};
 use std::time::{Duration, Instant};
+use tern_mqtt::client::Subscription;
 use tern_mqtt::codec::{ProtocolVersion, QoS};
 use tern_mqtt::session::PublishCommand;
 use tern_mqtt::topic::TopicName;
-use tern_mqtt::client::Subscription;
 use tern_mqtt::{Client, ConnectOptions};
 
 type BoxError = Box<dyn std::error::Error>;

@@ -224,39 +224,60 @@ async fn connect_one(url: &str, i: usize, version: ProtocolVersion) -> Result<Cl
     Ok(Client::connect(opts).await?)
 }
 
-fn main() -> Result<(), BoxError> {
-    let mut n = 1000usize;
-    let mut port: Option<u16> = None;
-    let mut concurrency = 100usize;
-    let mut version = ProtocolVersion::V5;
+/// What the command line asks for.
+struct Args {
+    n: usize,
+    port: Option<u16>,
+    concurrency: usize,
+    version: ProtocolVersion,
+}
+
+fn parse_args() -> Result<Args, BoxError> {
+    let mut a = Args {
+        n: 1000,
+        port: None,
+        concurrency: 100,
+        version: ProtocolVersion::V5,
+    };
     let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        match a.as_str() {
-            "--port" => port = args.next().and_then(|s| s.parse().ok()),
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--port" => a.port = args.next().and_then(|s| s.parse().ok()),
             "--concurrency" => {
-                concurrency = args
+                a.concurrency = args
                     .next()
                     .and_then(|s| s.parse().ok())
-                    .unwrap_or(concurrency)
+                    .unwrap_or(a.concurrency)
             }
-            "--v5" => version = ProtocolVersion::V5,
-            "--v311" => version = ProtocolVersion::V311,
-            other => n = other.parse().map_err(|_| format!("bad argument {other}"))?,
+            "--v5" => a.version = ProtocolVersion::V5,
+            "--v311" => a.version = ProtocolVersion::V311,
+            other => a.n = other.parse().map_err(|_| format!("bad argument {other}"))?,
         }
     }
-    let broker = match port {
+    Ok(a)
+}
+
+/// A private mosquitto without a connection limit, and quiet.
+fn start_broker() -> mosquitto::Broker {
+    mosquitto::Broker::start(
+        mosquitto::BrokerOptions::plain()
+            .per_listener("max_connections -1")
+            .global("log_type none")
+            .global("log_type error")
+            .global("log_type warning")
+            .global("log_type notice")
+            .global("log_type information"),
+    )
+}
+
+fn main() -> Result<(), BoxError> {
+    let args = parse_args()?;
+    let broker = match args.port {
         Some(_) => None,
-        None => Some(mosquitto::Broker::start(
-            mosquitto::BrokerOptions::plain()
-                .per_listener("max_connections -1")
-                .global("log_type none")
-                .global("log_type error")
-                .global("log_type warning")
-                .global("log_type notice")
-                .global("log_type information"),
-        )),
+        None => Some(start_broker()),
     };
-    let port = port
+    let port = args
+        .port
         .or_else(|| {
             broker
                 .as_ref()
@@ -265,119 +286,163 @@ fn main() -> Result<(), BoxError> {
         .ok_or("no port")?;
     let url = format!("mqtt://127.0.0.1:{port}");
     println!(
-        "idle_conns: {n} connections to {url} ({version:?}), {concurrency} connecting at a time, open files limit {}, heap counting {}",
+        "idle_conns: {} connections to {url} ({:?}), {} connecting at a time, open files limit {}, heap counting {}",
+        args.n,
+        args.version,
+        args.concurrency,
         open_files_limit(),
         if cfg!(tern_count_alloc) { "on" } else { "off (RSS only)" }
     );
-
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
-    rt.block_on(async move {
-        // Warm-up: the runtime's timers, I/O driver and the first client's
-        // one-off allocations are not per connection.
-        let warm = connect_one(&url, usize::MAX, version).await?;
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        let heap0 = live_bytes();
-        let classes0 = size_classes();
-        let big0 = big_sizes();
-        let rss0 = status_kib("VmRSS");
-        let t0 = Instant::now();
-        let mut clients: Vec<Client> = Vec::with_capacity(n);
-        let mut failures = 0usize;
-        let mut first_error: Option<String> = None;
-        let mut next = 0usize;
-        let mut set = tokio::task::JoinSet::new();
-        while next < n || !set.is_empty() {
-            while next < n && set.len() < concurrency {
-                let url = url.clone();
-                let i = next;
-                set.spawn(async move { connect_one(&url, i, version).await });
-                next += 1;
-            }
-            match set.join_next().await {
-                Some(Ok(Ok(c))) => clients.push(c),
-                Some(Ok(Err(e))) => {
-                    failures += 1;
-                    first_error.get_or_insert_with(|| e.to_string());
-                }
-                Some(Err(e)) => {
-                    failures += 1;
-                    first_error.get_or_insert_with(|| e.to_string());
-                }
-                None => break,
-            }
-        }
-        let took = t0.elapsed();
-        // Let every connection settle into idleness.
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        let heap1 = live_bytes();
-        let classes1 = size_classes();
-        let big1 = big_sizes();
-        let rss1 = status_kib("VmRSS");
-        let ok = clients.len();
-        println!(
-            "connected {ok}/{n} in {:.2} s ({:.0} connections/s), {failures} failed{}",
-            took.as_secs_f64(),
-            ok as f64 / took.as_secs_f64(),
-            first_error.map(|e| format!(" (first error: {e})")).unwrap_or_default()
-        );
-        println!(
-            "RSS {:.1} MiB before, {:.1} MiB with {ok} idle connections: {:.1} KiB RSS per connection",
-            rss0 as f64 / 1024.0,
-            rss1 as f64 / 1024.0,
-            (rss1 as f64 - rss0 as f64) / ok.max(1) as f64
-        );
-        if let (Some(h0), Some(h1)) = (heap0, heap1) {
-            println!(
-                "heap {:.1} MiB live before, {:.1} MiB after: {:.2} KiB heap per idle connection",
-                h0 as f64 / 1048576.0,
-                h1 as f64 / 1048576.0,
-                (h1 - h0) as f64 / ok.max(1) as f64 / 1024.0
-            );
-            println!("live heap added per connection, by allocation size (classes over 64 bytes per connection):");
-            for ((upper, b0, c0), (_, b1, c1)) in classes0.iter().zip(&classes1) {
-                let per = (b1 - b0) as f64 / ok.max(1) as f64;
-                if per >= 64.0 {
-                    println!(
-                        "  sizes {:>6}..={:<6} B: {:>8.0} B per connection ({:.2} allocations each)",
-                        upper / 2 + 1,
-                        upper,
-                        per,
-                        (c1 - c0) as f64 / ok.max(1) as f64
-                    );
-                }
-            }
-            println!("allocations over 1 KiB added, by exact size (at least one per two connections):");
-            for (size, c1) in &big1 {
-                let c0 = big0.iter().find(|(s, _)| s == size).map_or(0, |b| b.1);
-                let per = (c1 - c0) as f64 / ok.max(1) as f64;
-                if per >= 0.5 {
-                    println!("  {size:>6} B: {per:.2} per connection");
-                }
-            }
-        }
-        // Every connection is still alive: a round of disconnects succeeds.
-        let t1 = Instant::now();
-        let mut set = tokio::task::JoinSet::new();
-        for c in clients.drain(..) {
-            set.spawn(async move { c.disconnect().await.is_ok() });
-        }
-        let mut closed = 0usize;
-        while let Some(r) = set.join_next().await {
-            if matches!(r, Ok(true)) {
-                closed += 1;
-            }
-        }
-        let _ = warm.disconnect().await;
-        println!(
-            "disconnected {closed}/{ok} cleanly in {:.2} s; peak RSS {:.1} MiB",
-            t1.elapsed().as_secs_f64(),
-            status_kib("VmHWM") as f64 / 1024.0
-        );
-        Ok::<(), BoxError>(())
-    })?;
+    rt.block_on(measure(&url, &args))?;
     drop(broker);
     Ok(())
+}
+
+/// Heap and RSS at one moment.
+struct Snapshot {
+    heap: Option<i64>,
+    classes: Vec<(u64, i64, i64)>,
+    big: Vec<(u64, i64)>,
+    rss_kib: u64,
+}
+
+impl Snapshot {
+    fn take() -> Self {
+        Snapshot {
+            heap: live_bytes(),
+            classes: size_classes(),
+            big: big_sizes(),
+            rss_kib: status_kib("VmRSS"),
+        }
+    }
+}
+
+/// Connects, measures the idle connections, and disconnects them all.
+async fn measure(url: &str, args: &Args) -> Result<(), BoxError> {
+    // Warm-up: the runtime's timers, I/O driver and the first client's
+    // one-off allocations are not per connection.
+    let warm = connect_one(url, usize::MAX, args.version).await?;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let before = Snapshot::take();
+    let t0 = Instant::now();
+    let (mut clients, failures, first_error) = connect_all(url, args).await;
+    let took = t0.elapsed();
+    // Let every connection settle into idleness.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let after = Snapshot::take();
+    let ok = clients.len();
+    println!(
+        "connected {ok}/{} in {:.2} s ({:.0} connections/s), {failures} failed{}",
+        args.n,
+        took.as_secs_f64(),
+        ok as f64 / took.as_secs_f64(),
+        first_error
+            .map(|e| format!(" (first error: {e})"))
+            .unwrap_or_default()
+    );
+    report(&before, &after, ok);
+    let t1 = Instant::now();
+    let closed = disconnect_all(&mut clients).await;
+    let _ = warm.disconnect().await;
+    println!(
+        "disconnected {closed}/{ok} cleanly in {:.2} s; peak RSS {:.1} MiB",
+        t1.elapsed().as_secs_f64(),
+        status_kib("VmHWM") as f64 / 1024.0
+    );
+    Ok(())
+}
+
+/// Opens `args.n` connections, `args.concurrency` at a time: the clients,
+/// the count of failures and the first error.
+async fn connect_all(url: &str, args: &Args) -> (Vec<Client>, usize, Option<String>) {
+    let mut clients: Vec<Client> = Vec::with_capacity(args.n);
+    let mut failures = 0usize;
+    let mut first_error: Option<String> = None;
+    let mut next = 0usize;
+    let mut set = tokio::task::JoinSet::new();
+    while next < args.n || !set.is_empty() {
+        while next < args.n && set.len() < args.concurrency {
+            let url = url.to_owned();
+            let (i, version) = (next, args.version);
+            set.spawn(async move { connect_one(&url, i, version).await });
+            next += 1;
+        }
+        let error = match set.join_next().await {
+            Some(Ok(Ok(c))) => {
+                clients.push(c);
+                continue;
+            }
+            Some(Ok(Err(e))) => e.to_string(),
+            Some(Err(e)) => e.to_string(),
+            None => break,
+        };
+        failures += 1;
+        first_error.get_or_insert(error);
+    }
+    (clients, failures, first_error)
+}
+
+/// Prints RSS and heap per connection between two snapshots.
+fn report(before: &Snapshot, after: &Snapshot, ok: usize) {
+    let per_conn = ok.max(1) as f64;
+    println!(
+        "RSS {:.1} MiB before, {:.1} MiB with {ok} idle connections: {:.1} KiB RSS per connection",
+        before.rss_kib as f64 / 1024.0,
+        after.rss_kib as f64 / 1024.0,
+        (after.rss_kib as f64 - before.rss_kib as f64) / per_conn
+    );
+    let (Some(h0), Some(h1)) = (before.heap, after.heap) else {
+        return;
+    };
+    println!(
+        "heap {:.1} MiB live before, {:.1} MiB after: {:.2} KiB heap per idle connection",
+        h0 as f64 / 1048576.0,
+        h1 as f64 / 1048576.0,
+        (h1 - h0) as f64 / per_conn / 1024.0
+    );
+    println!("live heap added per connection, by allocation size (classes over 64 bytes per connection):");
+    for ((upper, b0, c0), (_, b1, c1)) in before.classes.iter().zip(&after.classes) {
+        let per = (b1 - b0) as f64 / per_conn;
+        if per >= 64.0 {
+            println!(
+                "  sizes {:>6}..={:<6} B: {:>8.0} B per connection ({:.2} allocations each)",
+                upper / 2 + 1,
+                upper,
+                per,
+                (c1 - c0) as f64 / per_conn
+            );
+        }
+    }
+    println!("allocations over 1 KiB added, by exact size (at least one per two connections):");
+    for (size, c1) in &after.big {
+        let c0 = before
+            .big
+            .iter()
+            .find(|(s, _)| s == size)
+            .map_or(0, |b| b.1);
+        let per = (c1 - c0) as f64 / per_conn;
+        if per >= 0.5 {
+            println!("  {size:>6} B: {per:.2} per connection");
+        }
+    }
+}
+
+/// Every connection is still alive: a round of disconnects succeeds.
+/// Returns how many closed cleanly.
+async fn disconnect_all(clients: &mut Vec<Client>) -> usize {
+    let mut set = tokio::task::JoinSet::new();
+    for c in clients.drain(..) {
+        set.spawn(async move { c.disconnect().await.is_ok() });
+    }
+    let mut closed = 0usize;
+    while let Some(r) = set.join_next().await {
+        if matches!(r, Ok(true)) {
+            closed += 1;
+        }
+    }
+    closed
 }
