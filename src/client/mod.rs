@@ -57,7 +57,7 @@
 //! outcome, every message still completing as the protocol says. A reader
 //! that stores in batches takes many messages per hand-over with
 //! [`Subscription::recv_many`]. In the client-bound benchmark (README,
-//! Benchmarks) the two together cost 22 to 29% less CPU per message
+//! Benchmarks) the two together cost 19 to 37% less CPU per message
 //! than `try_publish` and `recv`.
 //!
 //! # Reconnect and events
