@@ -139,6 +139,41 @@ impl Sample {
     }
 }
 
+/// Where a run's measurement starts: the clock, this process's CPU and
+/// the broker's.
+struct Start {
+    at: Instant,
+    cpu: f64,
+    broker_cpu: f64,
+}
+
+impl Start {
+    fn now(cfg: &Config) -> Self {
+        Start {
+            broker_cpu: cpu::proc_cpu_seconds(&cfg.broker_pid),
+            cpu: cpu::cpu_seconds(),
+            at: Instant::now(),
+        }
+    }
+
+    /// The broker's CPU seconds since the start.
+    fn broker_cpu(&self, cfg: &Config) -> f64 {
+        cpu::proc_cpu_seconds(&cfg.broker_pid) - self.broker_cpu
+    }
+
+    /// A run that sent `sent` messages, whose reader had `received` by
+    /// `last`, with this process at `cpu` CPU seconds then.
+    fn sample(&self, sent: u64, received: u64, last: Instant, cpu: f64, broker_cpu: f64) -> Sample {
+        Sample {
+            sent,
+            received,
+            secs: last.duration_since(self.at).as_secs_f64(),
+            cpu: cpu - self.cpu,
+            broker_cpu,
+        }
+    }
+}
+
 struct Config {
     port: u16,
     broker_pid: String,

@@ -1,8 +1,8 @@
 //! The rumqttc side of the benchmark: `AsyncClient::publish_bytes` in a
 //! loop into its request channel, each `EventLoop` polled in its own task.
 
-use super::cpu::{cpu_seconds, proc_cpu_seconds};
-use super::{BoxError, Config, IdleGuard, Sample, PAYLOAD, RUMQTTC_CAP};
+use super::cpu::cpu_seconds;
+use super::{BoxError, Config, IdleGuard, Sample, Start, PAYLOAD, RUMQTTC_CAP};
 use bytes::Bytes;
 use std::time::{Duration, Instant};
 
@@ -41,9 +41,7 @@ pub(super) async fn run_rumqttc(
     connected_rx.await?;
 
     let payload = Bytes::from(vec![0x5a; PAYLOAD]);
-    let broker0 = proc_cpu_seconds(&cfg.broker_pid);
-    let cpu0 = cpu_seconds();
-    let t0 = Instant::now();
+    let start = Start::now(cfg);
     let publisher = {
         let client = pub_client.clone();
         let topic = topic.clone();
@@ -57,19 +55,13 @@ pub(super) async fn run_rumqttc(
         })
     };
     let (got, last, cpu1) = done_rx.await?;
-    let broker_cpu = proc_cpu_seconds(&cfg.broker_pid) - broker0;
+    let broker_cpu = start.broker_cpu(cfg);
     let sent = publisher.await??;
     let _ = pub_client.disconnect().await;
     let _ = sub_client.disconnect().await;
     pub_driver.abort();
     receiver.abort();
-    Ok(Sample {
-        sent,
-        received: got,
-        secs: last.duration_since(t0).as_secs_f64(),
-        cpu: cpu1 - cpu0,
-        broker_cpu,
-    })
+    Ok(start.sample(sent, got, last, cpu1, broker_cpu))
 }
 
 /// The subscriber's event loop: reports the SUBACK, counts `n` messages

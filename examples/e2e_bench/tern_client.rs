@@ -2,8 +2,8 @@
 //! `try_publish` futures, `Subscription::recv`) or the batch API
 //! (`try_publish_batch`, `Subscription::recv_many`).
 
-use super::cpu::{cpu_seconds, proc_cpu_seconds};
-use super::{BoxError, Config, IdleGuard, Sample, PAYLOAD, SUBSCRIBER_BUFFER};
+use super::cpu::cpu_seconds;
+use super::{BoxError, Config, IdleGuard, Sample, Start, PAYLOAD, SUBSCRIBER_BUFFER};
 use bytes::Bytes;
 use std::collections::VecDeque;
 use std::time::Instant;
@@ -211,12 +211,10 @@ pub(super) async fn run_tern(
     });
     let name = TopicName::new(&format!("bench/{tag}"))?;
     let cmd = PublishCommand::new(name, Bytes::from(vec![0x5a; PAYLOAD]), tern_qos(qos));
-    let broker0 = proc_cpu_seconds(&cfg.broker_pid);
-    let cpu0 = cpu_seconds();
-    let t0 = Instant::now();
+    let start = Start::now(cfg);
     let publisher = tokio::spawn(publish(pub_client.clone(), cmd, n, cfg.window, batch));
     let (got, last, cpu1) = done_rx.await?;
-    let broker_cpu = proc_cpu_seconds(&cfg.broker_pid) - broker0;
+    let broker_cpu = start.broker_cpu(cfg);
     let sent = publisher.await??;
     let sub = receiver.await?;
     if sub.dropped() > 0 {
@@ -227,11 +225,5 @@ pub(super) async fn run_tern(
     }
     let _ = pub_client.disconnect().await;
     let _ = sub_client.disconnect().await;
-    Ok(Sample {
-        sent,
-        received: got,
-        secs: last.duration_since(t0).as_secs_f64(),
-        cpu: cpu1 - cpu0,
-        broker_cpu,
-    })
+    Ok(start.sample(sent, got, last, cpu1, broker_cpu))
 }
